@@ -1,0 +1,186 @@
+//! Blob handles: `BlobWriter` for a buffer being filled, `Blob` for sealed, shared bytes.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use super::mapping::Mapping;
+use super::ClientInner;
+use crate::error::Result;
+use crate::id::{ObjectID, EMPTY_BLOB_ID};
+use crate::protocol::Request;
+
+/// Keeps a blob held on the server while any handle to it lives.
+struct Hold {
+    id: ObjectID,
+    client: Arc<ClientInner>,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.client.release(self.id);
+    }
+}
+
+/// A sealed blob: read-only bytes in the shared memory, shared by every process that maps it.
+#[derive(Clone)]
+pub struct Blob {
+    id: ObjectID,
+    mapping: Option<Arc<Mapping>>,
+    offset: usize,
+    size: usize,
+    _hold: Option<Arc<Hold>>,
+}
+
+impl Blob {
+    pub(super) fn new(
+        id: ObjectID,
+        mapping: Option<Arc<Mapping>>,
+        offset: usize,
+        size: usize,
+        client: Option<Arc<ClientInner>>,
+    ) -> Blob {
+        Blob {
+            id,
+            mapping,
+            offset,
+            size,
+            _hold: client.map(|client| Arc::new(Hold { id, client })),
+        }
+    }
+
+    /// The empty blob.
+    pub fn empty() -> Blob {
+        Blob::new(EMPTY_BLOB_ID, None, 0, 0, None)
+    }
+
+    /// The blob's id.
+    pub fn id(&self) -> ObjectID {
+        self.id
+    }
+
+    /// Length in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Address of the first byte in this process (null for the empty blob).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.deref().as_ptr()
+    }
+}
+
+impl Deref for Blob {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.mapping {
+            Some(mapping) => mapping.slice(self.offset, self.size),
+            None => &[],
+        }
+    }
+}
+
+impl AsRef<[u8]> for Blob {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blob({}, {} bytes)", self.id, self.size)
+    }
+}
+
+/// A writable buffer in the shared memory. Fill it, then [`seal`](BlobWriter::seal) it;
+/// dropping it unsealed gives the memory back.
+pub struct BlobWriter {
+    id: ObjectID,
+    mapping: Option<Arc<Mapping>>,
+    offset: usize,
+    size: usize,
+    client: Arc<ClientInner>,
+    finished: bool,
+}
+
+impl BlobWriter {
+    pub(super) fn new(
+        id: ObjectID,
+        mapping: Option<Arc<Mapping>>,
+        offset: usize,
+        size: usize,
+        client: Arc<ClientInner>,
+    ) -> BlobWriter {
+        BlobWriter {
+            id,
+            mapping,
+            offset,
+            size,
+            client,
+            finished: false,
+        }
+    }
+
+    /// The blob's id.
+    pub fn id(&self) -> ObjectID {
+        self.id
+    }
+
+    /// Length in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Makes the blob immutable and readable by others; returns its id.
+    pub fn seal(mut self) -> Result<ObjectID> {
+        self.finished = true;
+        if self.id != EMPTY_BLOB_ID {
+            self.client.call(&Request::Seal { id: self.id })?;
+        }
+        Ok(self.id)
+    }
+
+    /// Gives the buffer back without sealing it.
+    pub fn abort(mut self) -> Result<()> {
+        self.finished = true;
+        self.drop_buffer()
+    }
+
+    fn drop_buffer(&self) -> Result<()> {
+        if self.id != EMPTY_BLOB_ID {
+            self.client.call(&Request::DropBuffer { id: self.id })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Best effort: if the connection is gone, the server reclaims the buffer anyway.
+            let _ = self.drop_buffer();
+        }
+    }
+}
+
+impl Deref for BlobWriter {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.mapping {
+            Some(mapping) => mapping.slice(self.offset, self.size),
+            None => &[],
+        }
+    }
+}
+
+impl DerefMut for BlobWriter {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match &self.mapping {
+            // SAFETY: the server gave this range to this writer alone until it is sealed, and
+            // `&mut self` makes this the only slice over it in this process.
+            Some(mapping) => unsafe { mapping.slice_mut(self.offset, self.size) },
+            None => &mut [],
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! A client's mapping of one shared-memory file (read-only for readers, writable for writers).
+
+use std::fs::File;
+
+use memmap2::{MmapOptions, MmapRaw};
+
+use crate::error::{Error, Result};
+
+/// One mapping of a server's memory file, shared by every blob in it.
+pub struct Mapping {
+    raw: MmapRaw,
+}
+
+impl Mapping {
+    /// Maps `length` bytes of `file`, writable or not.
+    pub fn new(file: &File, length: usize, writable: bool) -> Result<Mapping> {
+        let mut options = MmapOptions::new();
+        options.len(length);
+        let raw = if writable {
+            options.map_raw(file)
+        } else {
+            options.map_raw_read_only(file)
+        };
+        let raw = raw.map_err(|error| Error::Protocol {
+            message: format!("cannot map {length} bytes of the server's memory: {error}"),
+        })?;
+        Ok(Mapping { raw })
+    }
+
+    /// Bytes mapped.
+    pub fn length(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Checks that `[offset, offset + size)` lies inside the mapping.
+    pub fn check(&self, offset: usize, size: usize) -> Result<()> {
+        if offset.checked_add(size).is_none_or(|end| end > self.length()) {
+            return Err(Error::Protocol {
+                message: format!(
+                    "blob range {offset}+{size} lies outside the {} mapped bytes",
+                    self.length()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The bytes at `[offset, offset + size)` (checked when the blob was made).
+    pub fn slice(&self, offset: usize, size: usize) -> &[u8] {
+        assert!(offset + size <= self.length());
+        // SAFETY: the range is inside the live mapping; sealed data is never written again.
+        unsafe { std::slice::from_raw_parts(self.raw.as_ptr().add(offset), size) }
+    }
+
+    /// The bytes at `[offset, offset + size)`, writable.
+    ///
+    /// # Safety
+    /// The caller must be the range's only writer and hold no other slice over it.
+    pub unsafe fn slice_mut(&self, offset: usize, size: usize) -> &mut [u8] {
+        assert!(offset + size <= self.length());
+        std::slice::from_raw_parts_mut(self.raw.as_mut_ptr().add(offset), size)
+    }
+
+    /// Faults in `[offset, offset + size)` for writing in one call (see [`crate::sys`]).
+    pub fn populate_for_write(&self, offset: usize, size: usize) {
+        // SAFETY: the range is inside the live mapping (checked by the caller).
+        crate::sys::populate_write(unsafe { self.raw.as_mut_ptr().add(offset) }, size);
+    }
+}

@@ -1,0 +1,476 @@
+//! `IpcClient`: a synchronous client over the UNIX socket (no runtime), usable from any thread.
+//!
+//! Each memory file is received once per connection and mapped once per mode; a blob is then
+//! a slice of that mapping, so `get` costs one small request whatever the size.
+
+mod blob;
+mod connection;
+mod mapping;
+
+use std::collections::HashMap;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+pub use blob::{Blob, BlobWriter};
+use connection::Connection;
+use mapping::Mapping;
+
+use crate::error::{Error, Result};
+use crate::id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
+use crate::meta::ObjectMeta;
+use crate::protocol::{Pattern, Payload, Request, PROTOCOL_VERSION};
+use crate::store::MAP_SIZE_SLACK;
+
+/// Memory and connection figures of an instance (`instance_status`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct InstanceStatus {
+    /// The instance's id.
+    pub instance_id: InstanceID,
+    /// `local` or a cluster deployment.
+    pub deployment: String,
+    /// Bytes of shared memory in use.
+    pub memory_usage: u64,
+    /// Bytes of shared memory in all.
+    pub memory_limit: u64,
+    /// Requests waiting for objects or names.
+    pub deferred_requests: u64,
+    /// Open IPC connections.
+    pub ipc_connections: u64,
+    /// Open RPC connections.
+    pub rpc_connections: u64,
+}
+
+pub(crate) struct ClientInner {
+    socket: PathBuf,
+    instance_id: InstanceID,
+    rpc_endpoint: String,
+    pid: u32,
+    connection: Mutex<Connection>,
+    mappings: Mutex<HashMap<(i32, bool), Arc<Mapping>>>,
+}
+
+impl ClientInner {
+    fn connection(&self) -> Result<MutexGuard<'_, Connection>> {
+        if std::process::id() != self.pid {
+            return Err(Error::ConnectionLost {
+                message: format!(
+                    "this client was connected in process {} and cannot be shared across fork(); \
+                     connect again in the child process",
+                    self.pid
+                ),
+            });
+        }
+        Ok(self
+            .connection
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()))
+    }
+
+    fn call(&self, request: &Request) -> Result<Map<String, Value>> {
+        self.connection()?.call(request)
+    }
+
+    /// Drops one local handle on `id`; the last one tells the server.
+    fn release(&self, id: ObjectID) {
+        let Ok(mut connection) = self.connection() else {
+            return;
+        };
+        let Some(count) = connection.holds.get_mut(&id) else {
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            connection.holds.remove(&id);
+            // Best effort: a broken connection has released everything server-side already.
+            let _ = connection.call(&Request::Release { id });
+        }
+    }
+
+    fn mapping(&self, connection: &Connection, payload: &Payload, writable: bool) -> Result<Arc<Mapping>> {
+        let key = (payload.store_fd, writable);
+        let mut mappings = self.mappings.lock().unwrap_or_else(|poison| poison.into_inner());
+        if let Some(mapping) = mappings.get(&key) {
+            return Ok(Arc::clone(mapping));
+        }
+        let file = connection.files.get(&payload.store_fd).ok_or_else(|| Error::Protocol {
+            message: format!(
+                "the server referred to memory file {} but never sent it",
+                payload.store_fd
+            ),
+        })?;
+        let length = (payload.map_size as u64).saturating_sub(MAP_SIZE_SLACK) as usize;
+        let mapping = Arc::new(Mapping::new(file, length, writable)?);
+        mappings.insert(key, Arc::clone(&mapping));
+        Ok(mapping)
+    }
+}
+
+/// A connection to one vineyard instance over its UNIX socket.
+#[derive(Clone)]
+pub struct IpcClient {
+    inner: Arc<ClientInner>,
+}
+
+impl std::fmt::Debug for IpcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpcClient")
+            .field("socket", &self.inner.socket)
+            .field("instance_id", &self.inner.instance_id)
+            .finish()
+    }
+}
+
+fn ids_of(reply: &Map<String, Value>, key: &str) -> Vec<ObjectID> {
+    reply
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().filter_map(Value::as_u64).map(ObjectID).collect())
+        .unwrap_or_default()
+}
+
+fn payloads_of(reply: &Map<String, Value>) -> Result<Vec<Payload>> {
+    let listed = match reply.get("payloads") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => {
+            let count = reply.get("num").and_then(Value::as_u64).unwrap_or(0);
+            (0..count)
+                .filter_map(|index| reply.get(&index.to_string()).cloned())
+                .collect()
+        }
+    };
+    listed
+        .into_iter()
+        .map(|item| {
+            serde_json::from_value(item).map_err(|error| Error::Protocol {
+                message: format!("malformed payload in reply: {error}"),
+            })
+        })
+        .collect()
+}
+
+fn number(reply: &Map<String, Value>, key: &str) -> Result<u64> {
+    reply
+        .get(key)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Error::Protocol {
+            message: format!("reply lacks the unsigned integer `{key}`"),
+        })
+}
+
+impl IpcClient {
+    /// Connects to the instance listening on `socket` and registers.
+    pub fn connect(socket: impl AsRef<Path>) -> Result<IpcClient> {
+        let socket = socket.as_ref().to_path_buf();
+        let stream = UnixStream::connect(&socket).map_err(|source| Error::ConnectionFailed {
+            socket: socket.clone(),
+            source,
+        })?;
+        let mut connection = Connection::new(stream);
+        let reply = connection.call(&Request::Register {
+            version: PROTOCOL_VERSION.into(),
+            store_matches: true,
+        })?;
+        if reply.get("store_match") == Some(&Value::Bool(false)) {
+            return Err(Error::invalid(
+                "the server runs a different kind of store (plasma); connect to a normal store",
+            ));
+        }
+        let instance_id = number(&reply, "instance_id")?;
+        let rpc_endpoint = reply
+            .get("rpc_endpoint")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        Ok(IpcClient {
+            inner: Arc::new(ClientInner {
+                socket,
+                instance_id,
+                rpc_endpoint,
+                pid: std::process::id(),
+                connection: Mutex::new(connection),
+                mappings: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The socket this client is connected to.
+    pub fn socket(&self) -> &Path {
+        &self.inner.socket
+    }
+
+    /// The connected instance's id.
+    pub fn instance_id(&self) -> InstanceID {
+        self.inner.instance_id
+    }
+
+    /// The instance's RPC endpoint (`host:port`).
+    pub fn rpc_endpoint(&self) -> &str {
+        &self.inner.rpc_endpoint
+    }
+
+    /// Opens a new, independent connection to the same instance (e.g. after `fork`).
+    pub fn reconnect(&self) -> Result<IpcClient> {
+        IpcClient::connect(&self.inner.socket)
+    }
+
+    /// Allocates a writable buffer of `size` bytes.
+    pub fn create_blob(&self, size: usize) -> Result<BlobWriter> {
+        let mut connection = self.inner.connection()?;
+        let reply = connection.call(&Request::CreateBuffer { size: size as u64 })?;
+        let payload: Payload = reply
+            .get("created")
+            .cloned()
+            .ok_or_else(|| Error::Protocol {
+                message: "create_buffer_reply lacks `created`".into(),
+            })
+            .and_then(|created| {
+                serde_json::from_value(created).map_err(|error| Error::Protocol {
+                    message: format!("malformed payload: {error}"),
+                })
+            })?;
+        if payload.data_size as usize != size {
+            return Err(Error::Protocol {
+                message: format!(
+                    "asked for {size} bytes, the server allocated {}",
+                    payload.data_size
+                ),
+            });
+        }
+        let mapping = if size == 0 {
+            None
+        } else {
+            let mapping = self.inner.mapping(&connection, &payload, true)?;
+            mapping.check(payload.data_offset as usize, size)?;
+            // Fault the pages in with one call rather than one trap per page while copying.
+            mapping.populate_for_write(payload.data_offset as usize, size);
+            Some(mapping)
+        };
+        drop(connection);
+        Ok(BlobWriter::new(
+            payload.id(),
+            mapping,
+            payload.data_offset as usize,
+            size,
+            Arc::clone(&self.inner),
+        ))
+    }
+
+    /// Copies `bytes` into a new sealed blob.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<ObjectID> {
+        let mut writer = self.create_blob(bytes.len())?;
+        writer.copy_from_slice(bytes);
+        writer.seal()
+    }
+
+    /// Maps sealed blobs for reading. Fails if any does not exist.
+    pub fn get_blobs(&self, ids: &[ObjectID]) -> Result<Vec<Blob>> {
+        let mut connection = self.inner.connection()?;
+        let reply = connection.call(&Request::GetBuffers {
+            ids: ids.to_vec(),
+            unsafe_read: false,
+        })?;
+        let mut found = HashMap::new();
+        for payload in payloads_of(&reply)? {
+            if payload.data_size > 0 {
+                *connection.holds.entry(payload.id()).or_insert(0) += 1;
+            }
+            found.insert(payload.id(), payload);
+        }
+        let mut blobs = Vec::with_capacity(ids.len());
+        let mut missing = None;
+        for &id in ids {
+            match found.get(&id) {
+                Some(payload) if payload.data_size > 0 => {
+                    let mapping = self.inner.mapping(&connection, payload, false)?;
+                    let (offset, size) = (payload.data_offset as usize, payload.data_size as usize);
+                    mapping.check(offset, size)?;
+                    blobs.push(Blob::new(id, Some(mapping), offset, size, Some(Arc::clone(&self.inner))));
+                }
+                Some(_) => blobs.push(Blob::new(id, None, 0, 0, None)),
+                None => missing = missing.or(Some(id)),
+            }
+        }
+        drop(connection);
+        match missing {
+            // `blobs` drop here and release what was held.
+            Some(id) if id != EMPTY_BLOB_ID => Err(Error::ObjectNotExists { id }),
+            _ => Ok(blobs),
+        }
+    }
+
+    /// Maps one sealed blob for reading.
+    pub fn get_blob(&self, id: ObjectID) -> Result<Blob> {
+        Ok(self.get_blobs(&[id])?.remove(0))
+    }
+
+    /// Stores a metadata tree whose members exist; returns it with `id`, `signature` and
+    /// `instance_id` filled in.
+    pub fn create_metadata(&self, meta: &ObjectMeta) -> Result<ObjectMeta> {
+        let mut meta = meta.clone();
+        if meta.instance_id().is_none() {
+            meta.set_instance_id(self.instance_id());
+        }
+        let reply = self.inner.call(&Request::CreateData {
+            contents: vec![meta.as_map().clone()],
+            plural: false,
+        })?;
+        meta.set_id(ObjectID(number(&reply, "id")?));
+        meta.insert("signature", number(&reply, "signature")?);
+        meta.set_instance_id(number(&reply, "instance_id")?);
+        Ok(meta)
+    }
+
+    /// The metadata trees of `ids`, members expanded. Fails if any does not exist.
+    pub fn get_metadatas(&self, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
+        let reply = self.inner.call(&Request::GetData {
+            ids: ids.to_vec(),
+            sync_remote: true,
+            wait: false,
+        })?;
+        let mut content = match reply.get("content") {
+            Some(Value::Object(content)) => content.clone(),
+            _ => Map::new(),
+        };
+        ids.iter()
+            .map(|id| match content.remove(&id.to_string()) {
+                Some(tree) => ObjectMeta::from_json(tree),
+                None => Err(Error::ObjectNotExists { id: *id }),
+            })
+            .collect()
+    }
+
+    /// The metadata tree of one object.
+    pub fn get_metadata(&self, id: ObjectID) -> Result<ObjectMeta> {
+        Ok(self.get_metadatas(&[id])?.remove(0))
+    }
+
+    /// Metadata of objects whose typename matches a glob (or a regex), up to `limit`.
+    pub fn list_metadatas(&self, pattern: &str, regex: bool, limit: usize) -> Result<Vec<ObjectMeta>> {
+        let reply = self.inner.call(&Request::ListData {
+            pattern: Pattern {
+                text: pattern.into(),
+                regex,
+                limit,
+            },
+        })?;
+        match reply.get("content") {
+            Some(Value::Object(content)) => content
+                .values()
+                .cloned()
+                .map(ObjectMeta::from_json)
+                .collect(),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Deletes objects (see `del_data`: `force` also deletes users, `deep` unused members).
+    pub fn delete(&self, ids: &[ObjectID], force: bool, deep: bool) -> Result<Vec<ObjectID>> {
+        let reply = self.inner.call(&Request::DelData {
+            ids: ids.to_vec(),
+            force,
+            deep,
+            fastpath: false,
+            feedback: true,
+        })?;
+        Ok(ids_of(&reply, "deleted_bids"))
+    }
+
+    /// True if the object or sealed blob exists.
+    pub fn exists(&self, id: ObjectID) -> Result<bool> {
+        let reply = self.inner.call(&Request::Exists { id })?;
+        Ok(reply.get("exists") == Some(&Value::Bool(true)))
+    }
+
+    /// Publishes an object (and its members) to the cluster.
+    pub fn persist(&self, id: ObjectID) -> Result<()> {
+        self.inner.call(&Request::Persist { id }).map(drop)
+    }
+
+    /// Whether an object is persisted.
+    pub fn is_persisted(&self, id: ObjectID) -> Result<bool> {
+        let reply = self.inner.call(&Request::IfPersist { id })?;
+        Ok(reply.get("persist") == Some(&Value::Bool(true)))
+    }
+
+    /// Names a persisted object.
+    pub fn put_name(&self, id: ObjectID, name: &str) -> Result<()> {
+        self.inner
+            .call(&Request::PutName {
+                id,
+                name: name.into(),
+            })
+            .map(drop)
+    }
+
+    /// The object a name points at; with `wait`, blocks until the name exists.
+    pub fn get_name(&self, name: &str, wait: bool) -> Result<ObjectID> {
+        let reply = self.inner.call(&Request::GetName {
+            name: name.into(),
+            wait,
+        })?;
+        Ok(ObjectID(number(&reply, "object_id")?))
+    }
+
+    /// Removes a name.
+    pub fn drop_name(&self, name: &str) -> Result<()> {
+        self.inner
+            .call(&Request::DropName { name: name.into() })
+            .map(drop)
+    }
+
+    /// Names matching a glob (or a regex), up to `limit`.
+    pub fn list_names(&self, pattern: &str, regex: bool, limit: usize) -> Result<Vec<(String, ObjectID)>> {
+        let reply = self.inner.call(&Request::ListName {
+            pattern: Pattern {
+                text: pattern.into(),
+                regex,
+                limit,
+            },
+        })?;
+        Ok(match reply.get("names") {
+            Some(Value::Object(names)) => names
+                .iter()
+                .filter_map(|(name, id)| Some((name.clone(), ObjectID(id.as_u64()?))))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    /// Memory and connection figures.
+    pub fn status(&self) -> Result<InstanceStatus> {
+        let reply = self.inner.call(&Request::InstanceStatus)?;
+        serde_json::from_value(reply.get("meta").cloned().unwrap_or(Value::Null)).map_err(|error| {
+            Error::Protocol {
+                message: format!("malformed instance status: {error}"),
+            }
+        })
+    }
+
+    /// The cluster's instances, keyed `i<instance id>`.
+    pub fn cluster_info(&self) -> Result<Map<String, Value>> {
+        let reply = self.inner.call(&Request::ClusterMeta)?;
+        match reply.get("meta") {
+            Some(Value::Object(meta)) => Ok(meta.clone()),
+            _ => Ok(Map::new()),
+        }
+    }
+
+    /// Deletes every object and blob of the instance.
+    pub fn clear(&self) -> Result<()> {
+        self.inner.call(&Request::Clear).map(drop)
+    }
+}
+
+impl Drop for ClientInner {
+    fn drop(&mut self) {
+        if std::process::id() == self.pid {
+            if let Ok(connection) = self.connection.get_mut() {
+                let _ = connection.send_only(&Request::Exit);
+            }
+        }
+    }
+}

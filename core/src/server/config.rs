@@ -1,0 +1,54 @@
+//! What a server is started with: the flags of `vineyardd` and `python -m vineyard`.
+
+use std::path::PathBuf;
+
+use crate::id::InstanceID;
+
+/// Where an instance keeps cluster-wide metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetaBackend {
+    /// In-process; the instance runs alone.
+    Local,
+    /// A shared etcd.
+    Etcd,
+}
+
+/// Everything a server needs to start.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The UNIX socket clients connect to.
+    pub socket: PathBuf,
+    /// Bytes of shared memory for blobs.
+    pub size: u64,
+    /// The metadata backend.
+    pub meta: MetaBackend,
+    /// The etcd endpoint (for `MetaBackend::Etcd`).
+    pub etcd_endpoint: String,
+    /// Key prefix in etcd.
+    pub etcd_prefix: String,
+    /// Port of the RPC (Flight) service; reported in `rpc_endpoint`.
+    pub rpc_socket_port: u16,
+    /// Where to spill cold blobs (not used yet).
+    pub spill_path: Option<PathBuf>,
+    /// Fault in all of the shared memory at start-up, in the background.
+    pub reserve_memory: bool,
+    /// This instance's id.
+    pub instance_id: InstanceID,
+}
+
+impl ServerConfig {
+    /// Defaults for a single local instance on `socket` with `size` bytes.
+    pub fn local(socket: impl Into<PathBuf>, size: u64) -> ServerConfig {
+        ServerConfig {
+            socket: socket.into(),
+            size,
+            meta: MetaBackend::Local,
+            etcd_endpoint: "http://127.0.0.1:2379".into(),
+            etcd_prefix: "vineyard".into(),
+            rpc_socket_port: 9600,
+            spill_path: None,
+            reserve_memory: true,
+            instance_id: 0,
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! One client connection: read a frame, handle it, write the reply and its fds, repeat.
+
+use std::collections::HashSet;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::UnixStream;
+
+use super::handler::{error_reply, handle, Outcome, Session};
+use super::Shared;
+use crate::error::{Error, Result};
+use crate::protocol::{frame, Request};
+use crate::sys;
+
+/// Serves one connection until the client exits or the stream breaks.
+pub async fn serve(shared: Arc<Shared>, mut stream: UnixStream) {
+    let connection = shared.table().open_connection();
+    let mut session = Session {
+        connection,
+        registered: false,
+        sent_fds: HashSet::new(),
+    };
+    if let Err(error) = serve_requests(&shared, &mut session, &mut stream).await {
+        tracing::debug!(connection, %error, "connection ended");
+    }
+    shared.table().close_connection(connection);
+    shared.changed.notify_waiters();
+}
+
+async fn serve_requests(
+    shared: &Shared,
+    session: &mut Session,
+    stream: &mut UnixStream,
+) -> Result<()> {
+    loop {
+        let mut header = [0u8; frame::HEADER_LEN];
+        match stream.read_exact(&mut header).await {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(error) => return Err(error.into()),
+        }
+        let length = match frame::body_len(header) {
+            Ok(length) => length,
+            Err(error) => {
+                // The stream cannot be resynchronised: explain, then close.
+                write_frame(stream, &error_reply(&error)).await?;
+                return Err(error);
+            }
+        };
+        // Grow the buffer as bytes arrive rather than trusting the announced length.
+        let mut body = Vec::with_capacity(length.min(1 << 20));
+        (&mut *stream).take(length as u64).read_to_end(&mut body).await?;
+        if body.len() < length {
+            return Ok(());
+        }
+        let request = frame::decode_body(&body).and_then(|message| Request::parse(&message));
+        let outcome = match request {
+            Ok(request) => handle_waiting(shared, session, &request).await,
+            Err(error) => Outcome::Reply {
+                message: error_reply(&error),
+                fds: Vec::new(),
+            },
+        };
+        match outcome {
+            Outcome::Reply { message, fds } => {
+                write_frame(stream, &message).await?;
+                for fd in fds {
+                    send_fd(stream, fd).await?;
+                }
+            }
+            Outcome::Exit => return Ok(()),
+            Outcome::NotYet => unreachable!("handle_waiting resolves NotYet"),
+        }
+    }
+}
+
+/// Handles a request, parking it (`wait: true`) until the table changes enough to answer.
+async fn handle_waiting(shared: &Shared, session: &mut Session, request: &Request) -> Outcome {
+    let mut counted = false;
+    let outcome = loop {
+        let changed = shared.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        match handle(shared, session, request) {
+            Outcome::NotYet => {
+                if !counted {
+                    counted = true;
+                    shared.deferred.fetch_add(1, Ordering::Relaxed);
+                }
+                changed.await;
+            }
+            outcome => break outcome,
+        }
+    };
+    if counted {
+        shared.deferred.fetch_sub(1, Ordering::Relaxed);
+    }
+    outcome
+}
+
+async fn write_frame(stream: &mut UnixStream, message: &serde_json::Value) -> Result<()> {
+    stream.write_all(&frame::encode(message)).await?;
+    Ok(())
+}
+
+async fn send_fd(stream: &UnixStream, fd: i32) -> Result<()> {
+    let socket = stream.as_raw_fd();
+    stream
+        .async_io(Interest::WRITABLE, || sys::send_fd(socket, fd))
+        .await
+        .map_err(Error::from)
+}

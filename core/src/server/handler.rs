@@ -1,0 +1,299 @@
+//! The one dispatch `match`: applies a request to the shared state and builds its reply.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde_json::{json, Map, Value};
+
+use super::Shared;
+use crate::error::{Error, Result};
+use crate::protocol::{Payload, Request, PROTOCOL_VERSION};
+use crate::table::ConnectionId;
+
+/// Per-connection protocol state.
+pub struct Session {
+    /// The table's id for this connection.
+    pub connection: ConnectionId,
+    /// Set once `register_request` succeeded.
+    pub registered: bool,
+    /// Store fds already sent on this connection (each is sent once).
+    pub sent_fds: HashSet<i32>,
+}
+
+/// What the connection should do with a handled request.
+pub enum Outcome {
+    /// Write this reply, then send these fds, one message each.
+    Reply {
+        /// The JSON reply.
+        message: Value,
+        /// Fds to pass after it.
+        fds: Vec<i32>,
+    },
+    /// The request waits for an object or a name that does not exist yet.
+    NotYet,
+    /// Close the connection without a reply.
+    Exit,
+}
+
+fn reply(message: Value) -> Outcome {
+    Outcome::Reply {
+        message,
+        fds: Vec::new(),
+    }
+}
+
+/// An error reply as Vineyard's clients read it (`code`, `message`, no `type`), with the
+/// structured fields of typed errors alongside.
+pub fn error_reply(error: &Error) -> Value {
+    let mut message = json!({"code": error.code().as_i64(), "message": error.to_string()});
+    match error {
+        Error::NotEnoughMemory {
+            requested,
+            available,
+        } => {
+            message["requested"] = (*requested).into();
+            message["available"] = (*available).into();
+        }
+        Error::ObjectNotExists { id } | Error::ObjectNotSealed { id } => {
+            message["object_id"] = id.0.into();
+        }
+        _ => {}
+    }
+    message
+}
+
+impl Session {
+    /// Picks the fds this connection has not received yet, in payload order.
+    fn new_fds<'a>(&mut self, payloads: impl IntoIterator<Item = &'a Payload>) -> Vec<i32> {
+        let mut fds = Vec::new();
+        for payload in payloads {
+            if payload.data_size > 0 && self.sent_fds.insert(payload.store_fd) {
+                fds.push(payload.store_fd);
+            }
+        }
+        fds
+    }
+}
+
+fn payloads_json(payloads: &[Payload]) -> Vec<Value> {
+    payloads
+        .iter()
+        .map(|payload| serde_json::to_value(payload).expect("payloads serialise"))
+        .collect()
+}
+
+/// Handles one request. Errors become error replies; the connection stays open.
+pub fn handle(shared: &Shared, session: &mut Session, request: &Request) -> Outcome {
+    match dispatch(shared, session, request) {
+        Ok(outcome) => outcome,
+        Err(error) => reply(error_reply(&error)),
+    }
+}
+
+fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result<Outcome> {
+    let kind = request.reply_type();
+    if !session.registered && !matches!(request, Request::Register { .. } | Request::Exit) {
+        return Err(Error::invalid(format!(
+            "The connection is not registered yet, command is: {}; send register_request first",
+            kind.replace("_reply", "_request")
+        )));
+    }
+    let connection = session.connection;
+    let outcome = match request {
+        Request::Register { store_matches, .. } => {
+            session.registered = *store_matches;
+            reply(json!({
+                "type": kind,
+                "instance_id": shared.instance_id(),
+                "ipc_socket": shared.config.socket.display().to_string(),
+                "rpc_endpoint": shared.rpc_endpoint(),
+                "session_id": 0,
+                "store_match": store_matches,
+                "support_rpc_compression": false,
+                "version": PROTOCOL_VERSION,
+            }))
+        }
+        Request::CreateBuffer { size } => {
+            let payload = shared.table().create_buffer(connection, *size)?;
+            let fds = session.new_fds([&payload]);
+            Outcome::Reply {
+                message: json!({
+                    "type": kind,
+                    "id": payload.object_id,
+                    "created": payload,
+                    "fd": fds.first().copied().unwrap_or(-1),
+                }),
+                fds,
+            }
+        }
+        Request::CreateBuffers { sizes } => {
+            let payloads = shared.table().create_buffers(connection, sizes)?;
+            let fds: Vec<i32> = session
+                .new_fds(&payloads)
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let mut message = json!({
+                "type": kind,
+                "num": payloads.len(),
+                "ids": payloads.iter().map(|payload| payload.object_id).collect::<Vec<_>>(),
+                "fds": fds,
+                "payloads": payloads_json(&payloads),
+            });
+            for (index, payload) in payloads_json(&payloads).into_iter().enumerate() {
+                message[index.to_string()] = payload;
+            }
+            Outcome::Reply { message, fds }
+        }
+        Request::Seal { id } => {
+            shared.table().seal(*id)?;
+            shared.changed.notify_waiters();
+            reply(json!({"type": kind}))
+        }
+        Request::GetBuffers { ids, unsafe_read } => {
+            let payloads = shared.table().get_buffers(connection, ids, *unsafe_read)?;
+            let fds = session.new_fds(&payloads);
+            let listed = payloads_json(&payloads);
+            let mut message = json!({
+                "type": kind,
+                "num": payloads.len(),
+                "fds": fds,
+                "compress": false,
+                "payloads": listed,
+            });
+            for (index, payload) in listed.into_iter().enumerate() {
+                message[index.to_string()] = payload;
+            }
+            Outcome::Reply { message, fds }
+        }
+        Request::DropBuffer { id } => {
+            shared.table().drop_buffer(*id)?;
+            reply(json!({"type": kind}))
+        }
+        Request::ShrinkBuffer { id, size } => {
+            shared.table().shrink_buffer(*id, *size)?;
+            reply(json!({"type": kind}))
+        }
+        Request::IncreaseReferenceCount { ids } => {
+            let mut table = shared.table();
+            for &id in ids {
+                table.hold(connection, id);
+            }
+            reply(json!({"type": kind}))
+        }
+        Request::Release { id } => {
+            shared.table().release(connection, *id);
+            reply(json!({"type": kind}))
+        }
+        Request::CreateData { contents, plural } => {
+            let created = {
+                let mut table = shared.table();
+                contents
+                    .iter()
+                    .map(|tree| table.create_data(tree.clone()))
+                    .collect::<Result<Vec<_>>>()?
+            };
+            shared.changed.notify_waiters();
+            if *plural {
+                reply(json!({
+                    "type": kind,
+                    "num": created.len(),
+                    "ids": created.iter().map(|c| c.id.0).collect::<Vec<_>>(),
+                    "signatures": created.iter().map(|c| c.signature).collect::<Vec<_>>(),
+                    "instance_ids": created.iter().map(|c| c.instance_id).collect::<Vec<_>>(),
+                }))
+            } else {
+                let created = created[0];
+                reply(json!({
+                    "type": kind,
+                    "id": created.id.0,
+                    "signature": created.signature,
+                    "instance_id": created.instance_id,
+                }))
+            }
+        }
+        Request::GetData { ids, wait, .. } => {
+            let content = shared.table().get_data(ids);
+            if *wait && content.len() < ids.len() {
+                return Ok(Outcome::NotYet);
+            }
+            reply(json!({"type": kind, "content": content_or_null(content)}))
+        }
+        Request::ListData { pattern } => {
+            let content = shared.table().list_data(pattern)?;
+            reply(json!({"type": kind, "content": content_or_null(content)}))
+        }
+        Request::DelData {
+            ids,
+            force,
+            deep,
+            fastpath,
+            feedback,
+        } => {
+            let deleted = shared.table().delete(ids, *force, *deep, *fastpath)?;
+            shared.changed.notify_waiters();
+            if *feedback {
+                let deleted: Vec<u64> = deleted.iter().map(|id| id.0).collect();
+                reply(json!({"type": kind, "deleted_bids": deleted}))
+            } else {
+                reply(json!({"type": kind}))
+            }
+        }
+        Request::Exists { id } => reply(json!({"type": kind, "exists": shared.table().exists(*id)})),
+        Request::Persist { id } => {
+            shared.table().persist(*id)?;
+            reply(json!({"type": kind}))
+        }
+        Request::IfPersist { id } => {
+            let persisted = shared.table().is_persisted(*id)?;
+            reply(json!({"type": kind, "persist": persisted}))
+        }
+        Request::PutName { id, name } => {
+            shared.table().put_name(*id, name)?;
+            shared.changed.notify_waiters();
+            reply(json!({"type": kind}))
+        }
+        Request::GetName { name, wait } => match shared.table().get_name(name) {
+            Some(id) => reply(json!({"type": kind, "object_id": id.0})),
+            None if *wait => Outcome::NotYet,
+            None => return Err(Error::NameNotExists { name: name.clone() }),
+        },
+        Request::ListName { pattern } => {
+            let names: Map<String, Value> = shared
+                .table()
+                .list_names(pattern)?
+                .into_iter()
+                .map(|(name, id)| (name, Value::from(id.0)))
+                .collect();
+            reply(json!({"type": kind, "size": names.len(), "names": names}))
+        }
+        Request::DropName { name } => {
+            shared.table().drop_name(name);
+            reply(json!({"type": kind}))
+        }
+        Request::InstanceStatus => reply(json!({"type": kind, "meta": shared.status()})),
+        Request::ClusterMeta => reply(json!({"type": kind, "meta": shared.cluster_meta()})),
+        Request::Clear => {
+            shared.table().clear();
+            shared.changed.notify_waiters();
+            reply(json!({"type": kind}))
+        }
+        Request::MemoryTrim => reply(json!({"type": kind, "trimmed": false})),
+        Request::Exit => Outcome::Exit,
+        Request::NewSession | Request::DeleteSession => {
+            return Err(Error::NotImplemented {
+                what: "sessions; connect to the instance's socket directly".into(),
+            })
+        }
+        Request::Debug { payload } => reply(json!({"type": kind, "result": payload})),
+    };
+    Ok(outcome)
+}
+
+fn content_or_null(content: Map<String, Value>) -> Value {
+    if content.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(content)
+    }
+}

@@ -1,0 +1,168 @@
+//! An offset allocator over one arena: 64-byte aligned ranges, best fit, free ranges coalesce.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every allocation starts on this boundary (a cache line, and enough for any SIMD type).
+pub const ALIGNMENT: u64 = 64;
+
+/// Hands out byte ranges of a fixed-size arena.
+#[derive(Debug)]
+pub struct OffsetAllocator {
+    capacity: u64,
+    /// Free ranges by start offset → length.
+    free_by_offset: BTreeMap<u64, u64>,
+    /// Free ranges by (length, start offset), for best-fit lookup.
+    free_by_size: BTreeSet<(u64, u64)>,
+    free_bytes: u64,
+}
+
+impl OffsetAllocator {
+    /// An allocator for `capacity` bytes (rounded down to the alignment), all free.
+    pub fn new(capacity: u64) -> OffsetAllocator {
+        let capacity = capacity / ALIGNMENT * ALIGNMENT;
+        let mut allocator = OffsetAllocator {
+            capacity,
+            free_by_offset: BTreeMap::new(),
+            free_by_size: BTreeSet::new(),
+            free_bytes: 0,
+        };
+        if capacity > 0 {
+            allocator.insert_free(0, capacity);
+        }
+        allocator
+    }
+
+    /// Total bytes managed.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Bytes not allocated (possibly fragmented).
+    pub fn free_bytes(&self) -> u64 {
+        self.free_bytes
+    }
+
+    /// The length actually reserved for a request of `size` bytes.
+    pub fn reserved_size(size: u64) -> u64 {
+        size.max(1).div_ceil(ALIGNMENT) * ALIGNMENT
+    }
+
+    /// Reserves `size` bytes; returns the offset, or `None` if no free range is large enough.
+    ///
+    /// Best fit, lowest offset among equals: small holes get reused and recently freed (already
+    /// faulted-in) memory is preferred over untouched pages.
+    pub fn allocate(&mut self, size: u64) -> Option<u64> {
+        let needed = Self::reserved_size(size);
+        let &(length, offset) = self.free_by_size.range((needed, 0)..).next()?;
+        self.remove_free(offset, length);
+        if length > needed {
+            self.insert_free(offset + needed, length - needed);
+        }
+        Some(offset)
+    }
+
+    /// Returns the range `[offset, offset + reserved_size(size))`, merging it with free
+    /// neighbours.
+    pub fn free(&mut self, offset: u64, size: u64) {
+        let mut start = offset;
+        let mut length = Self::reserved_size(size);
+        debug_assert!(start + length <= self.capacity);
+        if let Some((&before, &before_length)) = self.free_by_offset.range(..start).next_back() {
+            debug_assert!(before + before_length <= start, "double free at {start}");
+            if before + before_length == start {
+                self.remove_free(before, before_length);
+                start = before;
+                length += before_length;
+            }
+        }
+        let end = start + length;
+        if let Some(&after_length) = self.free_by_offset.get(&end) {
+            self.remove_free(end, after_length);
+            length += after_length;
+        }
+        self.insert_free(start, length);
+    }
+
+    fn insert_free(&mut self, offset: u64, length: u64) {
+        self.free_by_offset.insert(offset, length);
+        self.free_by_size.insert((length, offset));
+        self.free_bytes += length;
+    }
+
+    fn remove_free(&mut self, offset: u64, length: u64) {
+        self.free_by_offset.remove(&offset);
+        self.free_by_size.remove(&(length, offset));
+        self.free_bytes -= length;
+    }
+
+    /// The number of separate free ranges (1 when nothing is fragmented).
+    pub fn free_range_count(&self) -> usize {
+        self.free_by_offset.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn aligns_and_coalesces() {
+        let mut allocator = OffsetAllocator::new(1024);
+        let a = allocator.allocate(1).unwrap();
+        let b = allocator.allocate(100).unwrap();
+        let c = allocator.allocate(64).unwrap();
+        assert_eq!((a, b, c), (0, 64, 192));
+        assert_eq!(allocator.free_bytes(), 1024 - 256);
+        allocator.free(b, 100);
+        assert_eq!(allocator.free_range_count(), 2);
+        allocator.free(a, 1);
+        allocator.free(c, 64);
+        assert_eq!(allocator.free_range_count(), 1);
+        assert_eq!(allocator.free_bytes(), 1024);
+        assert_eq!(allocator.allocate(1024), Some(0));
+        assert_eq!(allocator.allocate(1), None);
+    }
+
+    #[test]
+    fn best_fit_reuses_the_smallest_hole() {
+        let mut allocator = OffsetAllocator::new(4096);
+        let small = allocator.allocate(64).unwrap();
+        let _keep = allocator.allocate(64).unwrap();
+        let big = allocator.allocate(1024).unwrap();
+        let _keep2 = allocator.allocate(64).unwrap();
+        allocator.free(big, 1024);
+        allocator.free(small, 64);
+        assert_eq!(allocator.allocate(60), Some(small));
+        assert_eq!(allocator.allocate(1000), Some(big));
+    }
+
+    proptest! {
+        #[test]
+        fn never_overlaps_and_frees_everything(
+            ops in proptest::collection::vec((1u64..5000, any::<bool>()), 1..200)
+        ) {
+            let mut allocator = OffsetAllocator::new(1 << 20);
+            let mut live: Vec<(u64, u64)> = Vec::new();
+            for (size, release) in ops {
+                if release && !live.is_empty() {
+                    let (offset, size) = live.swap_remove(size as usize % live.len());
+                    allocator.free(offset, size);
+                } else if let Some(offset) = allocator.allocate(size) {
+                    prop_assert_eq!(offset % ALIGNMENT, 0);
+                    for &(other, other_size) in &live {
+                        let end = offset + OffsetAllocator::reserved_size(size);
+                        let other_end = other + OffsetAllocator::reserved_size(other_size);
+                        prop_assert!(end <= other || other_end <= offset);
+                    }
+                    live.push((offset, size));
+                }
+            }
+            for (offset, size) in live {
+                allocator.free(offset, size);
+            }
+            prop_assert_eq!(allocator.free_bytes(), 1 << 20);
+            prop_assert_eq!(allocator.free_range_count(), 1);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Thin, safe wrappers over the Linux calls the store needs: memfd, fd passing, page population.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// Creates an anonymous shared-memory file of `size` bytes (pages are committed on touch).
+pub fn create_memfd(name: &str, size: u64) -> io::Result<File> {
+    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `name` is a valid NUL-terminated string; the returned fd is checked below.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created by memfd_create and is owned by nobody else.
+    let file = unsafe { File::from_raw_fd(fd) };
+    file.set_len(size)?;
+    Ok(file)
+}
+
+/// Sends one fd with a single dummy byte, as Vineyard's clients expect (`SCM_RIGHTS`).
+///
+/// Returns `WouldBlock` if a non-blocking socket is full.
+pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
+    let mut byte = [0x14u8];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    // SAFETY: all pointers refer to live local buffers of the stated sizes; the control
+    // buffer has room for exactly one cmsghdr carrying one int.
+    unsafe {
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = &mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = space as _;
+        let header = libc::CMSG_FIRSTHDR(&message);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
+        loop {
+            let sent = libc::sendmsg(socket, &message, libc::MSG_NOSIGNAL);
+            if sent == 1 {
+                return Ok(());
+            }
+            let error = io::Error::last_os_error();
+            if sent < 0 && error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(if sent < 0 {
+                error
+            } else {
+                io::Error::new(io::ErrorKind::WriteZero, "fd message not sent")
+            });
+        }
+    }
+}
+
+/// Receives one fd sent by [`send_fd`] (blocking).
+pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
+    let mut byte = [0u8];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    // SAFETY: the buffers outlive the call; the kernel writes at most `space` control bytes and
+    // we read the fd only from a well-formed SCM_RIGHTS header it filled in.
+    unsafe {
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = &mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = space as _;
+        let received = loop {
+            let received = libc::recvmsg(socket, &mut message, libc::MSG_CMSG_CLOEXEC);
+            if received < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break received;
+        };
+        if received < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if received == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed the socket while a file descriptor was expected",
+            ));
+        }
+        let header = libc::CMSG_FIRSTHDR(&message);
+        if header.is_null()
+            || (*header).cmsg_level != libc::SOL_SOCKET
+            || (*header).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "expected a file descriptor from the server, got a plain byte",
+            ));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Faults in (and zero-fills where new) the pages of `[address, address + length)` for writing,
+/// in one system call instead of one trap per page.
+///
+/// Best effort: kernels before 5.14 lack `MADV_POPULATE_WRITE` and the pages then fault on touch.
+pub fn populate_write(address: *mut u8, length: usize) {
+    const MADV_POPULATE_WRITE: libc::c_int = 23;
+    let page = page_size();
+    let start = address as usize & !(page - 1);
+    let end = (address as usize + length).div_ceil(page) * page;
+    if end > start {
+        // SAFETY: the range lies within a live mapping owned by the caller; madvise only
+        // changes residency, never contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, MADV_POPULATE_WRITE);
+        }
+    }
+}
+
+/// The system page size.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as usize
+    } else {
+        4096
+    }
+}

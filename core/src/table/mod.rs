@@ -1,0 +1,148 @@
+//! The object table: blobs, metadata objects, names and who holds what.
+//!
+//! All state of one instance lives here behind one lock (never held across I/O). Blobs are
+//! ranges of the arena; objects are metadata trees whose members are blobs or other objects.
+//! A blob read by a connection is *held* by it; deleting a held blob hides it at once but
+//! frees its memory only when the last holder releases it or disconnects.
+
+mod blobs;
+mod objects;
+
+pub use objects::Created;
+mod pattern;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::id::{IdGenerator, InstanceID, ObjectID};
+use crate::store::{Arena, OffsetAllocator};
+
+use pattern::Matcher;
+
+/// Identifies one client connection inside the table.
+pub type ConnectionId = u64;
+
+#[derive(Debug)]
+struct BlobEntry {
+    offset: u64,
+    size: u64,
+    sealed: bool,
+    creator: ConnectionId,
+    /// Connections holding the blob (each counted once).
+    holders: u32,
+    /// Objects whose trees have this blob as a member.
+    users: BTreeSet<ObjectID>,
+}
+
+#[derive(Debug)]
+struct ObjectEntry {
+    /// The tree as stored: members reduced to `{"id": ...}` links.
+    tree: Map<String, Value>,
+    /// Ids of direct members (blobs and objects), without repeats.
+    members: Vec<ObjectID>,
+    /// Objects whose trees have this object as a member.
+    users: BTreeSet<ObjectID>,
+}
+
+#[derive(Debug, Default)]
+struct ConnectionRefs {
+    held: HashSet<ObjectID>,
+    unsealed: HashSet<ObjectID>,
+}
+
+/// The state of one instance's store.
+#[derive(Debug)]
+pub struct ObjectTable {
+    instance_id: InstanceID,
+    ids: IdGenerator,
+    arena: Arc<Arena>,
+    allocator: OffsetAllocator,
+    blobs: HashMap<ObjectID, BlobEntry>,
+    /// Deleted blobs whose memory waits for their holders to let go.
+    zombies: HashMap<ObjectID, BlobEntry>,
+    objects: HashMap<ObjectID, ObjectEntry>,
+    names: BTreeMap<String, ObjectID>,
+    connections: HashMap<ConnectionId, ConnectionRefs>,
+    next_connection: ConnectionId,
+}
+
+impl ObjectTable {
+    /// A table over `arena` for the instance `instance_id`.
+    pub fn new(instance_id: InstanceID, arena: Arc<Arena>) -> ObjectTable {
+        ObjectTable {
+            instance_id,
+            ids: IdGenerator::new(instance_id),
+            allocator: OffsetAllocator::new(arena.capacity()),
+            arena,
+            blobs: HashMap::new(),
+            zombies: HashMap::new(),
+            objects: HashMap::new(),
+            names: BTreeMap::new(),
+            connections: HashMap::new(),
+            next_connection: 1,
+        }
+    }
+
+    /// This instance's id.
+    pub fn instance_id(&self) -> InstanceID {
+        self.instance_id
+    }
+
+    /// The arena blobs live in.
+    pub fn arena(&self) -> &Arc<Arena> {
+        &self.arena
+    }
+
+    /// Bytes allocated, including deleted blobs still held by readers.
+    pub fn memory_usage(&self) -> u64 {
+        self.allocator.capacity() - self.allocator.free_bytes()
+    }
+
+    /// Bytes the store can hold.
+    pub fn memory_limit(&self) -> u64 {
+        self.allocator.capacity()
+    }
+
+    /// Number of live metadata objects (blobs not included).
+    pub fn object_count(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Number of live blobs (sealed or not).
+    pub fn blob_count(&self) -> usize {
+        self.blobs.len()
+    }
+
+    /// Registers a new connection.
+    pub fn open_connection(&mut self) -> ConnectionId {
+        let id = self.next_connection;
+        self.next_connection += 1;
+        self.connections.insert(id, ConnectionRefs::default());
+        id
+    }
+
+    /// Forgets a connection: its held blobs are released, its unsealed buffers freed.
+    pub fn close_connection(&mut self, connection: ConnectionId) {
+        let Some(refs) = self.connections.remove(&connection) else {
+            return;
+        };
+        for id in refs.unsealed {
+            if let Some(entry) = self.blobs.get(&id) {
+                if !entry.sealed {
+                    let entry = self.blobs.remove(&id).expect("present");
+                    self.free_or_defer(id, entry);
+                }
+            }
+        }
+        for id in refs.held {
+            self.drop_holder(id);
+        }
+    }
+
+    /// Number of open connections.
+    pub fn connection_count(&self) -> usize {
+        self.connections.len()
+    }
+}

@@ -1,0 +1,261 @@
+"""Fixtures for the interop suite: our vineyardd driven by the real pip `vineyard` client.
+
+Every test gets a fresh server on its own socket (it starts in milliseconds), a client in this
+process and, on request, a peer: a second Python process running `peer.py`, because the pip
+client keeps one cached connection per socket path per process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import faulthandler
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+# Set before `vineyard` connects anywhere; peers inherit it through the environment.
+os.environ["VINEYARD_IPC_SKIP_RETRY"] = "1"
+
+import vineyard  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PEER_SCRIPT = Path(__file__).with_name("peer.py")
+
+SERVER_SIZE = "256Mi"
+SERVER_SIZE_BYTES = 256 * 1024 * 1024
+READY_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+PEER_CALL_TIMEOUT = 30.0
+# A client blocked for good (e.g. waiting for an fd that never comes) would otherwise hang CI.
+TEST_WATCHDOG_SECONDS = 120
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it if pytest dies (e.g. by the watchdog)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def vineyardd_path() -> Path:
+    return Path(os.environ.get("VINEYARDD", REPO_ROOT / "target" / "debug" / "vineyardd"))
+
+
+class Server:
+    """One `vineyardd` process on a socket in a short private directory."""
+
+    def __init__(self) -> None:
+        binary = vineyardd_path()
+        if not binary.is_file():
+            pytest.fail(
+                f"server binary {binary} not found: build it with "
+                "`cargo build -p vineyard-core --bin vineyardd` or set VINEYARDD"
+            )
+        # Not pytest's tmp_path: a UNIX socket path must stay under 108 bytes.
+        self.workdir = Path(tempfile.mkdtemp(prefix="vineyard-rs-", dir="/tmp"))
+        self.socket = self.workdir / "vineyard.sock"
+        self.log_path = self.workdir / "vineyardd.log"
+        self.returncode: int | None = None
+        self._log = open(self.log_path, "wb")
+        command = [str(binary), "--socket", str(self.socket), "--size", SERVER_SIZE]
+        command += ["--meta", "local"]
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        self._wait_ready()
+
+    def log_tail(self, lines: int = 40) -> str:
+        self._log.flush()
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"vineyardd exited with {self.process.returncode} during start-up:\n"
+                    + self.log_tail()
+                )
+            if self.socket.exists():
+                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    probe.connect(str(self.socket))
+                    return
+                except OSError:
+                    pass
+                finally:
+                    probe.close()
+            time.sleep(0.02)
+        self.process.kill()
+        self.process.wait()
+        pytest.fail(f"vineyardd not ready within {READY_TIMEOUT} s:\n" + self.log_tail())
+
+    def stop(self) -> int:
+        """SIGTERM the server and wait; idempotent. Returns the exit code."""
+        if self.returncode is None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+                    self._log.close()
+                    pytest.fail(f"vineyardd ignored SIGTERM for {STOP_TIMEOUT} s")
+            self.returncode = self.process.returncode
+            self._log.close()
+        return self.returncode
+
+    def assert_clean_stop(self) -> None:
+        """Stop the server; it must exit 0 and remove its socket file."""
+        code = self.stop()
+        assert code == 0, f"vineyardd exited with {code}:\n{self.log_tail()}"
+        assert not self.socket.exists(), "vineyardd left its socket file behind"
+
+    def cleanup(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if not self._log.closed:
+            self._log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class PeerError(Exception):
+    """An exception raised inside the peer process, reported by its type name."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+class Peer:
+    """A second client process (`peer.py`) answering one JSON request per line."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", str(PEER_SCRIPT), str(socket_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+        )
+        hello = self._read_reply()
+        self.instance_id = hello["instance_id"]
+
+    def _read_reply(self) -> dict:
+        ready, _, _ = select.select([self.process.stdout], [], [], PEER_CALL_TIMEOUT)
+        if not ready:
+            self.process.kill()
+            raise AssertionError(
+                f"peer gave no answer within {PEER_CALL_TIMEOUT} s:\n{self._stderr()}"
+            )
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            raise AssertionError(f"peer exited with {self.process.returncode}:\n{self._stderr()}")
+        reply = json.loads(line)
+        if not reply["ok"]:
+            raise PeerError(reply["error"], reply["message"])
+        return reply["result"]
+
+    def _stderr(self) -> str:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        return self.process.stderr.read().decode(errors="replace")
+
+    def call(self, op: str, **args):
+        """Run `op` in the peer; raises PeerError if the peer's vineyard call raised."""
+        request = json.dumps({"op": op, "args": args}) + "\n"
+        self.process.stdin.write(request.encode())
+        self.process.stdin.flush()
+        return self._read_reply()
+
+    def close(self) -> None:
+        """Close the peer's connection and let the process exit."""
+        if self.process.poll() is None:
+            try:
+                self.call("close")
+            except (AssertionError, PeerError, OSError):
+                pass
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            stream.close()
+
+    def kill(self) -> None:
+        """End the peer abruptly (SIGKILL): its connection drops without exit_request."""
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture(autouse=True)
+def watchdog():
+    faulthandler.dump_traceback_later(TEST_WATCHDOG_SECONDS, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture
+def server():
+    """A fresh vineyardd; teardown asserts it exits 0 on SIGTERM and removes its socket."""
+    instance = Server()
+    try:
+        yield instance
+        instance.assert_clean_stop()
+    finally:
+        instance.cleanup()
+
+
+@pytest.fixture
+def client(server):
+    """The pip client connected to `server` from this process."""
+    connection = vineyard.connect(str(server.socket))
+    yield connection
+    try:
+        connection.close()
+    except vineyard.VineyardException:
+        pass  # the test already stopped the server
+
+
+@pytest.fixture
+def peer_factory(server):
+    """Starts second-process clients of `server`; all are closed at teardown."""
+    peers: list[Peer] = []
+
+    def start() -> Peer:
+        peer = Peer(server.socket)
+        peers.append(peer)
+        return peer
+
+    yield start
+    for peer in peers:
+        peer.close()
+
+
+@pytest.fixture
+def peer(peer_factory):
+    """One second-process client of `server`."""
+    return peer_factory()
