@@ -87,7 +87,9 @@ impl FromStr for ObjectID {
                 if hex.is_empty() || hex.len() > 16 {
                     return Err(bad());
                 }
-                u64::from_str_radix(hex, 16).map(ObjectID).map_err(|_| bad())
+                u64::from_str_radix(hex, 16)
+                    .map(ObjectID)
+                    .map_err(|_| bad())
             }
             _ => Err(bad()),
         }
@@ -145,7 +147,10 @@ impl IdGenerator {
             .duration_since(UNIX_EPOCH)
             .map(|elapsed| elapsed.as_millis() as u64)
             .unwrap_or(0);
-        let mut last = self.last.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let (mut millis, mut counter) = *last;
         if now > millis {
             millis = now;

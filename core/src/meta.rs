@@ -112,7 +112,10 @@ impl ObjectMeta {
 
     /// True for global objects (members on several instances).
     pub fn is_global(&self) -> bool {
-        self.0.get("global").and_then(Value::as_bool).unwrap_or(false)
+        self.0
+            .get("global")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     /// Marks the object global or not.

@@ -131,6 +131,11 @@ impl BlobWriter {
         self.size
     }
 
+    /// Address of the first writable byte in this process.
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.deref_mut().as_mut_ptr()
+    }
+
     /// Makes the blob immutable and readable by others; returns its id.
     pub fn seal(mut self) -> Result<ObjectID> {
         self.finished = true;
@@ -177,9 +182,12 @@ impl Deref for BlobWriter {
 impl DerefMut for BlobWriter {
     fn deref_mut(&mut self) -> &mut [u8] {
         match &self.mapping {
-            // SAFETY: the server gave this range to this writer alone until it is sealed, and
-            // `&mut self` makes this the only slice over it in this process.
-            Some(mapping) => unsafe { mapping.slice_mut(self.offset, self.size) },
+            // SAFETY: the range lies inside the writable mapping (checked at creation); the
+            // server gave it to this writer alone until sealed, and `&mut self` makes this the
+            // only slice over it in this process.
+            Some(mapping) => unsafe {
+                std::slice::from_raw_parts_mut(mapping.address_mut(self.offset), self.size)
+            },
             None => &mut [],
         }
     }

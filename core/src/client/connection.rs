@@ -63,7 +63,11 @@ impl Connection {
     fn exchange(&mut self, request: &Request) -> Result<Map<String, Value>> {
         frame::write_blocking(&mut self.stream, &request.to_json())?;
         let reply = frame::read_blocking(&mut self.stream)?;
-        if let Some(code) = reply.get("code").and_then(Value::as_i64).filter(|&code| code != 0) {
+        if let Some(code) = reply
+            .get("code")
+            .and_then(Value::as_i64)
+            .filter(|&code| code != 0)
+        {
             return Err(error_from_reply(code, &reply));
         }
         let expected = request.reply_type();

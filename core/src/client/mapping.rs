@@ -34,7 +34,10 @@ impl Mapping {
 
     /// Checks that `[offset, offset + size)` lies inside the mapping.
     pub fn check(&self, offset: usize, size: usize) -> Result<()> {
-        if offset.checked_add(size).is_none_or(|end| end > self.length()) {
+        if offset
+            .checked_add(size)
+            .is_none_or(|end| end > self.length())
+        {
             return Err(Error::Protocol {
                 message: format!(
                     "blob range {offset}+{size} lies outside the {} mapped bytes",
@@ -52,18 +55,16 @@ impl Mapping {
         unsafe { std::slice::from_raw_parts(self.raw.as_ptr().add(offset), size) }
     }
 
-    /// The bytes at `[offset, offset + size)`, writable.
-    ///
-    /// # Safety
-    /// The caller must be the range's only writer and hold no other slice over it.
-    pub unsafe fn slice_mut(&self, offset: usize, size: usize) -> &mut [u8] {
-        assert!(offset + size <= self.length());
-        std::slice::from_raw_parts_mut(self.raw.as_mut_ptr().add(offset), size)
+    /// The address of `offset` in this process, for writers (mappings are shared, so writes
+    /// go through raw pointers handed to exactly one writer per range).
+    pub fn address_mut(&self, offset: usize) -> *mut u8 {
+        assert!(offset <= self.length());
+        // SAFETY: `offset` is within the mapping (checked above).
+        unsafe { self.raw.as_mut_ptr().add(offset) }
     }
 
     /// Faults in `[offset, offset + size)` for writing in one call (see [`crate::sys`]).
     pub fn populate_for_write(&self, offset: usize, size: usize) {
-        // SAFETY: the range is inside the live mapping (checked by the caller).
-        crate::sys::populate_write(unsafe { self.raw.as_mut_ptr().add(offset) }, size);
+        crate::sys::populate_write(self.address_mut(offset), size);
     }
 }

@@ -90,18 +90,29 @@ impl ClientInner {
         }
     }
 
-    fn mapping(&self, connection: &Connection, payload: &Payload, writable: bool) -> Result<Arc<Mapping>> {
+    fn mapping(
+        &self,
+        connection: &Connection,
+        payload: &Payload,
+        writable: bool,
+    ) -> Result<Arc<Mapping>> {
         let key = (payload.store_fd, writable);
-        let mut mappings = self.mappings.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut mappings = self
+            .mappings
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         if let Some(mapping) = mappings.get(&key) {
             return Ok(Arc::clone(mapping));
         }
-        let file = connection.files.get(&payload.store_fd).ok_or_else(|| Error::Protocol {
-            message: format!(
-                "the server referred to memory file {} but never sent it",
-                payload.store_fd
-            ),
-        })?;
+        let file = connection
+            .files
+            .get(&payload.store_fd)
+            .ok_or_else(|| Error::Protocol {
+                message: format!(
+                    "the server referred to memory file {} but never sent it",
+                    payload.store_fd
+                ),
+            })?;
         let length = (payload.map_size as u64).saturating_sub(MAP_SIZE_SLACK) as usize;
         let mapping = Arc::new(Mapping::new(file, length, writable)?);
         mappings.insert(key, Arc::clone(&mapping));
@@ -288,7 +299,13 @@ impl IpcClient {
                     let mapping = self.inner.mapping(&connection, payload, false)?;
                     let (offset, size) = (payload.data_offset as usize, payload.data_size as usize);
                     mapping.check(offset, size)?;
-                    blobs.push(Blob::new(id, Some(mapping), offset, size, Some(Arc::clone(&self.inner))));
+                    blobs.push(Blob::new(
+                        id,
+                        Some(mapping),
+                        offset,
+                        size,
+                        Some(Arc::clone(&self.inner)),
+                    ));
                 }
                 Some(_) => blobs.push(Blob::new(id, None, 0, 0, None)),
                 None => missing = missing.or(Some(id)),
@@ -349,7 +366,12 @@ impl IpcClient {
     }
 
     /// Metadata of objects whose typename matches a glob (or a regex), up to `limit`.
-    pub fn list_metadatas(&self, pattern: &str, regex: bool, limit: usize) -> Result<Vec<ObjectMeta>> {
+    pub fn list_metadatas(
+        &self,
+        pattern: &str,
+        regex: bool,
+        limit: usize,
+    ) -> Result<Vec<ObjectMeta>> {
         let reply = self.inner.call(&Request::ListData {
             pattern: Pattern {
                 text: pattern.into(),
@@ -423,7 +445,12 @@ impl IpcClient {
     }
 
     /// Names matching a glob (or a regex), up to `limit`.
-    pub fn list_names(&self, pattern: &str, regex: bool, limit: usize) -> Result<Vec<(String, ObjectID)>> {
+    pub fn list_names(
+        &self,
+        pattern: &str,
+        regex: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, ObjectID)>> {
         let reply = self.inner.call(&Request::ListName {
             pattern: Pattern {
                 text: pattern.into(),

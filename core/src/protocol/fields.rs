@@ -27,10 +27,7 @@ impl<'a> Fields<'a> {
     }
 
     fn missing(&self, key: &str, expected: &str) -> Error {
-        Error::invalid(format!(
-            "{}: missing field `{key}` ({expected})",
-            self.kind
-        ))
+        Error::invalid(format!("{}: missing field `{key}` ({expected})", self.kind))
     }
 
     /// A raw field.
@@ -94,7 +91,9 @@ impl<'a> Fields<'a> {
                 self.map.len()
             )));
         }
-        (0..count).map(|index| self.id(&index.to_string())).collect()
+        (0..count)
+            .map(|index| self.id(&index.to_string()))
+            .collect()
     }
 
     /// A boolean, `default` when missing.

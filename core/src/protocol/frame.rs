@@ -96,8 +96,14 @@ mod tests {
             body_len((MAX_FRAME + 1).to_le_bytes()),
             Err(Error::FrameTooLarge { .. })
         ));
-        assert!(decode_body(b"[1,2]").unwrap_err().to_string().contains("an array"));
-        assert!(decode_body(b"{nope").unwrap_err().to_string().contains("not valid JSON"));
+        assert!(decode_body(b"[1,2]")
+            .unwrap_err()
+            .to_string()
+            .contains("an array"));
+        assert!(decode_body(b"{nope")
+            .unwrap_err()
+            .to_string()
+            .contains("not valid JSON"));
     }
 
     proptest! {

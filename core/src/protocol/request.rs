@@ -338,7 +338,8 @@ impl Request {
 
     /// Encodes the request as the Vineyard client does.
     pub fn to_json(&self) -> Value {
-        let ids_json = |ids: &[ObjectID]| Value::from(ids.iter().map(|id| id.0).collect::<Vec<_>>());
+        let ids_json =
+            |ids: &[ObjectID]| Value::from(ids.iter().map(|id| id.0).collect::<Vec<_>>());
         let pattern_json = |kind: &str, pattern: &Pattern| {
             json!({"type": kind, "pattern": pattern.text, "regex": pattern.regex,
                    "limit": pattern.limit})
@@ -350,7 +351,9 @@ impl Request {
             } => json!({"type": "register_request", "version": version,
                         "store_type": if *store_matches { 1 } else { 2 },
                         "session_id": 0, "username": "", "password": ""}),
-            Request::CreateBuffer { size } => json!({"type": "create_buffer_request", "size": size}),
+            Request::CreateBuffer { size } => {
+                json!({"type": "create_buffer_request", "size": size})
+            }
             Request::CreateBuffers { sizes } => {
                 json!({"type": "create_buffers_request", "num": sizes.len(), "sizes": sizes})
             }
@@ -442,8 +445,10 @@ mod tests {
                 store_matches: true
             }
         );
-        let get = parse(r#"{"0":16753631171920789507,"num":1,"type":"get_buffers_request","unsafe":false}"#)
-            .unwrap();
+        let get = parse(
+            r#"{"0":16753631171920789507,"num":1,"type":"get_buffers_request","unsafe":false}"#,
+        )
+        .unwrap();
         assert_eq!(
             get,
             Request::GetBuffers {
@@ -498,10 +503,19 @@ mod tests {
         let message = parse(r#"{"type":"create_buffer_request","size":"big"}"#)
             .unwrap_err()
             .to_string();
-        assert!(message.contains("create_buffer_request") && message.contains("`size`"), "{message}");
+        assert!(
+            message.contains("create_buffer_request") && message.contains("`size`"),
+            "{message}"
+        );
         let message = parse(r#"{"type":"frobnicate"}"#).unwrap_err().to_string();
-        assert!(message.contains("Got unexpected command: frobnicate"), "{message}");
-        assert!(parse(r#"{"size":1}"#).unwrap_err().to_string().contains("no `type`"));
+        assert!(
+            message.contains("Got unexpected command: frobnicate"),
+            "{message}"
+        );
+        assert!(parse(r#"{"size":1}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("no `type`"));
         assert!(parse(r#"{"type":"get_buffers_request","num":99999999}"#).is_err());
     }
 }

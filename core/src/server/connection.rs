@@ -51,7 +51,10 @@ async fn serve_requests(
         };
         // Grow the buffer as bytes arrive rather than trusting the announced length.
         let mut body = Vec::with_capacity(length.min(1 << 20));
-        (&mut *stream).take(length as u64).read_to_end(&mut body).await?;
+        (&mut *stream)
+            .take(length as u64)
+            .read_to_end(&mut body)
+            .await?;
         if body.len() < length {
             return Ok(());
         }

@@ -239,7 +239,9 @@ fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result
                 reply(json!({"type": kind}))
             }
         }
-        Request::Exists { id } => reply(json!({"type": kind, "exists": shared.table().exists(*id)})),
+        Request::Exists { id } => {
+            reply(json!({"type": kind, "exists": shared.table().exists(*id)}))
+        }
         Request::Persist { id } => {
             shared.table().persist(*id)?;
             reply(json!({"type": kind}))

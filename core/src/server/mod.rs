@@ -1,5 +1,6 @@
 //! `vineyardd`: the IPC server over a UNIX socket (tokio, one task per connection).
 
+pub mod cli;
 mod config;
 mod connection;
 mod handler;
@@ -35,7 +36,9 @@ pub struct Shared {
 impl Shared {
     /// Locks the object table. The lock is never held across I/O.
     pub fn table(&self) -> MutexGuard<'_, ObjectTable> {
-        self.table.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.table
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     fn instance_id(&self) -> InstanceID {
@@ -168,6 +171,9 @@ fn hostname() -> String {
     if result != 0 {
         return "localhost".into();
     }
-    let end = buffer.iter().position(|&byte| byte == 0).unwrap_or(buffer.len());
+    let end = buffer
+        .iter()
+        .position(|&byte| byte == 0)
+        .unwrap_or(buffer.len());
     String::from_utf8_lossy(&buffer[..end]).into_owned()
 }

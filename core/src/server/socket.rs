@@ -11,7 +11,10 @@ use crate::error::{Error, Result};
 /// Binds `path`, removing a stale socket file left by a server that died.
 pub fn bind(path: &Path) -> Result<UnixListener> {
     let shown = path.display();
-    if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
         if !parent.is_dir() {
             return Err(Error::invalid(format!(
                 "cannot listen on {shown}: directory {} does not exist; create it or choose \

@@ -224,7 +224,10 @@ impl ObjectTable {
     }
 
     /// The metadata tree Vineyard reports for a blob id itself.
-    pub(super) fn blob_tree(&self, id: ObjectID) -> Option<serde_json::Map<String, serde_json::Value>> {
+    pub(super) fn blob_tree(
+        &self,
+        id: ObjectID,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
         let size = if id == EMPTY_BLOB_ID {
             0
         } else {

@@ -91,9 +91,17 @@ impl ObjectTable {
                 continue;
             }
             if member.is_blob() {
-                self.blobs.get_mut(&member).expect("checked").users.insert(id);
+                self.blobs
+                    .get_mut(&member)
+                    .expect("checked")
+                    .users
+                    .insert(id);
             } else {
-                self.objects.get_mut(&member).expect("checked").users.insert(id);
+                self.objects
+                    .get_mut(&member)
+                    .expect("checked")
+                    .users
+                    .insert(id);
             }
         }
         self.objects.insert(

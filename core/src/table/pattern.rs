@@ -16,12 +16,9 @@ impl Matcher {
         } else {
             glob_to_regex(&pattern.text)
         };
-        Regex::new(&source).map(Matcher).map_err(|error| {
-            Error::invalid(format!(
-                "invalid pattern `{}`: {error}",
-                pattern.text
-            ))
-        })
+        Regex::new(&source)
+            .map(Matcher)
+            .map_err(|error| Error::invalid(format!("invalid pattern `{}`: {error}", pattern.text)))
     }
 
     /// True if `text` matches.

@@ -1,0 +1,141 @@
+//! The command line of `vineyardd` (and `python -m vineyard`): Vineyard's flags, then run.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+use super::{MetaBackend, Server, ServerConfig};
+use crate::size::parse_size;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Meta {
+    Local,
+    Etcd,
+}
+
+/// Vineyard's flags; each also accepts its dashed spelling (`--etcd-endpoint`).
+#[derive(Parser, Debug)]
+#[command(
+    name = "vineyardd",
+    version,
+    about = "A vineyard instance: shared-memory object store"
+)]
+struct Flags {
+    /// UNIX socket for IPC clients.
+    #[arg(long, default_value = "/var/run/vineyard.sock")]
+    socket: PathBuf,
+    /// Shared memory for blobs, e.g. 512Mi, 4Gi, 8G.
+    #[arg(long, default_value = "256Mi", value_parser = size)]
+    size: u64,
+    /// Where cluster metadata lives.
+    #[arg(long, value_enum, default_value = "local")]
+    meta: Meta,
+    /// etcd endpoint, for --meta etcd.
+    #[arg(
+        long = "etcd_endpoint",
+        alias = "etcd-endpoint",
+        default_value = "http://127.0.0.1:2379"
+    )]
+    etcd_endpoint: String,
+    /// Key prefix in etcd.
+    #[arg(
+        long = "etcd_prefix",
+        alias = "etcd-prefix",
+        default_value = "vineyard"
+    )]
+    etcd_prefix: String,
+    /// Port of the RPC (Flight) service.
+    #[arg(
+        long = "rpc_socket_port",
+        alias = "rpc-socket-port",
+        alias = "rpc-port",
+        default_value_t = 9600
+    )]
+    rpc_socket_port: u16,
+    /// Directory for spilling cold blobs (not implemented yet).
+    #[arg(long = "spill_path", alias = "spill-path")]
+    spill_path: Option<PathBuf>,
+    /// Fault in all shared memory at start-up (in the background), so that first writes run at
+    /// memory speed: true or false.
+    #[arg(long = "reserve_memory", alias = "reserve-memory", default_value = "true",
+          num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    reserve_memory: bool,
+}
+
+fn size(text: &str) -> Result<u64, String> {
+    parse_size(text).map_err(|error| error.to_string())
+}
+
+impl Flags {
+    fn into_config(self) -> ServerConfig {
+        ServerConfig {
+            meta: match self.meta {
+                Meta::Local => MetaBackend::Local,
+                Meta::Etcd => MetaBackend::Etcd,
+            },
+            etcd_endpoint: self.etcd_endpoint,
+            etcd_prefix: self.etcd_prefix,
+            rpc_socket_port: self.rpc_socket_port,
+            spill_path: self.spill_path,
+            reserve_memory: self.reserve_memory,
+            ..ServerConfig::local(self.socket, self.size)
+        }
+    }
+}
+
+/// Parses `args` (the program name first) and runs a server until SIGINT or SIGTERM.
+/// Returns the process exit code; problems are printed as one clear line on stderr.
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
+    let flags = match Flags::try_parse_from(args) {
+        Ok(flags) => flags,
+        Err(error) => {
+            let _ = error.print();
+            return error.exit_code();
+        }
+    };
+    // Another embedder (or a second run in one process) may have installed one already.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vineyardd: cannot start the async runtime: {error}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(async {
+        let server = Server::bind(flags.into_config())?;
+        server.serve(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("vineyardd: {error}");
+            1
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminate.recv() => {},
+    }
+}

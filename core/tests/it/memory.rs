@@ -1,0 +1,58 @@
+//! A full store answers `NotEnoughMemory` and keeps serving; deleted memory is reusable at once.
+
+use vineyard_core::{Code, Error};
+
+use crate::fixture::{TestServer, TEST_SIZE};
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn full_store_is_not_enough_memory_then_reusable_after_delete() {
+    let server = TestServer::start();
+    let client = server.client();
+    let first = client.put_bytes(&vec![1; (40 * MIB) as usize]).unwrap();
+
+    match client.create_blob((40 * MIB) as usize) {
+        Err(Error::NotEnoughMemory {
+            requested,
+            available,
+        }) => {
+            assert_eq!(requested, 40 * MIB);
+            assert_eq!(available, TEST_SIZE - 40 * MIB);
+        }
+        other => panic!("expected NotEnoughMemory, got {other:?}"),
+    }
+    let error = client.create_blob(TEST_SIZE as usize + 1).unwrap_err();
+    assert_eq!(error.code(), Code::NotEnoughMemory);
+    assert!(error.to_string().contains("--size"), "the message says what to do: {error}");
+
+    // The server and this connection carry on.
+    let status = client.status().unwrap();
+    assert_eq!(status.memory_usage, 40 * MIB);
+    assert_eq!(status.memory_limit, TEST_SIZE);
+    assert_eq!(&client.get_blob(first).unwrap()[..3], &[1, 1, 1]);
+    assert!(server.client().put_bytes(b"small still fits").is_ok());
+
+    client.clear().unwrap();
+    let second = client.put_bytes(&vec![2; (40 * MIB) as usize]).unwrap();
+    client.delete(&[second], false, true).unwrap();
+    // Freed by delete, allocated again at once, several times over.
+    for round in 0..3u8 {
+        let id = client.put_bytes(&vec![round; (60 * MIB) as usize]).unwrap();
+        client.delete(&[id], false, true).unwrap();
+    }
+    assert_eq!(client.status().unwrap().memory_usage, 0);
+}
+
+#[test]
+fn create_buffers_is_all_or_nothing() {
+    let server = TestServer::start();
+    let mut raw = crate::raw_frames::RawConnection::registered(server.socket());
+    let reply = raw.request(&serde_json::json!({
+        "type": "create_buffers_request", "num": 3,
+        "sizes": [10 * MIB, 10 * MIB, TEST_SIZE],
+    }));
+    let (code, message) = crate::raw_frames::expect_error(&reply);
+    assert_eq!(code, Code::NotEnoughMemory.as_i64(), "{message}");
+    assert_eq!(server.memory_usage(), 0, "the first two buffers were given back");
+}

@@ -1,0 +1,248 @@
+//! `IPCClient` for Python: the Rust `IpcClient`, with the GIL released around every call.
+//! Metadata trees cross as JSON text; the pure-Python layer owns their Python shape.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
+
+use crate::blob::{PyBlob, PyBlobBuilder};
+use crate::errors::{to_py, ConnectionErrorException};
+use crate::json::to_python;
+use crate::object_id::{extract_id, PyObjectId};
+
+/// A connection to one vineyard instance over its UNIX socket.
+#[pyclass(name = "IPCClient", module = "vineyard._native", frozen)]
+pub struct PyIpcClient {
+    client: std::sync::RwLock<Option<IpcClient>>,
+    socket: String,
+}
+
+fn parse_tree(text: &str) -> PyResult<ObjectMeta> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|error| {
+        to_py(Error::invalid_metadata(format!(
+            "metadata is not valid JSON: {error}"
+        )))
+    })?;
+    ObjectMeta::from_json(value).map_err(to_py)
+}
+
+fn tree_text(meta: &ObjectMeta) -> String {
+    serde_json::to_string(meta).expect("metadata serialises")
+}
+
+fn ids_of(ids: &Bound<'_, PyAny>) -> PyResult<Vec<ObjectID>> {
+    ids.try_iter()?.map(|id| extract_id(&id?)).collect()
+}
+
+impl PyIpcClient {
+    fn client(&self) -> PyResult<IpcClient> {
+        self.client
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                ConnectionErrorException::new_err(format!(
+                    "the client of {} is closed; connect again",
+                    self.socket
+                ))
+            })
+    }
+
+    /// Runs `call` on the client with the GIL released, converting errors.
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        call: impl FnOnce(&IpcClient) -> vineyard_core::Result<T> + Send,
+    ) -> PyResult<T> {
+        let client = self.client()?;
+        py.detach(move || call(&client)).map_err(to_py)
+    }
+}
+
+#[pymethods]
+impl PyIpcClient {
+    /// Connects to the instance listening on `socket`.
+    #[new]
+    fn new(py: Python<'_>, socket: String) -> PyResult<PyIpcClient> {
+        let path = socket.clone();
+        let client = py.detach(move || IpcClient::connect(path)).map_err(to_py)?;
+        Ok(PyIpcClient {
+            client: std::sync::RwLock::new(Some(client)),
+            socket,
+        })
+    }
+
+    /// The connected instance's id.
+    #[getter]
+    fn instance_id(&self) -> PyResult<u64> {
+        Ok(self.client()?.instance_id())
+    }
+
+    /// The socket path.
+    #[getter]
+    fn socket(&self) -> &str {
+        &self.socket
+    }
+
+    /// The instance's RPC endpoint.
+    #[getter]
+    fn rpc_endpoint(&self) -> PyResult<String> {
+        Ok(self.client()?.rpc_endpoint().to_string())
+    }
+
+    /// False once closed.
+    #[getter]
+    fn connected(&self) -> bool {
+        self.client
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .is_some()
+    }
+
+    /// Allocates a writable blob of `size` bytes.
+    fn create_blob(&self, py: Python<'_>, size: usize) -> PyResult<PyBlobBuilder> {
+        self.with(py, |client| client.create_blob(size))
+            .map(PyBlobBuilder::new)
+    }
+
+    /// Maps sealed blobs read-only; fails if any is missing.
+    fn get_blobs(&self, py: Python<'_>, ids: &Bound<'_, PyAny>) -> PyResult<Vec<PyBlob>> {
+        let ids = ids_of(ids)?;
+        let blobs = self.with(py, |client| client.get_blobs(&ids))?;
+        Ok(blobs.into_iter().map(|blob| PyBlob { blob }).collect())
+    }
+
+    /// Stores a metadata tree (JSON text); returns it with id, signature and instance_id.
+    fn create_metadata(&self, py: Python<'_>, tree_json: &str) -> PyResult<String> {
+        let meta = parse_tree(tree_json)?;
+        let created = self.with(py, |client| client.create_metadata(&meta))?;
+        Ok(tree_text(&created))
+    }
+
+    /// The trees (JSON text) of `ids`; fails if any is missing.
+    fn get_metadatas(&self, py: Python<'_>, ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let ids = ids_of(ids)?;
+        let metas = self.with(py, |client| client.get_metadatas(&ids))?;
+        Ok(metas.iter().map(tree_text).collect())
+    }
+
+    /// Trees (JSON text) whose typename matches a glob or regex.
+    fn list_metadatas(
+        &self,
+        py: Python<'_>,
+        pattern: String,
+        regex: bool,
+        limit: usize,
+    ) -> PyResult<Vec<String>> {
+        let metas = self.with(py, |client| client.list_metadatas(&pattern, regex, limit))?;
+        Ok(metas.iter().map(tree_text).collect())
+    }
+
+    /// Deletes objects; returns the ids of the blobs deleted.
+    fn delete(
+        &self,
+        py: Python<'_>,
+        ids: &Bound<'_, PyAny>,
+        force: bool,
+        deep: bool,
+    ) -> PyResult<Vec<PyObjectId>> {
+        let ids = ids_of(ids)?;
+        let deleted = self.with(py, |client| client.delete(&ids, force, deep))?;
+        Ok(deleted.into_iter().map(PyObjectId).collect())
+    }
+
+    /// True if the object or sealed blob exists.
+    fn exists(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let id = extract_id(id)?;
+        self.with(py, |client| client.exists(id))
+    }
+
+    /// Publishes an object to the cluster.
+    fn persist(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = extract_id(id)?;
+        self.with(py, |client| client.persist(id))
+    }
+
+    /// Whether an object is persisted.
+    fn is_persisted(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let id = extract_id(id)?;
+        self.with(py, |client| client.is_persisted(id))
+    }
+
+    /// Names a persisted object.
+    fn put_name(&self, py: Python<'_>, id: &Bound<'_, PyAny>, name: String) -> PyResult<()> {
+        let id = extract_id(id)?;
+        self.with(py, |client| client.put_name(id, &name))
+    }
+
+    /// The object a name points at (with `wait`, blocks until it exists).
+    #[pyo3(signature = (name, wait = false))]
+    fn get_name(&self, py: Python<'_>, name: String, wait: bool) -> PyResult<PyObjectId> {
+        self.with(py, |client| client.get_name(&name, wait))
+            .map(PyObjectId)
+    }
+
+    /// Removes a name.
+    fn drop_name(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        self.with(py, |client| client.drop_name(&name))
+    }
+
+    /// Names matching a glob or regex.
+    fn list_names(
+        &self,
+        py: Python<'_>,
+        pattern: String,
+        regex: bool,
+        limit: usize,
+    ) -> PyResult<HashMap<String, PyObjectId>> {
+        let names = self.with(py, |client| client.list_names(&pattern, regex, limit))?;
+        Ok(names
+            .into_iter()
+            .map(|(name, id)| (name, PyObjectId(id)))
+            .collect())
+    }
+
+    /// Memory and connection figures.
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let status = self.with(py, |client| client.status())?;
+        let dict = PyDict::new(py);
+        dict.set_item("instance_id", status.instance_id)?;
+        dict.set_item("deployment", status.deployment)?;
+        dict.set_item("memory_usage", status.memory_usage)?;
+        dict.set_item("memory_limit", status.memory_limit)?;
+        dict.set_item("deferred_requests", status.deferred_requests)?;
+        dict.set_item("ipc_connections", status.ipc_connections)?;
+        dict.set_item("rpc_connections", status.rpc_connections)?;
+        Ok(dict)
+    }
+
+    /// The cluster's instances, keyed `i<instance id>`.
+    fn cluster_meta(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let meta = self.with(py, |client| client.cluster_info())?;
+        to_python(py, &serde_json::Value::Object(meta))
+    }
+
+    /// Deletes every object of the instance.
+    fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |client| client.clear())
+    }
+
+    /// Closes this client (blobs already mapped stay readable).
+    fn close(&self) {
+        self.client
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
+    }
+
+    /// A new, independent connection to the same instance.
+    fn reconnect(&self, py: Python<'_>) -> PyResult<PyIpcClient> {
+        PyIpcClient::new(py, self.socket.clone())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("IPCClient <{}>", self.socket)
+    }
+}

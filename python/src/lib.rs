@@ -1,0 +1,38 @@
+//! `vineyard._native`: the Rust core of the `vineyard` Python package.
+//!
+//! # Layout
+//! - `client`: `IPCClient` over the core's synchronous `IpcClient` (GIL released per call).
+//! - `blob`: `Blob` and `BlobBuilder` with the buffer protocol over shared memory.
+//! - `object_id`: `ObjectID`.
+//! - `errors`: `VineyardException` and its subclasses.
+//! - `json`: JSON values to Python objects.
+//! - `run_server`: `python -m vineyard` runs the server linked into this module.
+
+mod blob;
+mod client;
+mod errors;
+mod json;
+mod object_id;
+
+use pyo3::prelude::*;
+
+/// Runs a vineyard instance with vineyardd's flags until SIGINT or SIGTERM; returns the exit
+/// code. The GIL is released while it runs.
+#[pyfunction]
+fn run_server(py: Python<'_>, args: Vec<String>) -> i32 {
+    let argv: Vec<String> = std::iter::once("vineyard".to_string())
+        .chain(args)
+        .collect();
+    py.detach(move || vineyard_core::server::cli::run(argv))
+}
+
+#[pymodule]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<object_id::PyObjectId>()?;
+    module.add_class::<blob::PyBlob>()?;
+    module.add_class::<blob::PyBlobBuilder>()?;
+    module.add_class::<client::PyIpcClient>()?;
+    module.add_function(wrap_pyfunction!(run_server, module)?)?;
+    errors::register(module)?;
+    Ok(())
+}
