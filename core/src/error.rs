@@ -155,6 +155,27 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A request broke one of Vineyard's rules (e.g. persisting a blob).
+    #[error("{message}")]
+    AssertionFailed {
+        /// What was wrong and what to do.
+        message: String,
+    },
+    /// The object whose subtree was asked for does not exist (persist, if_persist).
+    #[error("get subtree failed: object {id} not found")]
+    SubtreeNotExists {
+        /// The id that was asked for.
+        id: ObjectID,
+    },
+    /// The cluster metadata service cannot be reached or refused the operation.
+    #[error(
+        "cluster metadata unavailable ({message}); local objects keep working and the \
+         instance reconnects by itself"
+    )]
+    Cluster {
+        /// What failed.
+        message: String,
+    },
     /// The operation is not supported by this build or backend.
     #[error("not implemented: {what}")]
     NotImplemented {
@@ -213,7 +234,10 @@ impl Error {
                 Code::Invalid
             }
             Error::InvalidMetadata { .. } => Code::MetaTreeInvalid,
+            Error::AssertionFailed { .. } => Code::AssertionFailed,
+            Error::SubtreeNotExists { .. } => Code::MetaTreeSubtreeNotExists,
             Error::NotImplemented { .. } => Code::NotImplemented,
+            Error::Cluster { .. } => Code::EtcdError,
             Error::Server { code, .. } => *code,
             Error::ConnectionFailed { .. } => Code::ConnectionFailed,
             Error::ConnectionLost { .. } => Code::ConnectionError,
@@ -224,6 +248,13 @@ impl Error {
     /// Shorthand for [`Error::Invalid`].
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::Invalid {
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::AssertionFailed`].
+    pub fn assertion(message: impl Into<String>) -> Error {
+        Error::AssertionFailed {
             message: message.into(),
         }
     }

@@ -8,12 +8,14 @@
 //! - [`store`]: memfd arenas and the 64-byte-aligned offset allocator.
 //! - [`table`]: the object table: blobs, objects, names, holds, deferred frees.
 //! - [`protocol`]: Vineyard's wire format: frames, typed requests, payload descriptors.
+//! - [`cluster`]: `MetaStore`, shared metadata between instances (in-process or etcd).
 //! - [`server`]: the tokio IPC server behind `vineyardd`.
 //! - [`client`]: `IpcClient`, `Blob`, `BlobWriter`.
 //! - [`error`]: the crate's `Error` and Vineyard's status codes.
 //! - `sys`: memfd, fd passing and page population (Linux).
 
 pub mod client;
+pub mod cluster;
 pub mod error;
 pub mod id;
 pub mod meta;

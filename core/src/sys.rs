@@ -111,6 +111,25 @@ pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
     }
 }
 
+/// Peeks at the next byte without consuming it or blocking: `Ok(0)` means the peer hung up.
+pub fn peek_byte(socket: RawFd) -> io::Result<usize> {
+    let mut byte = [0u8];
+    // SAFETY: the buffer is valid for one byte; MSG_PEEK leaves the data in the socket.
+    let received = unsafe {
+        libc::recv(
+            socket,
+            byte.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if received < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(received as usize)
+    }
+}
+
 /// Faults in (and zero-fills where new) the pages of `[address, address + length)` for writing,
 /// in one system call instead of one trap per page.
 ///

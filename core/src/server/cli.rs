@@ -10,7 +10,11 @@ use crate::size::parse_size;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Meta {
+    /// etcd if one answers or can be started here, otherwise alone.
+    Auto,
+    /// In-process metadata: this instance runs alone.
     Local,
+    /// A shared etcd, which must answer.
     Etcd,
 }
 
@@ -28,16 +32,21 @@ struct Flags {
     /// Shared memory for blobs, e.g. 512Mi, 4Gi, 8G.
     #[arg(long, default_value = "256Mi", value_parser = size)]
     size: u64,
-    /// Where cluster metadata lives.
-    #[arg(long, value_enum, default_value = "local")]
+    /// Where cluster metadata lives: auto (etcd if one answers or can be started here,
+    /// otherwise alone), local, or etcd.
+    #[arg(long, value_enum, default_value = "auto")]
     meta: Meta,
-    /// etcd endpoint, for --meta etcd.
+    /// etcd endpoint shared by the instances of a cluster.
     #[arg(
         long = "etcd_endpoint",
         alias = "etcd-endpoint",
+        env = "VINEYARD_ETCD_ENDPOINT",
         default_value = "http://127.0.0.1:2379"
     )]
     etcd_endpoint: String,
+    /// The etcd program to start when none answers (default: `etcd` on PATH).
+    #[arg(long = "etcd_cmd", alias = "etcd-cmd", env = "VINEYARD_ETCD_CMD")]
+    etcd_cmd: Option<PathBuf>,
     /// Key prefix in etcd.
     #[arg(
         long = "etcd_prefix",
@@ -71,10 +80,12 @@ impl Flags {
     fn into_config(self) -> ServerConfig {
         ServerConfig {
             meta: match self.meta {
+                Meta::Auto => MetaBackend::Auto,
                 Meta::Local => MetaBackend::Local,
                 Meta::Etcd => MetaBackend::Etcd,
             },
             etcd_endpoint: self.etcd_endpoint,
+            etcd_cmd: self.etcd_cmd,
             etcd_prefix: self.etcd_prefix,
             rpc_socket_port: self.rpc_socket_port,
             spill_path: self.spill_path,
@@ -113,7 +124,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
         }
     };
     let result = runtime.block_on(async {
-        let server = Server::bind(flags.into_config())?;
+        let server = Server::start(flags.into_config()).await?;
         server.serve(shutdown_signal()).await
     });
     match result {

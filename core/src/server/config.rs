@@ -9,8 +9,10 @@ use crate::id::InstanceID;
 pub enum MetaBackend {
     /// In-process; the instance runs alone.
     Local,
-    /// A shared etcd.
+    /// A shared etcd, which must answer.
     Etcd,
+    /// etcd if one answers or can be started on this machine; otherwise alone.
+    Auto,
 }
 
 /// Everything a server needs to start.
@@ -26,6 +28,8 @@ pub struct ServerConfig {
     pub etcd_endpoint: String,
     /// Key prefix in etcd.
     pub etcd_prefix: String,
+    /// The etcd program to start when none answers (`MetaBackend::Auto`); else `etcd` on PATH.
+    pub etcd_cmd: Option<PathBuf>,
     /// Port of the RPC (Flight) service; reported in `rpc_endpoint`.
     pub rpc_socket_port: u16,
     /// Where to spill cold blobs (not used yet).
@@ -45,6 +49,7 @@ impl ServerConfig {
             meta: MetaBackend::Local,
             etcd_endpoint: "http://127.0.0.1:2379".into(),
             etcd_prefix: "vineyard".into(),
+            etcd_cmd: None,
             rpc_socket_port: 9600,
             spill_path: None,
             reserve_memory: true,

@@ -60,7 +60,7 @@ async fn serve_requests(
         }
         let request = frame::decode_body(&body).and_then(|message| Request::parse(&message));
         let outcome = match request {
-            Ok(request) => handle_waiting(shared, session, &request).await,
+            Ok(request) => handle_waiting(shared, session, &request, stream).await,
             Err(error) => Outcome::Reply {
                 message: error_reply(&error),
                 fds: Vec::new(),
@@ -80,19 +80,33 @@ async fn serve_requests(
 }
 
 /// Handles a request, parking it (`wait: true`) until the table changes enough to answer.
-async fn handle_waiting(shared: &Shared, session: &mut Session, request: &Request) -> Outcome {
+/// A client that hangs up meanwhile ends the wait (and the connection, releasing its holds).
+async fn handle_waiting(
+    shared: &Shared,
+    session: &mut Session,
+    request: &Request,
+    stream: &UnixStream,
+) -> Outcome {
     let mut counted = false;
+    // Stops once the client sends bytes early: its readiness then stays set until they are read.
+    let mut watch_hang_up = true;
     let outcome = loop {
         let changed = shared.changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        match handle(shared, session, request) {
+        match handle(shared, session, request).await {
             Outcome::NotYet => {
                 if !counted {
                     counted = true;
                     shared.deferred.fetch_add(1, Ordering::Relaxed);
                 }
-                changed.await;
+                tokio::select! {
+                    _ = changed => {}
+                    peeked = peer_sent_or_hung_up(stream), if watch_hang_up => match peeked {
+                        Ok(0) | Err(_) => break Outcome::Exit,
+                        Ok(_) => watch_hang_up = false,
+                    },
+                }
             }
             outcome => break outcome,
         }
@@ -101,6 +115,14 @@ async fn handle_waiting(shared: &Shared, session: &mut Session, request: &Reques
         shared.deferred.fetch_sub(1, Ordering::Relaxed);
     }
     outcome
+}
+
+/// Waits until the client sends a byte (`Ok(1)`) or hangs up (`Ok(0)`), consuming nothing.
+async fn peer_sent_or_hung_up(stream: &UnixStream) -> std::io::Result<usize> {
+    let socket = stream.as_raw_fd();
+    stream
+        .async_io(Interest::READABLE, || sys::peek_byte(socket))
+        .await
 }
 
 async fn write_frame(stream: &mut UnixStream, message: &serde_json::Value) -> Result<()> {

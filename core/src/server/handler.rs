@@ -82,14 +82,14 @@ fn payloads_json(payloads: &[Payload]) -> Vec<Value> {
 }
 
 /// Handles one request. Errors become error replies; the connection stays open.
-pub fn handle(shared: &Shared, session: &mut Session, request: &Request) -> Outcome {
-    match dispatch(shared, session, request) {
+pub async fn handle(shared: &Shared, session: &mut Session, request: &Request) -> Outcome {
+    match dispatch(shared, session, request).await {
         Ok(outcome) => outcome,
         Err(error) => reply(error_reply(&error)),
     }
 }
 
-fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result<Outcome> {
+async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result<Outcome> {
     let kind = request.reply_type();
     if !session.registered && !matches!(request, Request::Register { .. } | Request::Exit) {
         return Err(Error::invalid(format!(
@@ -186,13 +186,10 @@ fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result
             reply(json!({"type": kind}))
         }
         Request::CreateData { contents, plural } => {
-            let created = {
-                let mut table = shared.table();
-                contents
-                    .iter()
-                    .map(|tree| table.create_data(tree.clone()))
-                    .collect::<Result<Vec<_>>>()?
-            };
+            let mut created = Vec::with_capacity(contents.len());
+            for tree in contents {
+                created.push(shared.create_data(tree).await?);
+            }
             shared.changed.notify_waiters();
             if *plural {
                 reply(json!({
@@ -203,7 +200,7 @@ fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result
                     "instance_ids": created.iter().map(|c| c.instance_id).collect::<Vec<_>>(),
                 }))
             } else {
-                let created = created[0];
+                let created = &created[0];
                 reply(json!({
                     "type": kind,
                     "id": created.id.0,
@@ -212,7 +209,14 @@ fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result
                 }))
             }
         }
-        Request::GetData { ids, wait, .. } => {
+        Request::GetData {
+            ids,
+            wait,
+            sync_remote,
+        } => {
+            if *sync_remote {
+                shared.fetch_missing(ids).await;
+            }
             let content = shared.table().get_data(ids);
             if *wait && content.len() < ids.len() {
                 return Ok(Outcome::NotYet);
@@ -231,9 +235,10 @@ fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result
             feedback,
         } => {
             let deleted = shared.table().delete(ids, *force, *deep, *fastpath)?;
+            shared.withdraw(&deleted).await?;
             shared.changed.notify_waiters();
             if *feedback {
-                let deleted: Vec<u64> = deleted.iter().map(|id| id.0).collect();
+                let deleted: Vec<u64> = deleted.blobs.iter().map(|id| id.0).collect();
                 reply(json!({"type": kind, "deleted_bids": deleted}))
             } else {
                 reply(json!({"type": kind}))
@@ -243,7 +248,7 @@ fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result
             reply(json!({"type": kind, "exists": shared.table().exists(*id)}))
         }
         Request::Persist { id } => {
-            shared.table().persist(*id)?;
+            shared.persist(*id).await?;
             reply(json!({"type": kind}))
         }
         Request::IfPersist { id } => {
@@ -251,7 +256,7 @@ fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result
             reply(json!({"type": kind, "persist": persisted}))
         }
         Request::PutName { id, name } => {
-            shared.table().put_name(*id, name)?;
+            shared.put_name(*id, name).await?;
             shared.changed.notify_waiters();
             reply(json!({"type": kind}))
         }
@@ -270,13 +275,14 @@ fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> Result
             reply(json!({"type": kind, "size": names.len(), "names": names}))
         }
         Request::DropName { name } => {
-            shared.table().drop_name(name);
+            shared.drop_name(name).await?;
             reply(json!({"type": kind}))
         }
         Request::InstanceStatus => reply(json!({"type": kind, "meta": shared.status()})),
         Request::ClusterMeta => reply(json!({"type": kind, "meta": shared.cluster_meta()})),
         Request::Clear => {
-            shared.table().clear();
+            let deleted = shared.table().clear();
+            shared.withdraw(&deleted).await?;
             shared.changed.notify_waiters();
             reply(json!({"type": kind}))
         }

@@ -6,21 +6,27 @@ mod connection;
 mod handler;
 mod socket;
 
+mod events;
+
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::net::UnixListener;
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, Notify};
 
 pub use config::{MetaBackend, ServerConfig};
 
+use crate::cluster::{
+    find_or_start_etcd, ClusterEvent, EtcdMetaStore, InstanceInfo, LocalMetaStore, MetaStore,
+};
 use crate::error::{Error, Result};
-use crate::id::InstanceID;
+use crate::id::{InstanceID, ObjectID};
 use crate::store::Arena;
-use crate::table::ObjectTable;
+use crate::table::{Created, Deleted, ObjectTable};
 
 /// State shared by every connection of one server.
 pub struct Shared {
@@ -30,7 +36,9 @@ pub struct Shared {
     changed: Notify,
     /// Requests parked until what they wait for exists.
     deferred: AtomicUsize,
-    hostname: String,
+    cluster: Arc<dyn MetaStore>,
+    /// Live instances of the cluster, this one included.
+    instances: Mutex<BTreeMap<InstanceID, InstanceInfo>>,
 }
 
 impl Shared {
@@ -45,6 +53,89 @@ impl Shared {
         self.config.instance_id
     }
 
+    /// Stores a tree; members only the cluster knows are fetched first, and a tree whose
+    /// members span instances is published at once (it is global).
+    async fn create_data(&self, tree: &Map<String, Value>) -> Result<Created> {
+        let unknown = self.table().unknown_members(tree);
+        self.fetch_from_cluster(&unknown).await;
+        let created = self.table().create_data(tree.clone())?;
+        if !created.publish.is_empty() {
+            if let Err(error) = self.cluster.publish(created.publish.clone()).await {
+                let _ = self.table().delete(&[created.id], false, false, false);
+                return Err(error);
+            }
+        }
+        Ok(created)
+    }
+
+    /// Reads objects this instance has not heard of yet straight from the cluster (a persist
+    /// elsewhere may be younger than the watch event announcing it).
+    async fn fetch_missing(&self, ids: &[ObjectID]) {
+        let missing: Vec<ObjectID> = {
+            let table = self.table();
+            ids.iter()
+                .copied()
+                .filter(|&id| !id.is_blob() && !table.exists(id))
+                .collect()
+        };
+        self.fetch_from_cluster(&missing).await;
+    }
+
+    async fn fetch_from_cluster(&self, ids: &[ObjectID]) {
+        for &id in ids {
+            if let Ok(Some(object)) = self.cluster.fetch(id).await {
+                self.table().add_remote(id, object.owner, object.tree);
+            }
+        }
+    }
+
+    /// Persists locally, then publishes; a failed publication is undone.
+    async fn persist(&self, id: ObjectID) -> Result<()> {
+        let published = self.table().persist(id)?;
+        if published.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<ObjectID> = published.iter().map(|(id, _)| *id).collect();
+        if let Err(error) = self.cluster.publish(published).await {
+            self.table().unpersist(&ids);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Withdraws what a local deletion removed (and remote objects asked for) from the cluster.
+    async fn withdraw(&self, deleted: &Deleted) -> Result<()> {
+        let mut ids = deleted.persisted.clone();
+        ids.extend(&deleted.remote);
+        if !ids.is_empty() {
+            self.cluster.withdraw(ids).await?;
+        }
+        for name in &deleted.names {
+            self.cluster.drop_name(name).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_name(&self, id: ObjectID, name: &str) -> Result<()> {
+        self.table().put_name(id, name)?;
+        if let Err(error) = self.cluster.put_name(name, id).await {
+            self.table().drop_name(name);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    async fn drop_name(&self, name: &str) -> Result<()> {
+        self.table().drop_name(name);
+        self.cluster.drop_name(name).await
+    }
+
+    fn instances(&self) -> MutexGuard<'_, BTreeMap<InstanceID, InstanceInfo>> {
+        self.instances
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
     fn rpc_endpoint(&self) -> String {
         // No RPC service runs yet; Vineyard's clients read this as "no RPC".
         "0.0.0.0:0".to_string()
@@ -54,7 +145,7 @@ impl Shared {
         let table = self.table();
         json!({
             "instance_id": self.instance_id(),
-            "deployment": "local",
+            "deployment": self.cluster.describe(),
             "memory_usage": table.memory_usage(),
             "memory_limit": table.memory_limit(),
             "deferred_requests": self.deferred.load(std::sync::atomic::Ordering::Relaxed),
@@ -64,18 +155,23 @@ impl Shared {
     }
 
     fn cluster_meta(&self) -> Value {
-        let mut meta = serde_json::Map::new();
-        meta.insert(
-            format!("i{}", self.instance_id()),
-            json!({
-                "hostid": self.instance_id(),
-                "hostname": self.hostname,
-                "nodename": self.hostname,
-                "ipc_socket": self.config.socket.display().to_string(),
-                "rpc_endpoint": self.rpc_endpoint(),
-                "timestamp": crate::id::now_millis(),
-            }),
-        );
+        let meta: Map<String, Value> = self
+            .instances()
+            .values()
+            .map(|info| {
+                (
+                    format!("i{}", info.instance_id),
+                    json!({
+                        "hostid": info.instance_id,
+                        "hostname": info.hostname,
+                        "nodename": info.hostname,
+                        "ipc_socket": info.ipc_socket,
+                        "rpc_endpoint": info.rpc_endpoint,
+                        "timestamp": info.timestamp,
+                    }),
+                )
+            })
+            .collect();
         Value::Object(meta)
     }
 }
@@ -84,19 +180,51 @@ impl Shared {
 pub struct Server {
     shared: Arc<Shared>,
     listener: UnixListener,
+    events: broadcast::Receiver<ClusterEvent>,
 }
 
 impl Server {
-    /// Creates the shared memory and binds the socket. Fails with a clear message if the
-    /// socket is taken or unusable, or the memory cannot be created.
-    pub fn bind(config: ServerConfig) -> Result<Server> {
-        if config.meta == MetaBackend::Etcd {
-            return Err(Error::NotImplemented {
-                what: "the etcd metadata backend is not in this build yet; start with \
-                       --meta local"
-                    .into(),
-            });
-        }
+    /// Starts a single instance with in-process metadata: creates the shared memory and binds
+    /// the socket. Fails with a clear message if the socket is taken or unusable.
+    pub async fn bind(config: ServerConfig) -> Result<Server> {
+        Server::bind_with(config, Arc::new(LocalMetaStore::new())).await
+    }
+
+    /// Starts an instance with the metadata backend its configuration names: `local`, `etcd`
+    /// (which must answer), or `auto` (use etcd if one answers or can be started on this
+    /// machine, otherwise run alone).
+    pub async fn start(config: ServerConfig) -> Result<Server> {
+        let cluster: Arc<dyn MetaStore> = match config.meta {
+            MetaBackend::Local => Arc::new(LocalMetaStore::new()),
+            MetaBackend::Etcd => {
+                Arc::new(EtcdMetaStore::connect(&config.etcd_endpoint, &config.etcd_prefix).await?)
+            }
+            MetaBackend::Auto => {
+                let launched =
+                    find_or_start_etcd(&config.etcd_endpoint, config.etcd_cmd.as_deref()).await;
+                let connected = match launched {
+                    Ok(_) => {
+                        EtcdMetaStore::connect(&config.etcd_endpoint, &config.etcd_prefix).await
+                    }
+                    Err(error) => Err(error),
+                };
+                match connected {
+                    Ok(store) => Arc::new(store),
+                    Err(error) => {
+                        tracing::warn!("{error}; running alone with local metadata");
+                        Arc::new(LocalMetaStore::new())
+                    }
+                }
+            }
+        };
+        Server::bind_with(config, cluster).await
+    }
+
+    /// Starts an instance that shares metadata through `cluster`.
+    pub async fn bind_with(
+        mut config: ServerConfig,
+        cluster: Arc<dyn MetaStore>,
+    ) -> Result<Server> {
         if config.size == 0 {
             return Err(Error::invalid(
                 "--size must be larger than 0, e.g. --size 256Mi",
@@ -115,14 +243,38 @@ impl Server {
             arena.prefault_in_background();
         }
         let listener = socket::bind(&config.socket)?;
+        let events = cluster.subscribe();
+        let info = InstanceInfo {
+            instance_id: 0,
+            hostname: hostname(),
+            ipc_socket: config.socket.display().to_string(),
+            rpc_endpoint: "0.0.0.0:0".into(),
+            timestamp: crate::id::now_millis(),
+        };
+        let joined = cluster.join(info).await;
+        let instance_id = match joined {
+            Ok(instance_id) => instance_id,
+            Err(error) => {
+                let _ = std::fs::remove_file(&config.socket);
+                return Err(error);
+            }
+        };
+        config.instance_id = instance_id;
+        let view = cluster.view().await?;
         let shared = Arc::new(Shared {
-            table: Mutex::new(ObjectTable::new(config.instance_id, arena)),
+            table: Mutex::new(ObjectTable::new(instance_id, arena)),
             changed: Notify::new(),
             deferred: AtomicUsize::new(0),
-            hostname: hostname(),
+            cluster,
+            instances: Mutex::new(BTreeMap::new()),
             config,
         });
-        Ok(Server { shared, listener })
+        shared.apply(ClusterEvent::Resynced(Box::new(view)));
+        Ok(Server {
+            shared,
+            listener,
+            events,
+        })
     }
 
     /// The state shared by the connections (for embedding and tests).
@@ -132,14 +284,20 @@ impl Server {
 
     /// Serves until `shutdown` completes, then removes the socket file.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        let Server { shared, listener } = self;
+        let Server {
+            shared,
+            listener,
+            events,
+        } = self;
         let started = Instant::now();
         tracing::info!(
             socket = %shared.config.socket.display(),
             size = shared.config.size,
             instance_id = shared.config.instance_id,
-            "vineyard is ready (metadata: local, this instance runs alone)"
+            metadata = %shared.cluster.describe(),
+            "vineyard is ready"
         );
+        let follower = tokio::spawn(events::follow(Arc::clone(&shared), events));
         tokio::pin!(shutdown);
         let mut connections = tokio::task::JoinSet::new();
         loop {
@@ -155,6 +313,8 @@ impl Server {
             }
         }
         connections.shutdown().await;
+        follower.abort();
+        shared.cluster.leave().await;
         let _ = std::fs::remove_file(&shared.config.socket);
         tracing::info!(
             uptime_s = started.elapsed().as_secs(),

@@ -52,6 +52,10 @@ impl OffsetAllocator {
     /// Best fit, lowest offset among equals: small holes get reused and recently freed (already
     /// faulted-in) memory is preferred over untouched pages.
     pub fn allocate(&mut self, size: u64) -> Option<u64> {
+        // Also keeps `reserved_size` from overflowing (to 0) for sizes near u64::MAX.
+        if size > self.capacity {
+            return None;
+        }
         let needed = Self::reserved_size(size);
         let &(length, offset) = self.free_by_size.range((needed, 0)..).next()?;
         self.remove_free(offset, length);

@@ -7,9 +7,10 @@
 
 mod blobs;
 mod objects;
-
-pub use objects::Created;
 mod pattern;
+mod remote;
+
+pub use objects::{Created, Deleted};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -46,6 +47,12 @@ struct ObjectEntry {
     users: BTreeSet<ObjectID>,
 }
 
+#[derive(Debug)]
+struct RemoteObject {
+    owner: InstanceID,
+    tree: Map<String, Value>,
+}
+
 #[derive(Debug, Default)]
 struct ConnectionRefs {
     held: HashSet<ObjectID>,
@@ -63,6 +70,8 @@ pub struct ObjectTable {
     /// Deleted blobs whose memory waits for their holders to let go.
     zombies: HashMap<ObjectID, BlobEntry>,
     objects: HashMap<ObjectID, ObjectEntry>,
+    /// Objects other instances published: expanded trees by id.
+    remote: HashMap<ObjectID, RemoteObject>,
     names: BTreeMap<String, ObjectID>,
     connections: HashMap<ConnectionId, ConnectionRefs>,
     next_connection: ConnectionId,
@@ -79,6 +88,7 @@ impl ObjectTable {
             blobs: HashMap::new(),
             zombies: HashMap::new(),
             objects: HashMap::new(),
+            remote: HashMap::new(),
             names: BTreeMap::new(),
             connections: HashMap::new(),
             next_connection: 1,

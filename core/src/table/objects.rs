@@ -11,14 +11,40 @@ use crate::meta::BLOB_TYPENAME;
 use crate::protocol::Pattern;
 
 /// What `create_data` hands back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Created {
     /// The new object's id.
     pub id: ObjectID,
     /// Its signature.
     pub signature: u64,
-    /// The instance that holds it.
+    /// The instance that holds it (`u64::MAX` when members live on several instances).
     pub instance_id: InstanceID,
+    /// Trees to publish to the cluster: an object with members on other instances is global
+    /// and persisted at once, so that every instance can read it.
+    pub publish: Vec<(ObjectID, Map<String, Value>)>,
+}
+
+/// What a deletion removed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Deleted {
+    /// Blobs deleted (their memory is freed once no reader holds them).
+    pub blobs: Vec<ObjectID>,
+    /// Persisted objects deleted, to withdraw from the cluster.
+    pub persisted: Vec<ObjectID>,
+    /// Names dropped because their object went away.
+    pub names: Vec<String>,
+    /// Other instances' objects asked for, to withdraw from the cluster.
+    pub remote: Vec<ObjectID>,
+}
+
+/// Where a member of a new tree lives.
+enum MemberPlace {
+    /// In this instance's table.
+    Local,
+    /// A published object of another instance.
+    Remote,
+    /// A blob of another instance (not published on its own).
+    RemoteBlob,
 }
 
 fn member_id(typename: &str, key: &str, member: &Map<String, Value>) -> Result<ObjectID> {
@@ -47,31 +73,44 @@ impl ObjectTable {
             }
         };
         if typename == BLOB_TYPENAME {
-            return Err(Error::invalid_metadata(
+            return Err(Error::assertion(
                 "a vineyard::Blob has no metadata of its own: create it with create_buffer, \
                  seal it, and use it as a member",
             ));
         }
         if !tree.get("instance_id").is_some_and(Value::is_u64) {
-            return Err(Error::invalid_metadata(format!(
+            return Err(Error::assertion(format!(
                 "the tree of `{typename}` has no unsigned integer `instance_id`; use the \
                  instance id from the connection's register reply ({})",
                 self.instance_id
             )));
         }
         let mut members = Vec::new();
+        let mut spans_instances = false;
         for (key, value) in tree.iter_mut() {
             let Value::Object(member) = value else {
                 continue;
             };
             let id = member_id(&typename, key, member)?;
-            self.check_member(&typename, key, id)?;
+            match self.locate_member(&typename, key, id, member)? {
+                MemberPlace::Local => {
+                    if !members.contains(&id) {
+                        members.push(id);
+                    }
+                }
+                MemberPlace::Remote => spans_instances = true,
+                // A blob on another instance is kept as given: only its owner can expand it.
+                MemberPlace::RemoteBlob => {
+                    spans_instances = true;
+                    continue;
+                }
+            }
             let mut link = Map::new();
             link.insert("id".into(), id.to_string().into());
             *value = Value::Object(link);
-            if !members.contains(&id) {
-                members.push(id);
-            }
+        }
+        if spans_instances {
+            tree.insert("global".into(), true.into());
         }
         let id = self.ids.object_id();
         let signature = match tree.get("signature").and_then(Value::as_u64) {
@@ -112,34 +151,75 @@ impl ObjectTable {
                 users: BTreeSet::new(),
             },
         );
+        let publish = if spans_instances {
+            self.persist(id)?
+        } else {
+            Vec::new()
+        };
         Ok(Created {
             id,
             signature,
-            instance_id: self.instance_id,
+            instance_id: if spans_instances {
+                InstanceID::MAX
+            } else {
+                self.instance_id
+            },
+            publish,
         })
     }
 
-    fn check_member(&self, typename: &str, key: &str, id: ObjectID) -> Result<()> {
+    /// Ids of non-blob members that are known neither locally nor from the cluster.
+    pub fn unknown_members(&self, tree: &Map<String, Value>) -> Vec<ObjectID> {
+        tree.values()
+            .filter_map(|value| match value {
+                Value::Object(member) => member_id("", "", member).ok(),
+                _ => None,
+            })
+            .filter(|id| {
+                !id.is_blob() && !self.objects.contains_key(id) && !self.remote.contains_key(id)
+            })
+            .collect()
+    }
+
+    fn locate_member(
+        &self,
+        typename: &str,
+        key: &str,
+        id: ObjectID,
+        member: &Map<String, Value>,
+    ) -> Result<MemberPlace> {
         let missing = |what: &str| {
             Error::invalid_metadata(format!(
-                "member `{key}` of `{typename}` refers to {what} {id}, which does not exist here"
+                "member `{key}` of `{typename}` refers to {what} {id}, which does not exist in \
+                 this instance or the cluster; persist it on its own instance first"
             ))
         };
         if id == EMPTY_BLOB_ID {
-            return Ok(());
+            return Ok(MemberPlace::Local);
         }
         if id.is_blob() {
-            let entry = self.blobs.get(&id).ok_or_else(|| missing("blob"))?;
-            if !entry.sealed {
-                return Err(Error::invalid_metadata(format!(
-                    "member `{key}` of `{typename}` refers to blob {id}, which is not sealed; \
-                     seal it before using it as a member"
-                )));
+            if let Some(entry) = self.blobs.get(&id) {
+                if !entry.sealed {
+                    return Err(Error::invalid_metadata(format!(
+                        "member `{key}` of `{typename}` refers to blob {id}, which is not \
+                         sealed; seal it before using it as a member"
+                    )));
+                }
+                return Ok(MemberPlace::Local);
             }
-        } else if !self.objects.contains_key(&id) {
-            return Err(missing("object"));
+            let owner = member.get("instance_id").and_then(Value::as_u64);
+            return match owner {
+                Some(owner) if owner != self.instance_id => Ok(MemberPlace::RemoteBlob),
+                _ => Err(missing("blob")),
+            };
         }
-        Ok(())
+        if self.objects.contains_key(&id) {
+            Ok(MemberPlace::Local)
+        } else if self.remote.contains_key(&id) {
+            Ok(MemberPlace::Remote)
+        } else {
+            Err(missing("object"))
+        }
     }
 
     /// The expanded tree of an object or blob: members inlined, blob members with sizes.
@@ -147,12 +227,17 @@ impl ObjectTable {
         if id.is_blob() {
             return self.blob_tree(id);
         }
-        let entry = self.objects.get(&id)?;
+        let Some(entry) = self.objects.get(&id) else {
+            return self.remote.get(&id).map(|remote| remote.tree.clone());
+        };
         let mut tree = entry.tree.clone();
         for value in tree.values_mut() {
             let Value::Object(link) = value else {
                 continue;
             };
+            if link.len() != 1 {
+                continue;
+            }
             let Some(member) = link.get("id").and_then(Value::as_str) else {
                 continue;
             };
@@ -187,6 +272,18 @@ impl ObjectTable {
                     .is_some_and(|typename| matcher.matches(typename))
             })
             .map(|(&id, _)| id)
+            .chain(
+                self.remote
+                    .iter()
+                    .filter(|(_, remote)| {
+                        remote
+                            .tree
+                            .get("typename")
+                            .and_then(Value::as_str)
+                            .is_some_and(|typename| matcher.matches(typename))
+                    })
+                    .map(|(&id, _)| id),
+            )
             .collect();
         if matcher.matches(BLOB_TYPENAME) {
             ids.extend(
@@ -206,7 +303,7 @@ impl ObjectTable {
         if id.is_blob() {
             id == EMPTY_BLOB_ID || self.blobs.get(&id).is_some_and(|entry| entry.sealed)
         } else {
-            self.objects.contains_key(&id)
+            self.objects.contains_key(&id) || self.remote.contains_key(&id)
         }
     }
 
@@ -221,22 +318,28 @@ impl ObjectTable {
         force: bool,
         deep: bool,
         fastpath: bool,
-    ) -> Result<Vec<ObjectID>> {
+    ) -> Result<Deleted> {
         if fastpath {
             if let Some(object) = ids.iter().find(|id| !id.is_blob()) {
-                return Err(Error::invalid(format!(
+                return Err(Error::assertion(format!(
                     "fastpath deletion accepts only blob ids, and {object} is not a blob"
                 )));
             }
         }
-        let mut deleted_blobs = Vec::new();
+        let mut deleted = Deleted::default();
         for &id in ids {
-            self.delete_one(id, force, deep, &mut deleted_blobs);
+            if self.remote.contains_key(&id) && !self.objects.contains_key(&id) {
+                if force || !self.is_member_anywhere(id) {
+                    deleted.remote.push(id);
+                }
+                continue;
+            }
+            self.delete_one(id, force, deep, &mut deleted);
         }
-        Ok(deleted_blobs)
+        Ok(deleted)
     }
 
-    fn delete_one(&mut self, id: ObjectID, force: bool, deep: bool, out: &mut Vec<ObjectID>) {
+    fn delete_one(&mut self, id: ObjectID, force: bool, deep: bool, out: &mut Deleted) {
         let users = if id.is_blob() {
             match self.blobs.get(&id) {
                 // Unsealed buffers belong to their writer until sealed.
@@ -261,14 +364,24 @@ impl ObjectTable {
             // Deleting the users may already have taken this blob with them.
             if let Some(entry) = self.blobs.remove(&id) {
                 self.free_or_defer(id, entry);
-                out.push(id);
+                out.blobs.push(id);
             }
             return;
         }
         let Some(entry) = self.objects.remove(&id) else {
             return;
         };
-        self.names.retain(|_, named| *named != id);
+        if entry.tree.get("transient") == Some(&Value::Bool(false)) {
+            out.persisted.push(id);
+        }
+        let names = &mut out.names;
+        self.names.retain(|name, named| {
+            let keep = *named != id;
+            if !keep {
+                names.push(name.clone());
+            }
+            keep
+        });
         for member in entry.members {
             if member.is_blob() {
                 let unused = self.blobs.get_mut(&member).is_some_and(|blob| {
@@ -278,7 +391,7 @@ impl ObjectTable {
                 if unused {
                     let blob = self.blobs.remove(&member).expect("present");
                     self.free_or_defer(member, blob);
-                    out.push(member);
+                    out.blobs.push(member);
                 }
             } else {
                 let unused = self.objects.get_mut(&member).is_some_and(|object| {
@@ -292,8 +405,28 @@ impl ObjectTable {
         }
     }
 
+    /// True if any local or published tree has `id` as a member.
+    fn is_member_anywhere(&self, id: ObjectID) -> bool {
+        let text = id.to_string();
+        fn mentions(tree: &Map<String, Value>, text: &str) -> bool {
+            tree.values().any(|value| match value {
+                Value::Object(member) => {
+                    member.get("id").and_then(Value::as_str) == Some(text) || mentions(member, text)
+                }
+                _ => false,
+            })
+        }
+        self.objects
+            .values()
+            .any(|entry| mentions(&entry.tree, &text))
+            || self
+                .remote
+                .values()
+                .any(|remote| mentions(&remote.tree, &text))
+    }
+
     /// Deletes every object and every sealed blob (buffers being written are left alone).
-    pub fn clear(&mut self) {
+    pub fn clear(&mut self) -> Deleted {
         let mut ids: Vec<ObjectID> = self.objects.keys().copied().collect();
         ids.extend(
             self.blobs
@@ -301,31 +434,60 @@ impl ObjectTable {
                 .filter(|(_, entry)| entry.sealed)
                 .map(|(&id, _)| id),
         );
-        let mut deleted = Vec::new();
+        let mut deleted = Deleted::default();
         for id in ids {
             self.delete_one(id, true, true, &mut deleted);
         }
         self.names.clear();
+        deleted
     }
 
-    fn object_entry(&self, id: ObjectID, action: &str) -> Result<&ObjectEntry> {
+    /// Marks an object and its non-blob members persisted; returns the expanded trees of those
+    /// that were not persisted yet, to publish to the cluster.
+    pub fn persist(&mut self, id: ObjectID) -> Result<Vec<(ObjectID, Map<String, Value>)>> {
+        let mut newly = Vec::new();
+        self.mark_persisted(id, &mut newly)?;
+        Ok(newly
+            .into_iter()
+            .filter_map(|id| Some((id, self.get_tree(id)?)))
+            .collect())
+    }
+
+    /// Undoes [`persist`](Self::persist) for objects whose publication failed.
+    pub fn unpersist(&mut self, ids: &[ObjectID]) {
+        for id in ids {
+            if let Some(entry) = self.objects.get_mut(id) {
+                entry.tree.insert("transient".into(), true.into());
+            }
+        }
+    }
+
+    fn mark_persisted(&mut self, id: ObjectID, newly: &mut Vec<ObjectID>) -> Result<()> {
         if id.is_blob() {
-            return Err(Error::invalid(format!(
-                "blobs cannot {action}: {id} is a blob; use an object that has it as a member"
+            return Err(Error::assertion(format!(
+                "blobs cannot be persisted: {id} is a blob; persist an object that has it as a \
+                 member"
             )));
         }
-        self.objects.get(&id).ok_or(Error::ObjectNotExists { id })
-    }
-
-    /// Marks an object and its non-blob members persisted.
-    pub fn persist(&mut self, id: ObjectID) -> Result<()> {
-        let members = self.object_entry(id, "be persisted")?.members.clone();
+        if self.remote.contains_key(&id) {
+            // Published by its owner already.
+            return Ok(());
+        }
+        let members = self
+            .objects
+            .get(&id)
+            .ok_or(Error::SubtreeNotExists { id })?
+            .members
+            .clone();
         if let Some(entry) = self.objects.get_mut(&id) {
+            if entry.tree.get("transient") != Some(&Value::Bool(false)) {
+                newly.push(id);
+            }
             entry.tree.insert("transient".into(), false.into());
         }
         for member in members {
             if !member.is_blob() {
-                self.persist(member)?;
+                self.mark_persisted(member, newly)?;
             }
         }
         Ok(())
@@ -336,7 +498,13 @@ impl ObjectTable {
         if id.is_blob() {
             return Ok(false);
         }
-        let entry = self.objects.get(&id).ok_or(Error::ObjectNotExists { id })?;
+        if self.remote.contains_key(&id) {
+            return Ok(true);
+        }
+        let entry = self
+            .objects
+            .get(&id)
+            .ok_or(Error::SubtreeNotExists { id })?;
         Ok(entry.tree.get("transient") == Some(&Value::Bool(false)))
     }
 
@@ -345,7 +513,16 @@ impl ObjectTable {
         if name.is_empty() {
             return Err(Error::invalid("a name cannot be empty"));
         }
-        let entry = self.object_entry(id, "have names")?;
+        if id.is_blob() {
+            return Err(Error::invalid(format!(
+                "blobs cannot have names: {id} is a blob; name an object that has it as a member"
+            )));
+        }
+        if self.remote.contains_key(&id) {
+            self.names.insert(name.to_string(), id);
+            return Ok(());
+        }
+        let entry = self.objects.get(&id).ok_or(Error::ObjectNotExists { id })?;
         if entry.tree.get("transient") != Some(&Value::Bool(false)) {
             return Err(Error::invalid(format!(
                 "transient objects cannot have names: persist {id} first"
