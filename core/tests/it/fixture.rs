@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
 use tempfile::TempDir;
+
 use tokio::sync::oneshot;
+use vineyard_core::cluster::{LocalMetaStore, MetaStore};
 use vineyard_core::{Error, IpcClient, Result, Server, ServerConfig};
 
 /// Shared memory of a test server unless a test asks for more.
@@ -34,6 +37,15 @@ impl TestServer {
 
     /// A server on a fresh temp socket, after `configure` adjusted its config.
     pub fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_in(|_| Arc::new(LocalMetaStore::new()), configure)
+    }
+
+    /// A server that shares metadata through the store `cluster` makes on the server's
+    /// runtime, after `configure` adjusted its config.
+    pub fn start_in(
+        cluster: impl FnOnce(&tokio::runtime::Runtime) -> Arc<dyn MetaStore>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = ServerConfig::local(dir.path().join("vineyard.sock"), TEST_SIZE);
         config.reserve_memory = false;
@@ -44,7 +56,10 @@ impl TestServer {
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let server = bind(&runtime, config).expect("server binds");
+        let cluster = cluster(&runtime);
+        let server = runtime
+            .block_on(Server::bind_with(config, cluster))
+            .expect("server binds");
         let (shutdown, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("test-server".into())
@@ -70,7 +85,10 @@ impl TestServer {
             match IpcClient::connect(&self.socket).and_then(|client| client.status()) {
                 Ok(_) => return,
                 Err(error) if Instant::now() > deadline => {
-                    panic!("server on {} never answered: {error}", self.socket.display())
+                    panic!(
+                        "server on {} never answered: {error}",
+                        self.socket.display()
+                    )
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
@@ -142,8 +160,7 @@ impl Drop for TestServer {
 
 /// Binds a server inside `runtime` (tokio's listener needs a reactor).
 pub fn bind(runtime: &tokio::runtime::Runtime, config: ServerConfig) -> Result<Server> {
-    let _entered = runtime.enter();
-    Server::bind(config)
+    runtime.block_on(Server::bind(config))
 }
 
 /// The error `Server::bind` gives for `config` (panics if binding succeeds).

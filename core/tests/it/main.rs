@@ -1,1 +1,31 @@
+//! Integration tests of vineyard-core: real servers on temp sockets, the synchronous client,
+//! and hand-written frames.
+//!
+//! # Layout
+//! - `fixture`: `TestServer`, a server on a temp socket in a background thread.
+//! - `raw_frames`: `RawConnection`, frames written by hand over a plain `UnixStream`.
+//! - `blobs`: create, write, seal, get, abort; empty and missing blobs.
+//! - `refcounts`: held blobs survive deletes; releases and disconnects free them.
+//! - `connections`: what a dropped connection leaves behind (nothing).
+//! - `memory`: `NotEnoughMemory` and reuse of freed memory.
+//! - `metadata`: trees, members, list, delete rules, persist, names, clear.
+//! - `validation`: malformed requests get clear error replies.
+//! - `frame_fuzz`: property tests of arbitrary frame bodies against a live server.
+//! - `concurrency`: many clients at once.
+//! - `server`: bind errors, stale sockets, shutdown.
+//! - `etcd`: `EtcdProcess`, a real etcd on free loopback ports.
+//! - `cluster`: the `MetaStore` conformance suite and instances sharing a real etcd.
 
+mod blobs;
+mod cluster;
+mod concurrency;
+mod connections;
+mod etcd;
+mod fixture;
+mod frame_fuzz;
+mod memory;
+mod metadata;
+mod raw_frames;
+mod refcounts;
+mod server;
+mod validation;
