@@ -2,6 +2,7 @@
 //! on this machine, detached, so that it outlives the instance that started it and every later
 //! instance on the machine joins the same cluster.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,21 @@ fn host_and_port(endpoint: &str) -> Option<(String, u16)> {
 
 fn answers(address: &SocketAddr, within: Duration) -> bool {
     TcpStream::connect_timeout(address, within).is_ok()
+}
+
+/// True once etcd reports itself healthy (it listens before it has elected a leader).
+pub fn is_healthy(address: &SocketAddr, within: Duration) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(address, within) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(within));
+    let request = format!("GET /health HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.contains("\"health\":\"true\"")
 }
 
 fn find_program(explicit: Option<&Path>) -> Option<PathBuf> {
@@ -87,6 +103,11 @@ fn start_blocking(endpoint: &str, program: Option<&Path>) -> Result<EtcdLaunch> 
         .and_then(|mut addresses| addresses.next())
         .ok_or_else(|| failed(format!("cannot resolve the etcd host `{host}`")))?;
     if answers(&address, Duration::from_millis(300)) {
+        // Maybe started a moment ago by another instance: give it time to become healthy.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !is_healthy(&address, Duration::from_millis(200)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         return Ok(EtcdLaunch::Running);
     }
     if !address.ip().is_loopback() {
@@ -133,7 +154,7 @@ fn start_blocking(endpoint: &str, program: Option<&Path>) -> Result<EtcdLaunch> 
     std::fs::write(data_dir.join("etcd.pid"), pid.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if answers(&address, Duration::from_millis(100)) {
+        if is_healthy(&address, Duration::from_millis(200)) {
             tracing::info!(pid, data_dir = %data_dir.display(), endpoint, "started a shared etcd");
             return Ok(EtcdLaunch::Started { pid, data_dir });
         }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 pub use etcd::EtcdMetaStore;
-pub use launch::{find_or_start_etcd, EtcdLaunch};
+pub use launch::{find_or_start_etcd, is_healthy, EtcdLaunch};
 pub use local::LocalMetaStore;
 
 use crate::error::Result;

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+use vineyard_core::cluster::is_healthy;
 
 /// A running etcd, killed on drop.
 pub struct EtcdProcess {
@@ -80,7 +81,8 @@ impl EtcdProcess {
             .unwrap_or_else(|error| panic!("cannot start {}: {error}", self.program.display()));
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", self.client_port)).is_err() {
+        let address = ([127, 0, 0, 1], self.client_port).into();
+        while !is_healthy(&address, Duration::from_millis(200)) {
             assert!(Instant::now() < deadline, "etcd did not answer within 15 s");
             std::thread::sleep(Duration::from_millis(20));
         }
