@@ -23,12 +23,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Etcd(Child, tempfile::TempDir);
+/// The etcd process and its data directory (removed after the process is killed).
+struct Etcd {
+    process: Child,
+    _data: tempfile::TempDir,
+}
 
 impl Drop for Etcd {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
     }
 }
 
@@ -64,7 +68,13 @@ fn start_etcd() -> (Etcd, String) {
     while !is_healthy(&address, Duration::from_millis(200)) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    (Etcd(child, dir), client_url)
+    (
+        Etcd {
+            process: child,
+            _data: dir,
+        },
+        client_url,
+    )
 }
 
 /// Starts an instance on `runtime`, sharing metadata through etcd at `endpoint`.

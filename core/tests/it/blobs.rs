@@ -47,14 +47,21 @@ fn blobs_are_views_of_one_mapping_per_connection() {
     let reader = server.client();
     let first = reader.get_blob(big).unwrap();
     let again = reader.get_blob(big).unwrap();
-    assert_eq!(first.as_ptr(), again.as_ptr(), "a second get maps nothing new");
+    assert_eq!(
+        first.as_ptr(),
+        again.as_ptr(),
+        "a second get maps nothing new"
+    );
     let small_blob = reader.get_blob(small).unwrap();
     let small_again = reader.get_blobs(&[small]).unwrap().remove(0);
     assert_eq!(small_blob.as_ptr(), small_again.as_ptr());
     // Both blobs are slices of the same mapping of the arena, laid out as allocated.
     let distance = small_blob.as_ptr() as usize - first.as_ptr() as usize;
     assert_eq!(distance, 64 << 20);
-    assert_eq!((first[0], first[12345], first[(64 << 20) - 1]), (0xab, 0xab, 0xab));
+    assert_eq!(
+        (first[0], first[12345], first[(64 << 20) - 1]),
+        (0xab, 0xab, 0xab)
+    );
     assert_eq!(&small_blob[..], &pattern(1024, 2)[..]);
 }
 
@@ -96,7 +103,11 @@ fn missing_blob_is_object_not_exists() {
     ));
     assert!(!client.exists(missing).unwrap());
     client.delete(&[present], false, true).unwrap();
-    assert_eq!(server.memory_usage(), 0, "the failed get released what it held");
+    assert_eq!(
+        server.memory_usage(),
+        0,
+        "the failed get released what it held"
+    );
 }
 
 #[test]
@@ -109,11 +120,18 @@ fn unsealed_blob_is_not_readable_by_others() {
 
     let error = reader_client.get_blob(writer.id()).unwrap_err();
     assert_eq!(error.code(), Code::ObjectNotSealed, "{error}");
-    assert!(error.to_string().contains(&writer.id().to_string()), "{error}");
+    assert!(
+        error.to_string().contains(&writer.id().to_string()),
+        "{error}"
+    );
     assert!(!reader_client.exists(writer.id()).unwrap());
 
     let id = writer.seal().unwrap();
-    assert!(reader_client.get_blob(id).unwrap().iter().all(|&byte| byte == 9));
+    assert!(reader_client
+        .get_blob(id)
+        .unwrap()
+        .iter()
+        .all(|&byte| byte == 9));
 }
 
 #[test]
@@ -127,7 +145,10 @@ fn dropped_writer_gives_memory_back() {
     assert_eq!(server.memory_usage(), baseline + (1 << 20));
     drop(writer);
     assert_eq!(server.memory_usage(), baseline);
-    assert!(matches!(client.get_blob(id), Err(Error::ObjectNotExists { .. })));
+    assert!(matches!(
+        client.get_blob(id),
+        Err(Error::ObjectNotExists { .. })
+    ));
 }
 
 #[test]
@@ -140,7 +161,10 @@ fn aborted_writer_gives_memory_back() {
     assert_eq!(server.memory_usage(), baseline + (3 << 20));
     writer.abort().unwrap();
     assert_eq!(server.memory_usage(), baseline);
-    assert!(matches!(client.get_blob(id), Err(Error::ObjectNotExists { .. })));
+    assert!(matches!(
+        client.get_blob(id),
+        Err(Error::ObjectNotExists { .. })
+    ));
     // Sealing an aborted buffer is an error, not a resurrection.
     let mut raw = RawConnection::registered(server.socket());
     let reply = raw.request(&json!({"type": "seal_request", "object_id": id.as_u64()}));

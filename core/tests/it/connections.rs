@@ -35,7 +35,9 @@ fn disconnect_before_reading_the_reply_reclaims_the_buffer() {
     server.wait_for_memory_usage(0);
     // All of the store is usable again.
     let client = server.client();
-    let mut whole = client.create_blob(crate::fixture::TEST_SIZE as usize).unwrap();
+    let mut whole = client
+        .create_blob(crate::fixture::TEST_SIZE as usize)
+        .unwrap();
     whole[0] = 1;
     whole.seal().unwrap();
 }
@@ -48,7 +50,10 @@ fn sealed_blobs_outlive_their_writer() {
         writer.put_bytes(b"kept after the writer left").unwrap()
     };
     let reader = server.client();
-    assert_eq!(&reader.get_blob(id).unwrap()[..], b"kept after the writer left");
+    assert_eq!(
+        &reader.get_blob(id).unwrap()[..],
+        b"kept after the writer left"
+    );
 }
 
 #[test]
@@ -70,7 +75,10 @@ fn wait_for_connections(observer: &IpcClient, expected: u64) {
         if open == expected {
             return;
         }
-        assert!(Instant::now() < deadline, "{open} connections, expected {expected}");
+        assert!(
+            Instant::now() < deadline,
+            "{open} connections, expected {expected}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }

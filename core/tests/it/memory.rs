@@ -20,11 +20,18 @@ fn full_store_is_not_enough_memory_then_reusable_after_delete() {
             assert_eq!(requested, 40 * MIB);
             assert_eq!(available, TEST_SIZE - 40 * MIB);
         }
-        other => panic!("expected NotEnoughMemory, got {other:?}"),
+        Err(other) => panic!("expected NotEnoughMemory, got {other:?}"),
+        Ok(_) => panic!("40 MiB more fit into a 64 MiB store holding 40 MiB"),
     }
-    let error = client.create_blob(TEST_SIZE as usize + 1).unwrap_err();
+    let error = client
+        .create_blob(TEST_SIZE as usize + 1)
+        .err()
+        .expect("more than the whole store");
     assert_eq!(error.code(), Code::NotEnoughMemory);
-    assert!(error.to_string().contains("--size"), "the message says what to do: {error}");
+    assert!(
+        error.to_string().contains("--size"),
+        "the message says what to do: {error}"
+    );
 
     // The server and this connection carry on.
     let status = client.status().unwrap();
@@ -54,5 +61,54 @@ fn create_buffers_is_all_or_nothing() {
     }));
     let (code, message) = crate::raw_frames::expect_error(&reply);
     assert_eq!(code, Code::NotEnoughMemory.as_i64(), "{message}");
-    assert_eq!(server.memory_usage(), 0, "the first two buffers were given back");
+    assert_eq!(
+        server.memory_usage(),
+        0,
+        "the first two buffers were given back"
+    );
+}
+
+#[test]
+fn absurd_sizes_are_not_enough_memory() {
+    let server = TestServer::start();
+    let mut raw = crate::raw_frames::RawConnection::registered(server.socket());
+    for size in [u64::MAX, u64::MAX - 63, 1 << 63, TEST_SIZE + 1] {
+        let reply =
+            raw.request(&serde_json::json!({"type": "create_buffer_request", "size": size}));
+        let (code, message) = crate::raw_frames::expect_error(&reply);
+        assert_eq!(
+            code,
+            Code::NotEnoughMemory.as_i64(),
+            "size {size}: {message}"
+        );
+        assert_eq!(reply["requested"], size);
+    }
+    assert_eq!(server.memory_usage(), 0);
+    // The allocator is intact: all of it can still be had, once.
+    let client = server.client();
+    let whole = client.create_blob(TEST_SIZE as usize).unwrap();
+    assert!(client.create_blob(1).is_err());
+    drop(whole);
+    assert_eq!(server.memory_usage(), 0);
+}
+
+#[test]
+fn shrink_returns_the_tail() {
+    let server = TestServer::start();
+    let mut raw = crate::raw_frames::RawConnection::registered(server.socket());
+    let reply = raw.request(&serde_json::json!({"type": "create_buffer_request", "size": MIB}));
+    let id = reply["id"].as_u64().unwrap();
+    let reply =
+        raw.request(&serde_json::json!({"type": "shrink_buffer_request", "id": id, "size": 100}));
+    assert_eq!(reply["type"], "shrink_buffer_reply", "{reply:?}");
+    assert_eq!(
+        server.memory_usage(),
+        128,
+        "100 bytes reserve two 64-byte lines"
+    );
+    let reply =
+        raw.request(&serde_json::json!({"type": "shrink_buffer_request", "id": id, "size": 200}));
+    crate::raw_frames::expect_error(&reply);
+    drop(raw);
+    server.wait_for_memory_usage(0);
 }

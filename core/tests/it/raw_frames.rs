@@ -72,10 +72,26 @@ impl RawConnection {
         }
     }
 
-    /// Sends `message` and reads its reply.
+    /// Sends `message` and reads its reply, then the fd messages it announces.
     pub fn request(&mut self, message: &Value) -> Map<String, Value> {
         self.send_json(message);
-        self.read_reply()
+        let reply = self.read_reply();
+        self.skip_announced_fds(&reply);
+        reply
+    }
+
+    /// Reads the 1-byte messages that carry the fds a reply announces. A plain read takes the
+    /// byte and the kernel closes the fd riding on it: this connection never maps anything.
+    pub fn skip_announced_fds(&mut self, reply: &Map<String, Value>) {
+        let announced = match (reply.get("fd"), reply.get("fds")) {
+            (Some(fd), _) => usize::from(fd.as_i64().is_some_and(|fd| fd >= 0)),
+            (None, Some(Value::Array(fds))) => fds.len(),
+            _ => 0,
+        };
+        for _ in 0..announced {
+            let mut byte = [0u8; 1];
+            self.stream.read_exact(&mut byte).expect("fd message");
+        }
     }
 
     /// True once the server has closed its end (a read sees end of file).
@@ -98,7 +114,10 @@ pub fn expect_error(reply: &Map<String, Value>) -> (i64, String) {
         .and_then(Value::as_i64)
         .unwrap_or_else(|| panic!("not an error reply: {reply:?}"));
     assert_ne!(code, 0, "{reply:?}");
-    assert!(!reply.contains_key("type"), "error reply with a type: {reply:?}");
+    assert!(
+        !reply.contains_key("type"),
+        "error reply with a type: {reply:?}"
+    );
     let message = reply
         .get("message")
         .and_then(Value::as_str)

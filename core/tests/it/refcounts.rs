@@ -23,12 +23,22 @@ fn delete_of_a_held_blob_waits_for_the_release() {
     assert_eq!(deleter.delete(&[id], false, true).unwrap(), vec![id]);
     // Gone for everybody else at once...
     assert!(!deleter.exists(id).unwrap());
-    assert!(matches!(deleter.get_blob(id), Err(Error::ObjectNotExists { .. })));
-    assert!(matches!(holder.get_blob(id), Err(Error::ObjectNotExists { .. })));
+    assert!(matches!(
+        deleter.get_blob(id),
+        Err(Error::ObjectNotExists { .. })
+    ));
+    assert!(matches!(
+        holder.get_blob(id),
+        Err(Error::ObjectNotExists { .. })
+    ));
     // ...but its memory stays allocated while `held` lives: new blobs go elsewhere.
     assert_eq!(server.memory_usage(), baseline + SIZE as u64);
     let other = deleter.put_bytes(&pattern(SIZE, 200)).unwrap();
-    assert_eq!(&held[..], &bytes[..], "a live view must never show another blob's bytes");
+    assert_eq!(
+        &held[..],
+        &bytes[..],
+        "a live view must never show another blob's bytes"
+    );
     deleter.delete(&[other], false, true).unwrap();
     assert_eq!(server.memory_usage(), baseline + SIZE as u64);
 
@@ -53,7 +63,11 @@ fn clones_of_a_blob_share_one_hold() {
     deleter.delete(&[id], false, true).unwrap();
     drop(first);
     drop(second);
-    assert_eq!(server.memory_usage(), SIZE as u64, "`copy` still holds the blob");
+    assert_eq!(
+        server.memory_usage(),
+        SIZE as u64,
+        "`copy` still holds the blob"
+    );
     assert_eq!(&copy[..], &pattern(SIZE, 5)[..]);
     drop(copy);
     assert_eq!(server.memory_usage(), 0);
@@ -92,10 +106,16 @@ fn disconnect_releases_what_the_connection_held() {
     assert_eq!(reply["num"], 1);
 
     owner.delete(&[id], false, true).unwrap();
-    assert_eq!(server.memory_usage(), baseline + SIZE as u64, "held by the raw reader");
+    assert_eq!(
+        server.memory_usage(),
+        baseline + SIZE as u64,
+        "held by the raw reader"
+    );
     drop(reader);
     server.wait_for_memory_usage(baseline);
-    assert!(owner.create_blob(server_capacity_minus(&server, baseline)).is_ok());
+    assert!(owner
+        .create_blob(server_capacity_minus(&server, baseline))
+        .is_ok());
 }
 
 #[test]
@@ -107,7 +127,11 @@ fn dropping_client_and_blob_together_frees_a_deleted_blob() {
     let held = reader.get_blob(id).unwrap();
     owner.delete(&[id], false, true).unwrap();
     drop(reader);
-    assert_eq!(server.memory_usage(), SIZE as u64, "the blob keeps its connection alive");
+    assert_eq!(
+        server.memory_usage(),
+        SIZE as u64,
+        "the blob keeps its connection alive"
+    );
     assert_eq!(&held[..], &pattern(SIZE, 6)[..]);
     drop(held);
     server.wait_for_memory_usage(0);
@@ -117,4 +141,27 @@ fn dropping_client_and_blob_together_frees_a_deleted_blob() {
 fn server_capacity_minus(server: &TestServer, used: u64) -> usize {
     let status = server.client().status().unwrap();
     (status.memory_limit - used) as usize
+}
+
+#[test]
+fn disconnect_while_waiting_releases_what_the_connection_held() {
+    let server = TestServer::start();
+    let owner = server.client();
+    let id = owner.put_bytes(&pattern(SIZE, 11)).unwrap();
+    let mut reader = RawConnection::registered(server.socket());
+    reader.request(&json!({"type": "get_buffers_request", "ids": [id.as_u64()]}));
+    // The reader parks on a name that never comes, then goes away (a killed process).
+    reader.send_json(&json!({"type": "get_name_request", "name": "never", "wait": true}));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while owner.status().unwrap().deferred_requests != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never parked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(reader);
+    owner.delete(&[id], false, true).unwrap();
+    server.wait_for_memory_usage(0);
+    assert_eq!(owner.status().unwrap().deferred_requests, 0);
 }
