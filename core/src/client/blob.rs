@@ -159,6 +159,12 @@ impl BlobWriter {
     }
 }
 
+impl std::fmt::Debug for BlobWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlobWriter({}, {} bytes)", self.id, self.size)
+    }
+}
+
 impl Drop for BlobWriter {
     fn drop(&mut self) {
         if !self.finished {

@@ -119,6 +119,9 @@ fn error_from_reply(code: i64, reply: &Map<String, Value>) -> Error {
         Code::ObjectNotExists if number("object_id").is_some() => Error::ObjectNotExists {
             id: ObjectID(number("object_id").expect("checked")),
         },
+        Code::ObjectNotSealed if number("object_id").is_some() => Error::ObjectNotSealed {
+            id: ObjectID(number("object_id").expect("checked")),
+        },
         code => Error::Server { code, message },
     }
 }

@@ -45,7 +45,13 @@ struct ObjectEntry {
     members: Vec<ObjectID>,
     /// Objects whose trees have this object as a member.
     users: BTreeSet<ObjectID>,
+    /// Levels of its expanded tree (1 for an object without members).
+    depth: usize,
 }
+
+/// Deepest expanded tree allowed: replies must stay parseable (JSON parsers bound recursion,
+/// serde_json at 128) and expansion must not exhaust a server thread's stack.
+pub const MAX_DEPTH: usize = 64;
 
 #[derive(Debug)]
 struct RemoteObject {

@@ -87,11 +87,13 @@ impl ObjectTable {
         }
         let mut members = Vec::new();
         let mut spans_instances = false;
+        let mut depth = 1;
         for (key, value) in tree.iter_mut() {
             let Value::Object(member) = value else {
                 continue;
             };
             let id = member_id(&typename, key, member)?;
+            depth = depth.max(1 + self.depth_of(id, member));
             match self.locate_member(&typename, key, id, member)? {
                 MemberPlace::Local => {
                     if !members.contains(&id) {
@@ -108,6 +110,12 @@ impl ObjectTable {
             let mut link = Map::new();
             link.insert("id".into(), id.to_string().into());
             *value = Value::Object(link);
+        }
+        if depth > super::MAX_DEPTH {
+            return Err(Error::invalid_metadata(format!(
+                "`{typename}` would nest {depth} levels of members; at most {} are allowed",
+                super::MAX_DEPTH
+            )));
         }
         if spans_instances {
             tree.insert("global".into(), true.into());
@@ -149,6 +157,7 @@ impl ObjectTable {
                 tree,
                 members,
                 users: BTreeSet::new(),
+                depth,
             },
         );
         let publish = if spans_instances {
@@ -166,6 +175,25 @@ impl ObjectTable {
             },
             publish,
         })
+    }
+
+    /// Levels of a member's expanded tree.
+    fn depth_of(&self, id: ObjectID, given: &Map<String, Value>) -> usize {
+        fn json_depth(tree: &Map<String, Value>) -> usize {
+            1 + tree
+                .values()
+                .filter_map(|value| value.as_object().map(json_depth))
+                .max()
+                .unwrap_or(0)
+        }
+        if id.is_blob() {
+            return 1;
+        }
+        match (self.objects.get(&id), self.remote.get(&id)) {
+            (Some(entry), _) => entry.depth,
+            (None, Some(remote)) => json_depth(&remote.tree),
+            (None, None) => json_depth(given),
+        }
     }
 
     /// Ids of non-blob members that are known neither locally nor from the cluster.

@@ -356,3 +356,30 @@ fn invalid_trees_are_refused_with_a_reason() {
     assert!(error.to_string().contains("create_buffer"), "{error}");
     assert_eq!(client.list_metadatas("*", false, 10).unwrap().len(), 0);
 }
+
+#[test]
+fn nesting_is_bounded_and_the_server_survives() {
+    let server = TestServer::start();
+    let client = server.client();
+    let mut inner = object_with_members(&client, "chain::Link", &[]);
+    let mut refused = None;
+    for level in 2..=80 {
+        let mut meta = ObjectMeta::with_typename("chain::Link");
+        meta.add_member_id("next", inner);
+        match client.create_metadata(&meta) {
+            Ok(created) => inner = created.id().unwrap(),
+            Err(error) => {
+                refused = Some((level, error));
+                break;
+            }
+        }
+    }
+    let (level, error) = refused.expect("a chain of 80 levels is refused");
+    assert_eq!(level, vineyard_core::table::MAX_DEPTH + 1);
+    assert_eq!(error.code(), Code::MetaTreeInvalid, "{error}");
+    assert!(error.to_string().contains("levels"), "{error}");
+    // The deepest allowed tree still reads back whole.
+    let deepest = client.get_metadata(inner).unwrap();
+    assert_eq!(deepest.typename(), Some("chain::Link"));
+    assert!(server.client().status().is_ok());
+}
