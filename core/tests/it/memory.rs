@@ -25,8 +25,7 @@ fn full_store_is_not_enough_memory_then_reusable_after_delete() {
     }
     let error = client
         .create_blob(TEST_SIZE as usize + 1)
-        .err()
-        .expect("more than the whole store");
+        .expect_err("more than the whole store");
     assert_eq!(error.code(), Code::NotEnoughMemory);
     assert!(
         error.to_string().contains("--size"),
