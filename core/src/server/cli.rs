@@ -1,7 +1,9 @@
 //! The command line of `vineyardd` (and `python -m vineyard`): Vineyard's flags, then run.
 
 use std::ffi::OsString;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
@@ -62,6 +64,16 @@ struct Flags {
         default_value_t = 9600
     )]
     rpc_socket_port: u16,
+    /// Serve RPC (Arrow Flight) beside IPC: true or false.
+    #[arg(long, default_value = "true", num_args = 0..=1, default_missing_value = "true",
+          action = ArgAction::Set)]
+    rpc: bool,
+    /// Address the RPC service binds (loopback unless told otherwise, e.g. 0.0.0.0).
+    #[arg(long = "rpc_host", alias = "rpc-host", default_value = "127.0.0.1")]
+    rpc_host: String,
+    /// Token every RPC call must carry (`authorization: Bearer <token>`); none by default.
+    #[arg(long = "rpc_token", alias = "rpc-token", env = "VINEYARD_RPC_TOKEN")]
+    rpc_token: Option<String>,
     /// Directory for spilling cold blobs (not implemented yet).
     #[arg(long = "spill_path", alias = "spill-path")]
     spill_path: Option<PathBuf>,
@@ -76,7 +88,43 @@ fn size(text: &str) -> Result<u64, String> {
     parse_size(text).map_err(|error| error.to_string())
 }
 
+/// How the RPC service beside the IPC server is to be run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RpcOptions {
+    /// Whether to run it at all.
+    pub enabled: bool,
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind (0: any free port).
+    pub port: u16,
+    /// Token every call must carry, if set.
+    pub token: Option<String>,
+}
+
+/// A service run beside the IPC server (Arrow Flight): bound before the instance joins the
+/// cluster so that its endpoint is announced, served once the IPC server accepts clients.
+pub trait RpcService: Send + 'static {
+    /// Binds the service; returns the `host:port` clients should use.
+    fn bind(&mut self, options: &RpcOptions) -> crate::Result<String>;
+
+    /// Serves until `shutdown` resolves, reaching the instance through its IPC `socket`.
+    fn serve(
+        self: Box<Self>,
+        socket: PathBuf,
+        shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Pin<Box<dyn Future<Output = crate::Result<()>> + Send>>;
+}
+
 impl Flags {
+    fn rpc_options(&self) -> RpcOptions {
+        RpcOptions {
+            enabled: self.rpc,
+            host: self.rpc_host.clone(),
+            port: self.rpc_socket_port,
+            token: self.rpc_token.clone(),
+        }
+    }
+
     fn into_config(self) -> ServerConfig {
         ServerConfig {
             meta: match self.meta {
@@ -95,9 +143,17 @@ impl Flags {
     }
 }
 
-/// Parses `args` (the program name first) and runs a server until SIGINT or SIGTERM.
-/// Returns the process exit code; problems are printed as one clear line on stderr.
+/// Parses `args` (the program name first) and runs a server, without an RPC service, until
+/// SIGINT or SIGTERM. Returns the process exit code; problems are printed as one clear line.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
+    run_with(args, None)
+}
+
+/// Like [`run`], with `rpc` served beside the IPC server unless `--rpc false`.
+pub fn run_with(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    rpc: Option<Box<dyn RpcService>>,
+) -> i32 {
     let flags = match Flags::try_parse_from(args) {
         Ok(flags) => flags,
         Err(error) => {
@@ -123,9 +179,34 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
             return 1;
         }
     };
+    let options = flags.rpc_options();
+    let mut config = flags.into_config();
     let result = runtime.block_on(async {
-        let server = Server::start(flags.into_config()).await?;
-        server.serve(shutdown_signal()).await
+        let mut rpc = rpc.filter(|_| options.enabled);
+        if let Some(service) = rpc.as_mut() {
+            config.rpc_endpoint = Some(service.bind(&options)?);
+        }
+        let socket = config.socket.clone();
+        let server = Server::start(config).await?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let rpc_task = rpc.map(|service| {
+            tokio::spawn(service.serve(
+                socket,
+                Box::pin(async move {
+                    let _ = stopped.await;
+                }),
+            ))
+        });
+        let served = server.serve(shutdown_signal()).await;
+        let _ = stop.send(());
+        if let Some(task) = rpc_task {
+            match task.await {
+                Ok(Err(error)) => tracing::warn!(%error, "the RPC service failed"),
+                Err(error) => tracing::warn!(%error, "the RPC service panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
+        served
     });
     match result {
         Ok(()) => 0,

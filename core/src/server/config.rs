@@ -30,8 +30,11 @@ pub struct ServerConfig {
     pub etcd_prefix: String,
     /// The etcd program to start when none answers (`MetaBackend::Auto`); else `etcd` on PATH.
     pub etcd_cmd: Option<PathBuf>,
-    /// Port of the RPC (Flight) service; reported in `rpc_endpoint`.
+    /// Port of the RPC (Flight) service.
     pub rpc_socket_port: u16,
+    /// `host:port` of the RPC service serving beside this instance, if any; announced to
+    /// clients and to the cluster.
+    pub rpc_endpoint: Option<String>,
     /// Where to spill cold blobs (not used yet).
     pub spill_path: Option<PathBuf>,
     /// Fault in all of the shared memory at start-up, in the background.
@@ -51,6 +54,7 @@ impl ServerConfig {
             etcd_prefix: "vineyard".into(),
             etcd_cmd: None,
             rpc_socket_port: 9600,
+            rpc_endpoint: None,
             spill_path: None,
             reserve_memory: true,
             instance_id: 0,

@@ -137,8 +137,11 @@ impl Shared {
     }
 
     fn rpc_endpoint(&self) -> String {
-        // No RPC service runs yet; Vineyard's clients read this as "no RPC".
-        "0.0.0.0:0".to_string()
+        // Vineyard's clients read "0.0.0.0:0" as "no RPC".
+        self.config
+            .rpc_endpoint
+            .clone()
+            .unwrap_or_else(|| "0.0.0.0:0".to_string())
     }
 
     fn status(&self) -> Value {
@@ -248,7 +251,10 @@ impl Server {
             instance_id: 0,
             hostname: hostname(),
             ipc_socket: config.socket.display().to_string(),
-            rpc_endpoint: "0.0.0.0:0".into(),
+            rpc_endpoint: config
+                .rpc_endpoint
+                .clone()
+                .unwrap_or_else(|| "0.0.0.0:0".into()),
             timestamp: crate::id::now_millis(),
         };
         let joined = cluster.join(info).await;

@@ -298,37 +298,20 @@ fn etcd_outage_keeps_local_work_going_and_recovers() {
 }
 
 #[test]
-fn a_killed_instance_leaves_the_cluster() {
+fn a_crashed_instance_leaves_the_cluster() {
     let etcd = EtcdProcess::start();
     let one = instance(&etcd.endpoint());
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("killed.sock");
-    let mut killed = std::process::Command::new(env!("CARGO_BIN_EXE_vineyardd"))
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--size", "16Mi", "--meta", "etcd", "--etcd_prefix", "it"])
-        .args([
-            "--etcd_endpoint",
-            &etcd.endpoint(),
-            "--reserve_memory",
-            "false",
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let remote = eventually("the second instance to serve", || {
-        IpcClient::connect(&socket).ok()
-    });
+    let doomed = instance(&etcd.endpoint());
+    let remote = doomed.client();
     let object = put_array(&remote, b"on the instance about to die");
     remote.persist(object.id().unwrap()).unwrap();
     let client1 = one.client();
     assert!(client1.get_metadata(object.id().unwrap()).is_ok());
     assert_eq!(client1.cluster_info().unwrap().len(), 2);
 
-    killed.kill().unwrap();
-    killed.wait().unwrap();
+    doomed.crash();
     // Its lease expires: its registration and objects leave the view; instance 1 carries on.
-    eventually("the killed instance to leave the view", || {
+    eventually("the crashed instance to leave the view", || {
         (client1.cluster_info().unwrap().len() == 1).then_some(())
     });
     eventually("its objects to vanish", || {

@@ -19,6 +19,7 @@ pub const TEST_SIZE: u64 = 64 << 20;
 pub struct TestServer {
     socket: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
+    crash: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<()>>>,
     // Dropped last: the socket lives inside it.
     _dir: TempDir,
@@ -61,17 +62,30 @@ impl TestServer {
             .block_on(Server::bind_with(config, cluster))
             .expect("server binds");
         let (shutdown, stopped) = oneshot::channel::<()>();
+        let (crash, crashed) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("test-server".into())
             .spawn(move || {
-                runtime.block_on(server.serve(async {
-                    let _ = stopped.await;
-                }))
+                let outcome = runtime.block_on(async {
+                    tokio::select! {
+                        served = server.serve(async { let _ = stopped.await; }) => Some(served),
+                        Ok(()) = crashed => None,
+                    }
+                });
+                match outcome {
+                    Some(served) => served,
+                    None => {
+                        // Like a killed process: tasks stop mid-flight, nothing says goodbye.
+                        runtime.shutdown_background();
+                        Ok(())
+                    }
+                }
             })
             .expect("server thread");
         let server = TestServer {
             socket,
             shutdown: Some(shutdown),
+            crash: Some(crash),
             thread: Some(thread),
             _dir: dir,
         };
@@ -123,6 +137,18 @@ impl TestServer {
                 "memory_usage stayed at {usage}, expected {expected}"
             );
             std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops the server the way a killed process stops: no clean shutdown, no goodbye to the
+    /// cluster (its lease just stops being renewed).
+    pub fn crash(mut self) {
+        if let Some(crash) = self.crash.take() {
+            let _ = crash.send(());
+        }
+        self.shutdown.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 
