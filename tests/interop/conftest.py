@@ -60,7 +60,7 @@ class Server:
         if not binary.is_file():
             pytest.fail(
                 f"server binary {binary} not found: build it with "
-                "`cargo build -p vineyard-core --bin vineyardd` or set VINEYARDD"
+                "`cargo build -p vineyard-flight-server --bin vineyardd` or set VINEYARDD"
             )
         # Not pytest's tmp_path: a UNIX socket path must stay under 108 bytes.
         self.workdir = Path(tempfile.mkdtemp(prefix="vineyard-rs-", dir="/tmp"))
@@ -80,7 +80,6 @@ class Server:
         self._wait_ready()
 
     def log_tail(self, lines: int = 40) -> str:
-        self._log.flush()
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
@@ -109,17 +108,19 @@ class Server:
     def stop(self) -> int:
         """SIGTERM the server and wait; idempotent. Returns the exit code."""
         if self.returncode is None:
+            hung = False
             if self.process.poll() is None:
                 self.process.send_signal(signal.SIGTERM)
                 try:
                     self.process.wait(timeout=STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
+                    hung = True
                     self.process.kill()
                     self.process.wait()
-                    self._log.close()
-                    pytest.fail(f"vineyardd ignored SIGTERM for {STOP_TIMEOUT} s")
             self.returncode = self.process.returncode
             self._log.close()
+            if hung:
+                pytest.fail(f"vineyardd ignored SIGTERM for {STOP_TIMEOUT} s:\n{self.log_tail()}")
         return self.returncode
 
     def assert_clean_stop(self) -> None:
@@ -184,10 +185,22 @@ class Peer:
 
     def call(self, op: str, **args):
         """Run `op` in the peer; raises PeerError if the peer's vineyard call raised."""
+        self.send(op, **args)
+        return self.receive()
+
+    def send(self, op: str, **args) -> None:
+        """Start `op` in the peer without waiting for it; `receive` gets the result."""
         request = json.dumps({"op": op, "args": args}) + "\n"
         self.process.stdin.write(request.encode())
         self.process.stdin.flush()
+
+    def receive(self):
         return self._read_reply()
+
+    def has_answer(self, within: float) -> bool:
+        """Whether the peer's answer to the pending request arrives within `within` s."""
+        ready, _, _ = select.select([self.process.stdout], [], [], within)
+        return bool(ready)
 
     def close(self) -> None:
         """Close the peer's connection and let the process exit."""
@@ -218,10 +231,21 @@ def watchdog():
     faulthandler.cancel_dump_traceback_later()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the server's log to a failed test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    server = getattr(item, "vineyardd", None)
+    if report.failed and server is not None and server.log_path.exists():
+        report.sections.append(("vineyardd log (last lines)", server.log_tail()))
+
+
 @pytest.fixture
-def server():
+def server(request):
     """A fresh vineyardd; teardown asserts it exits 0 on SIGTERM and removes its socket."""
     instance = Server()
+    request.node.vineyardd = instance
     try:
         yield instance
         instance.assert_clean_stop()

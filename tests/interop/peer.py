@@ -99,8 +99,8 @@ class Session:
             else False,
         }
 
-    def get_name(self, name: str) -> int:
-        return int(self.client.get_name(name))
+    def get_name(self, name: str, wait: bool = False) -> int:
+        return int(self.client.get_name(name, wait))
 
     def get_by_name(self, name: str) -> dict:
         return describe_array(self.client.get(name=name))

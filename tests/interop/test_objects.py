@@ -126,10 +126,14 @@ def test_persist_flips_transient(client, peer):
     assert peer.call("get_meta", id=int(object_id))["ispersist"] is True
 
 
-def test_persist_errors(client):
+def test_persist_of_a_blob_is_refused(client):
     blob_id = client.put(b"raw bytes")
-    with pytest.raises(vineyard.AssertionFailedException):
+    with pytest.raises(vineyard.AssertionFailedException, match="cannot be persisted"):
         client.persist(blob_id)
+    assert client.exists(blob_id)
+
+
+def test_persist_of_an_unknown_id_is_refused(client):
     with pytest.raises(vineyard.MetaTreeSubtreeNotExistsException):
         client.persist(vineyard.ObjectID(UNKNOWN_OBJECT_ID))
 
@@ -156,6 +160,15 @@ def test_names_need_a_persisted_object(client, peer):
     assert raised.value.kind == "ObjectNotExistsException"
     client.drop_name("matrix")  # dropping an unknown name is fine
     assert client.exists(object_id)
+
+
+def test_get_name_with_wait_answers_once_the_name_exists(client, peer):
+    peer.send("get_name", name="later", wait=True)
+    assert not peer.has_answer(within=0.3), "get_name(wait=True) answered before the name existed"
+    # The server must keep serving other connections while that reply is deferred.
+    object_id = client.put(np.arange(8.0), persist=True, name="later")
+    assert peer.has_answer(within=5), "get_name(wait=True) never answered"
+    assert peer.receive() == int(object_id)
 
 
 def test_name_errors(client):

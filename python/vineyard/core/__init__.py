@@ -1,0 +1,45 @@
+"""The client, the object model, and the builder and resolver contexts.
+
+Layout:
+- `meta`: `ObjectMeta` (the metadata tree) and `ObjectName`;
+- `object`: `Object`, typed wrappers, and the `Object` surface of the native `Blob`;
+- `client`: `IPCClient` and `connect`;
+- `builder` / `resolver`: the contexts that turn Python values into objects and back;
+- `blob_index`: finds the blob behind a buffer, so that `put` reuses it instead of copying;
+- `calling`: calls registered functions with the arguments they accept;
+- `exceptions`: the exception classes.
+"""
+
+from vineyard.core.builder import (
+    BuilderContext,
+    builder_context,
+    default_builder_context,
+    get_current_builders,
+)
+from vineyard.core.client import Client, InstanceStatus, IPCClient, connect
+from vineyard.core.meta import ObjectMeta, ObjectName
+from vineyard.core.object import Object
+from vineyard.core.resolver import (
+    ResolverContext,
+    default_resolver_context,
+    get_current_resolvers,
+    resolver_context,
+)
+
+__all__ = [
+    "BuilderContext",
+    "Client",
+    "IPCClient",
+    "InstanceStatus",
+    "Object",
+    "ObjectMeta",
+    "ObjectName",
+    "ResolverContext",
+    "builder_context",
+    "connect",
+    "default_builder_context",
+    "default_resolver_context",
+    "get_current_builders",
+    "get_current_resolvers",
+    "resolver_context",
+]

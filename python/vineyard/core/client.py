@@ -1,0 +1,502 @@
+"""`IPCClient`: a connection to one vineyard instance over its UNIX socket.
+
+It wraps the native client (which owns the socket and the shared-memory mappings and releases
+the GIL around every blocking call) and speaks in Python objects: `ObjectMeta`, `Object`,
+`Blob`. `put` and `get` run the builder and resolver contexts.
+
+A client belongs to the process that created it: after `os.fork()` the native layer refuses
+to use the parent's connection (`ConnectionErrorException`); call `client.fork()` in the child
+for a fresh connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from vineyard import _native
+from vineyard._native import Blob, BlobBuilder, ObjectID
+from vineyard.core.blob_index import find_blob, remember_instance
+from vineyard.core.exceptions import RemoteAccessNotImplementedException
+from vineyard.core.meta import BLOB_TYPENAME, EMPTY_BLOB_ID, ObjectMeta, ObjectName
+from vineyard.core.object import is_blob_meta, wrap_object
+
+__all__ = ["IPCClient", "Client", "InstanceStatus", "as_object_id", "connect"]
+
+_STATUS_FIELDS = (
+    "instance_id",
+    "deployment",
+    "memory_usage",
+    "memory_limit",
+    "deferred_requests",
+    "ipc_connections",
+    "rpc_connections",
+)
+
+
+class InstanceStatus:
+    """What `client.status` reports about the instance."""
+
+    __slots__ = _STATUS_FIELDS
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        for name in _STATUS_FIELDS:
+            setattr(self, name, fields.get(name))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _STATUS_FIELDS}
+
+    def __repr__(self) -> str:
+        lines = ["InstanceStatus:"]
+        lines.extend(f"    {name}: {getattr(self, name)}" for name in _STATUS_FIELDS)
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
+
+def as_object_id(value: Any) -> ObjectID:
+    """An ObjectID from an ObjectID, an int, an `o...` string, an Object, a Blob or a meta."""
+    if isinstance(value, ObjectID):
+        return value
+    if isinstance(value, (int, str)):
+        return ObjectID(value)
+    object_id = getattr(value, "id", None)
+    if isinstance(object_id, ObjectID):
+        return object_id
+    if isinstance(value, ObjectMeta):
+        raise ValueError(f"the metadata of {value.typename or 'this object'} has no id yet")
+    raise TypeError(f"expected an object id, an Object or an ObjectMeta, got {type(value)}")
+
+
+def _as_object_ids(values: Any) -> list[ObjectID]:
+    if isinstance(values, (list, tuple, set, frozenset)):
+        return [as_object_id(value) for value in values]
+    return [as_object_id(values)]
+
+
+class IPCClient:
+    """A client of one instance, connected through its UNIX socket."""
+
+    def __init__(self, socket: str | os.PathLike[str] | None = None, *, _native_client=None):
+        if _native_client is None:
+            if socket is None:
+                raise ValueError("IPCClient needs the path of the instance's UNIX socket")
+            _native_client = _native.IPCClient(os.fspath(socket))
+        self._native = _native_client
+        self._instance_id: int = _native_client.instance_id
+
+    # -- connection ------------------------------------------------------------------------
+
+    @property
+    def instance_id(self) -> int:
+        """The id of the instance this client is connected to."""
+        return self._instance_id
+
+    @property
+    def ipc_socket(self) -> str:
+        return self._native.socket
+
+    @property
+    def rpc_endpoint(self) -> str:
+        return self._native.rpc_endpoint
+
+    @property
+    def connected(self) -> bool:
+        return self._native.connected
+
+    @property
+    def is_ipc(self) -> bool:
+        return True
+
+    @property
+    def is_rpc(self) -> bool:
+        return False
+
+    @property
+    def version(self) -> str:
+        from vineyard import __version__
+
+        return __version__
+
+    @property
+    def status(self) -> InstanceStatus:
+        """Memory use and connection counts of the instance."""
+        return InstanceStatus(self._native.status())
+
+    @property
+    def meta(self) -> dict[int, dict[str, Any]]:
+        """The instances of the cluster, keyed by instance id."""
+        cluster = self._native.cluster_meta()
+        return {
+            int(key[1:]) if key[:1] == "i" else int(key): value for key, value in cluster.items()
+        }
+
+    def fork(self) -> IPCClient:
+        """A new connection to the same instance (use it in a child process after fork)."""
+        return IPCClient(_native_client=self._native.reconnect())
+
+    def close(self) -> None:
+        self._native.close()
+
+    def __enter__(self) -> IPCClient:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f'IPCClient <socket="{self._native.socket}", instance_id={self._instance_id}>'
+
+    # -- values ----------------------------------------------------------------------------
+
+    def put(
+        self,
+        value: Any,
+        builder: Any = None,
+        persist: bool = False,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> ObjectID:
+        """Stores a Python value; returns the new object's id."""
+        from vineyard.core.builder import put
+
+        return put(self, value, builder, persist, name, **kwargs)
+
+    def get(
+        self,
+        object_id: Any = None,
+        name: str | None = None,
+        resolver: Any = None,
+        fetch: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Reads an object (by id or by name) back as a Python value."""
+        from vineyard.core.resolver import get
+
+        return get(self, object_id, name, resolver, fetch, **kwargs)
+
+    # -- metadata --------------------------------------------------------------------------
+
+    def get_meta(
+        self, object_id: Any, sync_remote: bool = False, fetch: bool = False
+    ) -> ObjectMeta:
+        """The metadata tree of an object."""
+        (text,) = self._native.get_metadatas([as_object_id(object_id)])
+        return ObjectMeta.from_json(text, self._instance_id)
+
+    def get_metas(self, object_ids: Iterable[Any], sync_remote: bool = False) -> list[ObjectMeta]:
+        ids = [as_object_id(object_id) for object_id in object_ids]
+        if not ids:
+            return []
+        return [
+            ObjectMeta.from_json(text, self._instance_id)
+            for text in self._native.get_metadatas(ids)
+        ]
+
+    def create_metadata(self, metadata: Any, instance_id: int | None = None) -> Any:
+        """Creates an object from its tree; returns the tree, now with `id` and `signature`.
+
+        Members must exist already, except members without an id, which are created first.
+        """
+        if isinstance(metadata, (list, tuple)):
+            return [self.create_metadata(meta, instance_id) for meta in metadata]
+        if not isinstance(metadata, ObjectMeta):
+            raise TypeError(f"create_metadata takes an ObjectMeta, got {type(metadata).__name__}")
+        tree = self._wire_tree(metadata, instance_id)
+        reply = json.loads(self._native.create_metadata(json.dumps(tree)))
+        own = metadata._tree
+        for key in (
+            "id",
+            "signature",
+            "instance_id",
+            "__timestamp",
+            "nbytes",
+            "transient",
+            "global",
+        ):
+            if key in reply:
+                own[key] = reply[key]
+        metadata._local_instance = self._instance_id
+        return metadata
+
+    def _wire_tree(self, meta: ObjectMeta, instance_id: int | None) -> dict[str, Any]:
+        """The tree to send: members reduced to links (blob members in full, as the server
+        needs their sizes); members without ids are created first."""
+        tree: dict[str, Any] = {}
+        blob_links: list[tuple[str, ObjectID]] = []
+        for key, value in meta._tree.items():
+            if type(value) is not ObjectMeta:
+                tree[key] = value
+                continue
+            member_tree = value._tree
+            if "id" not in member_tree:
+                self.create_metadata(value, instance_id)
+            if is_blob_meta(value):
+                if value.is_placeholder or "instance_id" not in member_tree:
+                    blob_links.append((key, value.id))
+                    continue
+                tree[key] = value.to_tree()
+            else:
+                tree[key] = {"id": member_tree["id"]}
+        if blob_links:
+            ids = [blob_id for _, blob_id in blob_links]
+            for (key, _), blob_meta in zip(blob_links, self._blob_metas(ids), strict=True):
+                tree[key] = blob_meta.to_tree()
+                meta._tree[key] = blob_meta
+        if "instance_id" not in tree:
+            tree["instance_id"] = self._instance_id if instance_id is None else instance_id
+        if "typename" not in tree:
+            raise _native.InvalidException(
+                "the metadata has no typename: set meta['typename'] "
+                "(e.g. 'vineyard::Tensor<double>')"
+            )
+        return tree
+
+    def _blob_metas(self, blob_ids: list[ObjectID]) -> list[ObjectMeta]:
+        wanted = [blob_id for blob_id in blob_ids if int(blob_id) != EMPTY_BLOB_ID]
+        known = {}
+        if wanted:
+            for meta in self.get_metas(wanted):
+                known[int(meta.id)] = meta
+        result = []
+        for blob_id in blob_ids:
+            if int(blob_id) == EMPTY_BLOB_ID:
+                result.append(ObjectMeta.blob(EMPTY_BLOB_ID, 0, self._instance_id))
+            else:
+                found = known[int(blob_id)]
+                size = int(found.get("length") or found.get("nbytes") or 0)
+                result.append(ObjectMeta.blob(blob_id, size, found.instance_id))
+        return result
+
+    def persist(self, object_id: Any) -> None:
+        """Publishes the object's metadata to the cluster (and makes it nameable)."""
+        object_id = as_object_id(object_id)
+        self._native.persist(object_id)
+
+    def exists(self, object_id: Any) -> bool:
+        return self._native.exists(as_object_id(object_id))
+
+    def delete(
+        self,
+        object_ids: Any,
+        force: bool = False,
+        deep: bool = True,
+        memory_trim: bool = False,
+    ) -> None:
+        """Deletes objects (one id, an Object, or a list of them); unknown ids are ignored."""
+        ids = _as_object_ids(object_ids)
+        if ids:
+            self._native.delete(ids, force, deep)
+
+    def list_metadatas(
+        self, pattern: str = "*", regex: bool = False, limit: int = 5, nobuffer: bool = False
+    ) -> list[ObjectMeta]:
+        """The trees of objects whose typename matches the glob (or regex) pattern."""
+        texts = self._native.list_metadatas(pattern, regex, limit)
+        return [ObjectMeta.from_json(text, self._instance_id) for text in texts]
+
+    def list_objects(self, pattern: str = "*", regex: bool = False, limit: int = 5) -> list[Any]:
+        """The objects whose typename matches the glob (or regex) pattern."""
+        return self._objects(self.list_metadatas(pattern, regex, limit), fetch=False)
+
+    # -- names -----------------------------------------------------------------------------
+
+    def put_name(self, object_id: Any, name: str | ObjectName) -> None:
+        """Names a persisted object."""
+        self._native.put_name(as_object_id(object_id), str(name))
+
+    def get_name(self, name: str | ObjectName, wait: bool = False) -> ObjectID:
+        """The id of the object with that name (waits for it to appear when `wait`)."""
+        return self._native.get_name(str(name), wait)
+
+    def drop_name(self, name: str | ObjectName) -> None:
+        self._native.drop_name(str(name))
+
+    def list_names(
+        self, pattern: str = "*", regex: bool = False, limit: int = 5
+    ) -> dict[str, ObjectID]:
+        return dict(self._native.list_names(pattern, regex, limit))
+
+    # -- blobs -----------------------------------------------------------------------------
+
+    def create_blob(self, size: int | list[int]) -> BlobBuilder | list[BlobBuilder]:
+        """A writable blob of `size` bytes in shared memory (several, given a list)."""
+        if isinstance(size, (list, tuple)):
+            return [self._native.create_blob(int(one)) for one in size]
+        return self._native.create_blob(int(size))
+
+    def create_empty_blob(self) -> BlobBuilder:
+        return self._native.create_blob(0)
+
+    def get_blob(self, object_id: Any, unsafe: bool = False) -> Blob:
+        """A sealed blob, mapped read-only (zero copy)."""
+        (blob,) = self.get_blobs([object_id], unsafe)
+        return blob
+
+    def get_blobs(self, object_ids: Iterable[Any], unsafe: bool = False) -> list[Blob]:
+        ids = [as_object_id(object_id) for object_id in object_ids]
+        if not ids:
+            return []
+        blobs = self._native.get_blobs(ids)
+        for object_id in ids:
+            remember_instance(int(object_id), self._instance_id)
+        return blobs
+
+    def find_shared_memory(self, pointer: int, size: int = 0) -> ObjectID | None:
+        """The blob that starts at `pointer` (handed out by a `get`), if any."""
+        ref = find_blob(None, int(pointer), size) if size else None
+        if ref is None:
+            from vineyard.core.blob_index import _by_address
+
+            views = _by_address.get(int(pointer))
+            ref = next(iter(views.values())) if views else None
+        return ObjectID(ref.blob_id) if ref is not None else None
+
+    def is_shared_memory(self, pointer: int) -> bool:
+        return self.find_shared_memory(pointer) is not None
+
+    # -- objects ---------------------------------------------------------------------------
+
+    def get_object(self, object_id: Any, sync_remote: bool = True, fetch: bool = False) -> Any:
+        """The object (metadata plus mapped local blobs); a blob id gives the `Blob`."""
+        object_id = as_object_id(object_id)
+        if object_id.is_blob:
+            try:
+                return self.get_blobs([object_id])[0]
+            except _native.ObjectNotExistsException:
+                meta = self.get_meta(object_id)  # raises if it does not exist at all
+                if meta.islocal:
+                    raise
+                return self._objects([meta], fetch)[0]
+        (text,) = self._native.get_metadatas([object_id])
+        return self._objects([ObjectMeta.from_json(text, self._instance_id)], fetch)[0]
+
+    def get_objects(self, object_ids: Iterable[Any], sync_remote: bool = True) -> list[Any]:
+        return self._objects(self.get_metas(object_ids), fetch=False)
+
+    def _objects(self, metas: list[ObjectMeta], fetch: bool) -> list[Any]:
+        local: dict[int, int] = {}
+        remote: dict[int, int] = {}
+        for meta in metas:
+            _collect_blobs(meta, self._instance_id, local, remote)
+        if remote and fetch:
+            instances = sorted(set(remote.values()))
+            raise RemoteAccessNotImplementedException(
+                f"fetching payloads from instance(s) {instances} needs the remote (Flight) "
+                "service, which is not available yet; get without fetch=True to read the "
+                "remote parts as None"
+            )
+        blobs: dict[int, Blob] = {}
+        if local:
+            instance = self._instance_id
+            for blob in self._native.get_blobs(list(local)):
+                blob_id = int(blob.id)
+                blobs[blob_id] = blob
+                remember_instance(blob_id, instance)
+        return [wrap_object(meta, blobs, self) for meta in metas]
+
+    def clear(self) -> None:
+        """Deletes every object and blob of the instance."""
+        self._native.clear()
+
+    def sync_meta(self) -> None:
+        """Kept for Vineyard code: the instance follows the cluster's metadata by itself."""
+
+    def migrate(self, object_id: Any) -> ObjectID:
+        """Copies a remote object's payload here; needs the remote (Flight) service."""
+        object_id = as_object_id(object_id)
+        meta = self.get_meta(object_id)
+        local: dict[int, int] = {}
+        remote: dict[int, int] = {}
+        _collect_blobs(meta, self._instance_id, local, remote)
+        if not remote:
+            return object_id
+        raise RemoteAccessNotImplementedException(
+            f"migrating {object_id} from instance(s) {sorted(set(remote.values()))} needs the "
+            "remote (Flight) service, which is not available yet"
+        )
+
+
+Client = IPCClient
+
+
+def _collect_blobs(
+    meta: ObjectMeta, local_instance: int, local: dict[int, ObjectID], remote: dict[int, int]
+) -> None:
+    tree = meta._tree
+    if tree.get("typename") == BLOB_TYPENAME or is_blob_meta(meta):
+        blob_id = meta.id_value()
+        instance = tree.get("instance_id")
+        if instance is None or instance == local_instance or blob_id == EMPTY_BLOB_ID:
+            local[blob_id] = blob_id
+        else:
+            remote[blob_id] = instance
+        return
+    for value in tree.values():
+        if type(value) is ObjectMeta:
+            _collect_blobs(value, local_instance, local, remote)
+
+
+# -- connect -----------------------------------------------------------------------------
+
+_ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d+)$")
+
+
+def _remote_unavailable(endpoint: str) -> RemoteAccessNotImplementedException:
+    return RemoteAccessNotImplementedException(
+        f"cannot connect to {endpoint}: remote (RPC) clients arrive with the Flight server, "
+        "which is not available yet; connect to the instance's UNIX socket instead, e.g. "
+        "vineyard.connect('/var/run/vineyard.sock')"
+    )
+
+
+def connect(*args: Any, **kwargs: Any) -> IPCClient:
+    """Connects to an instance.
+
+    - `connect('/path/to/socket')` or `connect(socket=...)`: over the UNIX socket;
+    - `connect()`: the socket in `VINEYARD_IPC_SOCKET`;
+    - `connect('host:port')`, `connect(host, port)`, `connect(endpoint=(host, port))`: remote,
+      which needs the Flight server and raises `RemoteAccessNotImplementedException` for now.
+    """
+    kwargs.pop("username", None)
+    kwargs.pop("password", None)
+    kwargs.pop("session", None)
+    socket = kwargs.pop("socket", None)
+    host = kwargs.pop("host", None)
+    port = kwargs.pop("port", None)
+    endpoint = kwargs.pop("endpoint", None)
+    if kwargs:
+        raise TypeError(f"connect() got unexpected arguments: {', '.join(sorted(kwargs))}")
+    if len(args) > 2:
+        raise TypeError("connect() takes a socket path, a 'host:port', or a host and a port")
+    if len(args) == 2:
+        host, port = args
+    elif len(args) == 1:
+        target = args[0]
+        if isinstance(target, (tuple, list)):
+            endpoint = target
+        elif target is not None:
+            socket = target
+    if endpoint is not None:
+        if isinstance(endpoint, str):
+            raise _remote_unavailable(endpoint)
+        host, port = endpoint
+    if host is not None or port is not None:
+        raise _remote_unavailable(f"{host}:{port}")
+    if socket is None:
+        socket = os.environ.get("VINEYARD_IPC_SOCKET")
+        if not socket:
+            rpc = os.environ.get("VINEYARD_RPC_ENDPOINT")
+            if rpc:
+                raise _remote_unavailable(rpc)
+            raise _native.ConnectionFailedException(
+                "no socket given and VINEYARD_IPC_SOCKET is not set: pass the path of the "
+                "instance's UNIX socket, e.g. vineyard.connect('/var/run/vineyard.sock')"
+            )
+    socket = os.fspath(socket)
+    if not os.path.exists(socket) and _ENDPOINT.match(socket):
+        raise _remote_unavailable(socket)
+    return IPCClient(socket)

@@ -1,0 +1,73 @@
+"""Vineyard's exceptions: the native ones, plus the error for what needs remote access.
+
+Every error the native layer raises is a `VineyardException` subclass named after Vineyard's
+status code (`ObjectNotExistsException`, `NotEnoughMemoryException`, ...), with `code` set.
+"""
+
+from __future__ import annotations
+
+from vineyard import _native
+from vineyard._native import NotImplementedException, VineyardException
+
+__all__ = ["VineyardException", "RemoteAccessNotImplementedException", "native_exceptions"]
+
+
+# Vineyard's status codes (V6D_PROTOCOL.md section 4), as class attributes, so that `code`
+# is there also on exceptions raised from Python (the native layer sets it on instances).
+STATUS_CODES = {
+    "InvalidException": 1,
+    "KeyErrorException": 2,
+    "TypeErrorException": 3,
+    "IOErrorException": 4,
+    "EndOfFileException": 5,
+    "NotImplementedException": 6,
+    "AssertionFailedException": 7,
+    "UserInputErrorException": 8,
+    "ObjectExistsException": 11,
+    "ObjectNotExistsException": 12,
+    "ObjectSealedException": 13,
+    "ObjectNotSealedException": 14,
+    "ObjectIsBlobException": 15,
+    "MetaTreeInvalidException": 21,
+    "ConnectionFailedException": 33,
+    "ConnectionErrorException": 34,
+    "EtcdErrorException": 35,
+    "NotEnoughMemoryException": 41,
+    "GlobalObjectInvalidException": 51,
+    "UnknownErrorException": 255,
+}
+
+
+def native_exceptions() -> dict[str, type[BaseException]]:
+    """Every exception class of the native module, by name."""
+    found = {}
+    for name in dir(_native):
+        value = getattr(_native, name)
+        if isinstance(value, type) and issubclass(value, VineyardException):
+            found[name] = value
+    return found
+
+
+try:
+
+    class RemoteAccessNotImplementedException(NotImplementedException, NotImplementedError):
+        """Raised for what needs the remote (RPC) service, which arrives with the Flight server:
+        connecting over TCP, and fetching payloads from other instances."""
+
+except TypeError:  # the native class has a layout of its own: keep to one base
+
+    class RemoteAccessNotImplementedException(NotImplementedException):  # type: ignore[no-redef]
+        """Raised for what needs the remote (RPC) service, which arrives with the Flight server:
+        connecting over TCP, and fetching payloads from other instances."""
+
+
+def _set_class_codes() -> None:
+    for name, cls in native_exceptions().items():
+        if "code" not in cls.__dict__ and name in STATUS_CODES:
+            try:
+                cls.code = STATUS_CODES[name]
+            except (TypeError, AttributeError):
+                pass
+
+
+_set_class_codes()

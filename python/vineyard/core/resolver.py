@@ -1,0 +1,156 @@
+"""Resolvers: from vineyard objects back to Python values.
+
+A `ResolverContext` maps typename prefixes to resolver functions; the most precise (longest)
+matching prefix wins, so `'vineyard::Tensor'` resolves `vineyard::Tensor<double>`. Resolvers
+take `(obj)`, `(obj, resolver)` or `(obj, **kw)`; `resolver` is the context, for members.
+
+An object whose own payload lives on another instance resolves to None (its metadata is still
+readable with `get_object`), so a pair with one remote element reads as `(None, value)`.
+
+`resolver_context(...)` opens a thread-local context, nested in the current one, that is
+restored on exit; `get` uses the current context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Generator
+from typing import Any
+
+from vineyard._native import Blob
+from vineyard.core.builder import context_pairs
+from vineyard.core.calling import call_with_context
+from vineyard.core.meta import BLOB_TYPENAME
+from vineyard.core.object import Object, RemoteBlob
+
+__all__ = [
+    "ResolverContext",
+    "resolver_context",
+    "default_resolver_context",
+    "get_current_resolvers",
+    "get",
+]
+
+
+class ResolverContext:
+    """Resolvers by typename prefix; the later registration of the same prefix wins."""
+
+    def __init__(self, parent_context: ResolverContext | None = None) -> None:
+        self._factory: dict[str, Callable[..., Any]] = {}
+        self._parent_context = parent_context if parent_context is not None else self
+        self._cache: dict[str, tuple[str, Callable[..., Any]] | None] = {}
+
+    @property
+    def parent_context(self) -> ResolverContext:
+        return self._parent_context
+
+    def register(self, typename_prefix: str, resolver: Callable[..., Any]) -> None:
+        """Registers `resolver` for typenames starting with `typename_prefix`."""
+        if not isinstance(typename_prefix, str):
+            raise TypeError(f"resolvers are registered by typename prefix, got {typename_prefix!r}")
+        if not callable(resolver):
+            raise TypeError(f"a resolver must be callable, got {resolver!r}")
+        self._factory[typename_prefix] = resolver
+        self._cache.clear()
+
+    def resolvers(self) -> dict[str, Callable[..., Any]]:
+        return dict(self._factory)
+
+    def find(self, typename: str) -> tuple[str, Callable[..., Any]] | None:
+        """The (prefix, resolver) of the longest registered prefix of `typename`."""
+        try:
+            return self._cache[typename]
+        except KeyError:
+            pass
+        best = None
+        for prefix, resolver in self._factory.items():
+            if typename.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+                best = (prefix, resolver)
+        self._cache[typename] = best
+        return best
+
+    def run(self, obj: Any, **kw: Any) -> Any:
+        """Resolves `obj` (an Object or a Blob); an object without a resolver is returned as
+        is, and one whose payload is on another instance gives None."""
+        cls = type(obj)
+        if cls is Blob:
+            typename = BLOB_TYPENAME
+        else:
+            if cls is RemoteBlob or (
+                isinstance(obj, Object) and obj.has_remote_payload(direct=True)
+            ):
+                return None
+            typename = obj.typename
+        found = self.find(typename)
+        if found is None:
+            return obj
+        try:
+            return call_with_context(found[1], (obj,), "resolver", self, kw)
+        except Exception:
+            if isinstance(obj, Object) and obj.has_remote_payload(direct=False):
+                return None  # a part lives elsewhere and the resolver cannot do without it
+            raise
+
+    __call__ = run
+
+    def extend(self, resolvers: Any = None) -> ResolverContext:
+        """A child context holding these resolvers plus `resolvers` (a dict or pairs)."""
+        child = ResolverContext(self)
+        child._factory = dict(self._factory)
+        for prefix, resolver in context_pairs(resolvers, lambda key: isinstance(key, str)):
+            child.register(prefix, resolver)
+        return child
+
+    def __repr__(self) -> str:
+        return f"ResolverContext({', '.join(sorted(self._factory))})"
+
+
+default_resolver_context = ResolverContext()
+
+_local = threading.local()
+
+
+def get_current_resolvers() -> ResolverContext:
+    """The resolver context in effect on this thread."""
+    return getattr(_local, "resolvers", None) or default_resolver_context
+
+
+@contextlib.contextmanager
+def resolver_context(
+    resolvers: Any = None, base: ResolverContext | None = None
+) -> Generator[ResolverContext, None, None]:
+    """Opens a context with extra resolvers, on top of `base` (default: the current one).
+
+    Accepts a dict, or one pair as the seed writes it:
+    `with resolver_context({'vineyard::Tensor', xgboost_resolver}): ...`. The context is
+    thread-local, nestable, and restored on exit.
+    """
+    current = getattr(_local, "resolvers", None)
+    context = (base if base is not None else get_current_resolvers()).extend(resolvers)
+    _local.resolvers = context
+    try:
+        yield context
+    finally:
+        _local.resolvers = current
+
+
+def get(
+    client: Any,
+    object_id: Any = None,
+    name: str | None = None,
+    resolver: Any = None,
+    fetch: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """Reads an object (by id, or by name) and resolves it to a Python value."""
+    if object_id is None:
+        if name is None:
+            raise ValueError("get() needs an object id or a name")
+        object_id = client.get_name(name)
+    obj = client.get_object(object_id, fetch=fetch)
+    if resolver is None:
+        return get_current_resolvers().run(obj, **kwargs)
+    if isinstance(resolver, ResolverContext):
+        return resolver.run(obj, **kwargs)
+    return call_with_context(resolver, (obj,), "resolver", get_current_resolvers(), kwargs)

@@ -1,0 +1,9 @@
+from typing import Any
+
+from vineyard.core.meta import ObjectMeta
+
+__all__ = ["build_values", "set_label", "get_label"]
+
+def build_values(client: Any, values: Any, builder: Any = None) -> ObjectMeta: ...
+def set_label(meta: ObjectMeta, key: str, label: Any) -> None: ...
+def get_label(meta: ObjectMeta, key: str) -> Any: ...

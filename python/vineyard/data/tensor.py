@@ -1,0 +1,196 @@
+"""numpy arrays and scalars.
+
+Layouts:
+- a 1-D array: `vineyard::Array` with `size_` (elements), `value_type_` (`dtype.name`),
+  `value_type_meta_` (`dtype.str`) and the `buffer_` blob;
+- any other array: `vineyard::Tensor<T>` (T as C++ spells it: `double`, `int`, `int64`, ...)
+  with `shape_` (JSON), `order_` (JSON, `"C"` or `"F"`), `partition_index_`, `value_type_`,
+  `value_type_meta_` and the `buffer_` blob, which holds the elements in C order, as Vineyard;
+- structured dtypes add `value_type_descr_` (JSON of `dtype.descr`);
+- object arrays: `vineyard::Tensor<object>` whose `buffer_` is the pickled array;
+- numpy scalars: a 0-d tensor with `numpy_scalar_` set.
+
+Arrays from `get` are read-only views over the shared memory (Fortran-ordered ones excepted:
+their C-ordered bytes are copied into Fortran order, as Vineyard does). 1-D arrays come back as
+`vineyard.data.tensor.ndarray`, a numpy subclass that prints like a list (`[1, 1, 1, 1]`).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import Any
+
+import numpy as np
+
+from vineyard.core.meta import ObjectMeta
+from vineyard.data.utils import (
+    build_buffer,
+    build_numpy_buffer,
+    normalize_cpptype,
+    normalize_dtype,
+    to_json,
+)
+
+__all__ = [
+    "ndarray",
+    "numpy_ndarray_builder",
+    "numpy_tensor_builder",
+    "numpy_scalar_builder",
+    "array_resolver",
+    "tensor_resolver",
+    "dtype_of",
+]
+
+
+class ndarray(np.ndarray):
+    """A numpy array read from vineyard; it prints as a list, like `[1, 1, 1, 1]`."""
+
+    def __repr__(self) -> str:
+        return _list_like(self)
+
+    def __str__(self) -> str:
+        return _list_like(self)
+
+
+def _list_like(array: np.ndarray) -> str:
+    plain = array.view(np.ndarray)
+    options: dict[str, Any] = {"separator": ", "}
+    if plain.dtype.kind == "f" and plain.size:
+        finite = plain[np.isfinite(plain)]
+        if (
+            finite.size == plain.size
+            and np.all(finite == np.trunc(finite))
+            and (np.all(np.abs(finite) < 2**53))
+        ):
+            options["formatter"] = {"float_kind": lambda x: str(int(x))}
+    return np.array2string(plain, **options)
+
+
+def _set_value_type(meta: ObjectMeta, dtype: np.dtype) -> None:
+    meta["value_type_"] = dtype.name
+    meta["value_type_meta_"] = dtype.str
+    if dtype.fields is not None:
+        meta["value_type_descr_"] = json.dumps(dtype.descr)
+
+
+_dtypes: dict[tuple[Any, Any], np.dtype] = {}
+
+
+def dtype_of(meta: ObjectMeta, typename: str = "") -> np.dtype:
+    """The dtype recorded in an Array/Tensor tree (or in its typename)."""
+    descr = meta.get("value_type_descr_")
+    if descr:
+        return np.dtype([tuple(field) for field in json.loads(descr)])
+    name = meta.get("value_type_")
+    if name is None and "<" in typename:
+        name = typename[typename.index("<") + 1 : typename.rindex(">")]
+    key = (name, meta.get("value_type_meta_"))
+    dtype = _dtypes.get(key)
+    if dtype is None:
+        dtype = _dtypes[key] = normalize_dtype(*key)
+    return dtype
+
+
+def _object_tensor(client: Any, value: np.ndarray, kw: dict[str, Any]) -> ObjectMeta:
+    payload = pickle.dumps(value, protocol=5)
+    meta = ObjectMeta()
+    meta["typename"] = "vineyard::Tensor<object>"
+    meta["shape_"] = to_json(value.shape)
+    meta["partition_index_"] = to_json(kw.get("partition_index", []))
+    meta["order_"] = to_json("C")
+    meta["value_type_"] = "object"
+    meta["value_type_meta_"] = value.dtype.str
+    meta["size_"] = len(payload)
+    meta["nbytes"] = len(payload)
+    meta.add_member("buffer_", build_buffer(client, payload))
+    return client.create_metadata(meta)
+
+
+def numpy_tensor_builder(
+    client: Any, value: np.ndarray, builder: Any = None, **kw: Any
+) -> ObjectMeta:
+    """Any array as `vineyard::Tensor<T>` (whatever its number of dimensions)."""
+    if value.dtype.hasobject:
+        return _object_tensor(client, value, kw)
+    meta = ObjectMeta()
+    meta["typename"] = f"vineyard::Tensor<{normalize_cpptype(value.dtype)}>"
+    meta["shape_"] = to_json(value.shape)
+    meta["partition_index_"] = to_json(kw.get("partition_index", []))
+    order = "F" if value.flags.f_contiguous and not value.flags.c_contiguous else "C"
+    meta["order_"] = to_json(order)
+    _set_value_type(meta, value.dtype)
+    meta["nbytes"] = value.nbytes
+    meta.add_member("buffer_", build_numpy_buffer(client, value))
+    return client.create_metadata(meta)
+
+
+def numpy_ndarray_builder(
+    client: Any, value: np.ndarray, builder: Any = None, **kw: Any
+) -> ObjectMeta:
+    """1-D arrays as `vineyard::Array`, the others as `vineyard::Tensor<T>`."""
+    if value.ndim != 1 or value.dtype.hasobject:
+        return numpy_tensor_builder(client, value, builder, **kw)
+    meta = ObjectMeta()
+    meta["typename"] = "vineyard::Array"
+    meta["size_"] = int(value.shape[0])
+    _set_value_type(meta, value.dtype)
+    meta["nbytes"] = value.nbytes
+    meta.add_member("buffer_", build_numpy_buffer(client, value))
+    return client.create_metadata(meta)
+
+
+def numpy_scalar_builder(
+    client: Any, value: np.generic, builder: Any = None, **kw: Any
+) -> ObjectMeta:
+    array = np.asarray(value)
+    if array.dtype.hasobject:
+        from vineyard.data.default import pickle_builder
+
+        return pickle_builder(client, value)
+    meta = ObjectMeta()
+    meta["typename"] = f"vineyard::Tensor<{normalize_cpptype(array.dtype)}>"
+    meta["shape_"] = "[]"
+    meta["partition_index_"] = "[]"
+    meta["order_"] = to_json("C")
+    meta["numpy_scalar_"] = True
+    _set_value_type(meta, array.dtype)
+    meta["nbytes"] = array.nbytes
+    meta.add_member("buffer_", build_numpy_buffer(client, array))
+    return client.create_metadata(meta)
+
+
+def _elements(obj: Any, dtype: np.dtype, count: int) -> np.ndarray:
+    # np.frombuffer keeps the Blob as the array's base: the mapping stays alive, and a later
+    # put finds the blob through the base chain.
+    if count == 0 or dtype.itemsize == 0:
+        return np.empty(count, dtype=dtype)
+    return np.frombuffer(obj.member("buffer_"), dtype=dtype, count=count)
+
+
+def array_resolver(obj: Any) -> np.ndarray:
+    """A `vineyard::Array` (or C++ `vineyard::Array<T>`) as a 1-D read-only view."""
+    meta = obj.meta
+    dtype = dtype_of(meta, obj.typename)
+    return _elements(obj, dtype, int(meta["size_"])).view(ndarray)
+
+
+def tensor_resolver(obj: Any) -> Any:
+    """A `vineyard::Tensor<T>` as a read-only view (object tensors are unpickled)."""
+    meta = obj.meta
+    if meta.get("value_type_") == "object":
+        size = int(meta.get("size_") or 0)
+        view = memoryview(obj.member("buffer_"))
+        return pickle.loads(view[:size] if size else view)
+    dtype = dtype_of(meta, obj.typename)
+    shape = tuple(json.loads(meta["shape_"]))
+    count = 1
+    for extent in shape:
+        count *= extent
+    order = json.loads(meta["order_"]) if "order_" in meta else "C"
+    array = _elements(obj, dtype, count).reshape(shape)
+    if order == "F" and array.ndim > 1:
+        array = np.asfortranarray(array)
+    if meta.get("numpy_scalar_"):
+        return array[()]
+    return array
