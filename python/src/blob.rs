@@ -111,7 +111,7 @@ impl PyBlob {
     }
 
     fn __repr__(&self) -> String {
-        format!("Blob <\"{}\": {} bytes>", self.blob.id(), self.blob.size())
+        format!("Object <\"{}\": vineyard::Blob>", self.blob.id())
     }
 
     unsafe fn __getbuffer__(
