@@ -101,16 +101,6 @@ impl ObjectTable {
         }
     }
 
-    /// This instance's id.
-    pub fn instance_id(&self) -> InstanceID {
-        self.instance_id
-    }
-
-    /// The arena blobs live in.
-    pub fn arena(&self) -> &Arc<Arena> {
-        &self.arena
-    }
-
     /// Bytes allocated, including deleted blobs still held by readers.
     pub fn memory_usage(&self) -> u64 {
         self.allocator.capacity() - self.allocator.free_bytes()
@@ -119,16 +109,6 @@ impl ObjectTable {
     /// Bytes the store can hold.
     pub fn memory_limit(&self) -> u64 {
         self.allocator.capacity()
-    }
-
-    /// Number of live metadata objects (blobs not included).
-    pub fn object_count(&self) -> usize {
-        self.objects.len()
-    }
-
-    /// Number of live blobs (sealed or not).
-    pub fn blob_count(&self) -> usize {
-        self.blobs.len()
     }
 
     /// Registers a new connection.

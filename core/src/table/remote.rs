@@ -48,9 +48,4 @@ impl ObjectTable {
     pub fn set_name(&mut self, name: String, id: ObjectID) {
         self.names.insert(name, id);
     }
-
-    /// Number of remote objects known.
-    pub fn remote_count(&self) -> usize {
-        self.remote.len()
-    }
 }
