@@ -1,1 +1,56 @@
-//! placeholder
+//! vineyard-resolvers: vineyard objects as Arrow arrays, record batches, tables and tensors
+//! whose buffers point into the shared memory (nothing is copied).
+//!
+//! The layouts are the Python package's (`vineyard.data.arrow`, `.tensor`, `.dataframe`), so
+//! objects put from Python resolve here, and objects put by `vineyard-builders` resolve there.
+//! Each Arrow [`Buffer`](arrow::buffer::Buffer) owns the [`Blob`](vineyard_core::Blob) it
+//! views, which keeps the mapping and the server-side hold alive.
+//!
+//! # Layout
+//! - [`registry`]: `ResolverRegistry`, resolvers keyed by typename prefix, and the default one.
+//! - [`resolved`]: `Resolved`, what a resolver gives, and `to_record_batches` for streaming.
+//! - [`layout`]: the shared contract: typenames, `arrow_type_` and schema encodings, numpy
+//!   dtypes.
+//! - [`buffer`]: Arrow buffers over blobs.
+//! - `primitive`: `NumericArray<T>`, `BooleanArray`, `NullArray`.
+//! - `binary`: `BaseBinaryArray<...>`, `FixedSizeBinaryArray` (and decimals).
+//! - `nested`: `ListArray`, `LargeListArray`, `StructArray`, `DictionaryArray`,
+//!   `ChunkedArray`.
+//! - `table`: `SchemaProxy`, `RecordBatch`, `Table`.
+//! - [`tensor`]: `Tensor<T>` and `Array` (numpy) as [`Tensor`].
+//! - `pandas`: `DataFrame`, `Series`, `Index`, `RangeIndex`.
+//! - `fields`: reading plain fields and members of a tree.
+//! - [`error`]: the crate's `Error`.
+
+mod binary;
+pub mod buffer;
+pub mod error;
+mod fields;
+pub mod layout;
+mod nested;
+mod pandas;
+mod primitive;
+pub mod registry;
+pub mod resolved;
+mod table;
+pub mod tensor;
+
+use arrow::array::ArrayRef;
+use vineyard_core::{IpcClient, ObjectMeta};
+
+pub use buffer::blob_buffer;
+pub use error::{Error, Result};
+pub use registry::{default_registry, Resolver, ResolverRegistry};
+pub use resolved::{to_record_batches, Resolved};
+pub use tensor::Tensor;
+
+/// Resolves an object with the default registry.
+pub fn resolve(client: &IpcClient, meta: &ObjectMeta) -> Result<Resolved> {
+    default_registry().resolve(client, meta)
+}
+
+/// Resolves an array-shaped object with the default registry (see
+/// [`ResolverRegistry::resolve_array`]).
+pub fn resolve_array(client: &IpcClient, meta: &ObjectMeta) -> Result<ArrayRef> {
+    default_registry().resolve_array(client, meta)
+}

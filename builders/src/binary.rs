@@ -1,0 +1,76 @@
+//! `vineyard::BaseBinaryArray<arrow::StringArray>` (and `LargeStringArray`, `BinaryArray`,
+//! `LargeBinaryArray`): offsets at their width in `buffer_offsets_`, bytes in `buffer_data_`;
+//! `vineyard::FixedSizeBinaryArray`: `buffer_` and `byte_width_`.
+
+use arrow::array::{Array, AsArray, GenericByteArray};
+use arrow::datatypes::{
+    ArrowNativeType, BinaryType, ByteArrayType, DataType, LargeBinaryType, LargeUtf8Type, Utf8Type,
+};
+use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_resolvers::layout::{binary_typename, FIXED_SIZE_BINARY_ARRAY};
+
+use crate::buffer::{array_meta, create, put_bytes, put_offsets, put_validity};
+use crate::error::{Error, Result};
+use crate::registry::{family_of, BuilderRegistry};
+
+fn put_byte_array<T: ByteArrayType>(
+    client: &IpcClient,
+    array: &GenericByteArray<T>,
+    typename: &str,
+) -> Result<ObjectMeta> {
+    // A slice's offsets start past 0: store only its bytes, offsets rebased.
+    let offsets = array.value_offsets();
+    let (first, last) = match (offsets.first(), offsets.last()) {
+        (Some(first), Some(last)) => (first.as_usize(), last.as_usize()),
+        _ => (0, 0),
+    };
+    let mut meta = array_meta(typename, array);
+    meta.add_member("buffer_offsets_", put_offsets(client, offsets)?);
+    meta.add_member(
+        "buffer_data_",
+        put_bytes(client, &array.values().as_slice()[first..last])?,
+    );
+    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    create(client, meta)
+}
+
+/// Strings and binaries with 32- or 64-bit offsets.
+pub(crate) fn put_binary(
+    _: &BuilderRegistry,
+    client: &IpcClient,
+    array: &dyn Array,
+) -> Result<ObjectMeta> {
+    let data_type = array.data_type();
+    let unsupported = || Error::UnsupportedType {
+        data_type: data_type.clone(),
+        family: family_of(data_type),
+    };
+    let typename = binary_typename(data_type).ok_or_else(unsupported)?;
+    match data_type {
+        DataType::Utf8 => put_byte_array(client, array.as_bytes::<Utf8Type>(), typename),
+        DataType::LargeUtf8 => put_byte_array(client, array.as_bytes::<LargeUtf8Type>(), typename),
+        DataType::Binary => put_byte_array(client, array.as_bytes::<BinaryType>(), typename),
+        DataType::LargeBinary => {
+            put_byte_array(client, array.as_bytes::<LargeBinaryType>(), typename)
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+/// Fixed-width binaries.
+pub(crate) fn put_fixed_size_binary(
+    _: &BuilderRegistry,
+    client: &IpcClient,
+    array: &dyn Array,
+) -> Result<ObjectMeta> {
+    let array = array.as_fixed_size_binary();
+    let width = usize::try_from(array.value_length()).unwrap_or(0);
+    let mut meta = array_meta(FIXED_SIZE_BINARY_ARRAY, array);
+    meta.insert("byte_width_", width);
+    meta.add_member(
+        "buffer_",
+        put_bytes(client, &array.value_data()[..array.len() * width])?,
+    );
+    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    create(client, meta)
+}

@@ -1,0 +1,91 @@
+//! `vineyard::NumericArray<T>` (integers, floats, dates, times, timestamps, durations),
+//! `vineyard::FixedSizeBinaryArray` for decimals, `vineyard::BooleanArray` and
+//! `vineyard::NullArray`.
+
+use arrow::array::Array;
+use arrow::buffer::BooleanBuffer;
+use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_resolvers::layout::{
+    encode_type, is_plain_numeric, numeric_type_name, BOOLEAN_ARRAY, FIXED_SIZE_BINARY_ARRAY,
+    NULL_ARRAY, NUMERIC_ARRAY,
+};
+
+use crate::buffer::{array_meta, create, put_bits, put_bytes, put_validity};
+use crate::error::{Error, Result};
+use crate::registry::{family_of, BuilderRegistry};
+
+/// A fixed-width array's values, from its first element to its last (no copy).
+fn values_bytes(array: &dyn Array, width: usize) -> arrow::buffer::Buffer {
+    let data = array.to_data();
+    data.buffers()[0].slice_with_length(data.offset() * width, data.len() * width)
+}
+
+/// Numeric arrays: the values in `buffer_`; `arrow_type_` when the typename does not say all.
+pub(crate) fn put_numeric(
+    _: &BuilderRegistry,
+    client: &IpcClient,
+    array: &dyn Array,
+) -> Result<ObjectMeta> {
+    let data_type = array.data_type();
+    let (Some(name), Some(width)) = (numeric_type_name(data_type), data_type.primitive_width())
+    else {
+        return Err(Error::UnsupportedType {
+            data_type: data_type.clone(),
+            family: family_of(data_type),
+        });
+    };
+    let mut meta = array_meta(&format!("{NUMERIC_ARRAY}<{name}>"), array);
+    if !is_plain_numeric(data_type) {
+        meta.insert("arrow_type_", encode_type(data_type)?);
+    }
+    meta.add_member("buffer_", put_bytes(client, &values_bytes(array, width))?);
+    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    create(client, meta)
+}
+
+/// Decimals, stored as pyarrow does: fixed-size binaries whose `arrow_type_` says decimal.
+pub(crate) fn put_decimal(
+    _: &BuilderRegistry,
+    client: &IpcClient,
+    array: &dyn Array,
+) -> Result<ObjectMeta> {
+    let data_type = array.data_type();
+    let Some(width) = data_type.primitive_width() else {
+        return Err(Error::UnsupportedType {
+            data_type: data_type.clone(),
+            family: family_of(data_type),
+        });
+    };
+    let mut meta = array_meta(FIXED_SIZE_BINARY_ARRAY, array);
+    meta.insert("byte_width_", width);
+    meta.insert("arrow_type_", encode_type(data_type)?);
+    meta.add_member("buffer_", put_bytes(client, &values_bytes(array, width))?);
+    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    create(client, meta)
+}
+
+/// Booleans: bit-packed values in `buffer_`.
+pub(crate) fn put_boolean(
+    _: &BuilderRegistry,
+    client: &IpcClient,
+    array: &dyn Array,
+) -> Result<ObjectMeta> {
+    let data = array.to_data();
+    let bits = BooleanBuffer::new(data.buffers()[0].clone(), data.offset(), data.len());
+    let mut meta = array_meta(BOOLEAN_ARRAY, array);
+    meta.add_member("buffer_", put_bits(client, &bits)?);
+    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    create(client, meta)
+}
+
+/// Nulls: only `length_`.
+pub(crate) fn put_null(
+    _: &BuilderRegistry,
+    client: &IpcClient,
+    array: &dyn Array,
+) -> Result<ObjectMeta> {
+    let mut meta = ObjectMeta::with_typename(NULL_ARRAY);
+    meta.insert("length_", array.len());
+    meta.set_nbytes(0);
+    create(client, meta)
+}

@@ -1,0 +1,50 @@
+//! `vineyard::Tensor<T>`: `shape_`, `order_`, `partition_index_` (JSON text), the numpy dtype
+//! (`value_type_`, `value_type_meta_`) and the elements in C order in `buffer_`.
+
+use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_resolvers::layout::{numpy_dtype, TENSOR};
+use vineyard_resolvers::Tensor;
+
+use crate::buffer::{create, put_bytes};
+use crate::error::{Error, Result};
+
+/// Puts a tensor; its `values` must hold the elements in C order (see [`Tensor`]).
+pub fn put_tensor(client: &IpcClient, tensor: &Tensor) -> Result<ObjectMeta> {
+    let dtype = numpy_dtype(&tensor.data_type).ok_or_else(|| Error::InvalidTensor {
+        reason: format!(
+            "numpy has no dtype for {}; use a boolean, integer, float, timestamp without time \
+             zone or duration type",
+            tensor.data_type
+        ),
+    })?;
+    let size = tensor.element_size().expect("numpy dtypes are fixed-width");
+    let needed = tensor
+        .shape
+        .iter()
+        .try_fold(size, |acc, extent| acc.checked_mul(*extent))
+        .ok_or_else(|| Error::InvalidTensor {
+            reason: format!("the shape {:?} overflows", tensor.shape),
+        })?;
+    if tensor.values.len() != needed {
+        return Err(Error::InvalidTensor {
+            reason: format!(
+                "the shape {:?} of {} needs {needed} bytes of values, got {}",
+                tensor.shape,
+                tensor.data_type,
+                tensor.values.len()
+            ),
+        });
+    }
+    let order = if tensor.fortran_order { "F" } else { "C" };
+    let mut meta = ObjectMeta::with_typename(&format!("{TENSOR}<{}>", dtype.cpp_name));
+    meta.insert(
+        "shape_",
+        serde_json::to_string(&tensor.shape).expect("integers"),
+    );
+    meta.insert("partition_index_", "[]");
+    meta.insert("order_", serde_json::to_string(order).expect("text"));
+    meta.insert("value_type_", dtype.name);
+    meta.insert("value_type_meta_", dtype.descr);
+    meta.add_member("buffer_", put_bytes(client, tensor.values.as_slice())?);
+    create(client, meta)
+}

@@ -1,0 +1,70 @@
+//! `vineyard::BaseBinaryArray<arrow::StringArray>` (and `LargeStringArray`, `BinaryArray`,
+//! `LargeBinaryArray`): `buffer_offsets_` at their width and `buffer_data_`;
+//! `vineyard::FixedSizeBinaryArray` (decimals too): `buffer_` and `byte_width_`.
+
+use arrow::array::{make_array, new_empty_array};
+use arrow::datatypes::DataType;
+use vineyard_core::{IpcClient, ObjectMeta};
+
+use crate::error::{typename_of, Error, Result};
+use crate::fields;
+use crate::layout::binary_type_from_typename;
+use crate::primitive::{arrow_type, buffers_and_bitmap, Extent};
+use crate::{Resolved, ResolverRegistry};
+
+/// Strings and binaries with 32- or 64-bit offsets.
+pub(crate) fn resolve_binary(
+    _: &ResolverRegistry,
+    client: &IpcClient,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
+    let data_type = match arrow_type(meta)? {
+        Some(data_type) => data_type,
+        None => binary_type_from_typename(typename_of(meta)).ok_or_else(|| {
+            Error::unsupported_value(
+                meta,
+                "the typename names no string or binary array Arrow knows",
+            )
+        })?,
+    };
+    let extent = Extent::of(meta)?;
+    let (mut buffers, nulls) =
+        buffers_and_bitmap(client, meta, &["buffer_offsets_", "buffer_data_"])?;
+    // pyarrow may store an empty array with no offsets at all.
+    if extent.length == 0 && extent.offset == 0 && buffers[0].is_empty() {
+        return Ok(Resolved::Array(new_empty_array(&data_type)));
+    }
+    let data = extent
+        .builder(data_type)
+        .add_buffer(buffers.remove(0))
+        .add_buffer(buffers.remove(0))
+        .null_bit_buffer(nulls)
+        .build()?;
+    Ok(Resolved::Array(make_array(data)))
+}
+
+/// Fixed-width binaries; `arrow_type_` says when they are decimals.
+pub(crate) fn resolve_fixed_size_binary(
+    _: &ResolverRegistry,
+    client: &IpcClient,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
+    let data_type = match arrow_type(meta)? {
+        Some(data_type) => data_type,
+        None => {
+            let width = fields::usize_field(meta, "byte_width_")?;
+            let width = i32::try_from(width).map_err(|_| {
+                Error::invalid_field(meta, "byte_width_", format!("{width} is too wide"))
+            })?;
+            DataType::FixedSizeBinary(width)
+        }
+    };
+    let extent = Extent::of(meta)?;
+    let (mut buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
+    let data = extent
+        .builder(data_type)
+        .add_buffer(buffers.remove(0))
+        .null_bit_buffer(nulls)
+        .build()?;
+    Ok(Resolved::Array(make_array(data)))
+}

@@ -1,0 +1,138 @@
+//! Arrays with children: `vineyard::ListArray` / `vineyard::LargeListArray` (`buffer_offsets_`
+//! and `values_`), `vineyard::StructArray` (`__children_-i`), `vineyard::DictionaryArray`
+//! (`indices_`, `dictionary_`) and `vineyard::ChunkedArray` (`__chunks_-i`).
+
+use std::sync::Arc;
+
+use arrow::array::{make_array, new_empty_array, ArrayRef};
+use arrow::datatypes::{DataType, Field, Fields, Schema};
+use arrow::record_batch::RecordBatch;
+use vineyard_core::{IpcClient, ObjectMeta};
+
+use crate::buffer::{bitmap, member_blobs};
+use crate::error::{typename_of, Error, Result};
+use crate::fields::{self, member};
+use crate::layout::LARGE_LIST_ARRAY;
+use crate::primitive::{arrow_type, buffers_and_bitmap, Extent};
+use crate::{Resolved, ResolverRegistry};
+
+/// The `count` members `{prefix}-0`, `{prefix}-1`, ... resolved as arrays.
+fn indexed_arrays(
+    registry: &ResolverRegistry,
+    client: &IpcClient,
+    meta: &ObjectMeta,
+    prefix: &str,
+    count: usize,
+) -> Result<Vec<ArrayRef>> {
+    (0..count)
+        .map(|index| registry.resolve_array(client, &member(meta, &format!("{prefix}-{index}"))?))
+        .collect()
+}
+
+/// Lists with 32- or 64-bit offsets; the item field from `arrow_type_`.
+pub(crate) fn resolve_list(
+    registry: &ResolverRegistry,
+    client: &IpcClient,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
+    let values = registry.resolve_array(client, &member(meta, "values_")?)?;
+    let data_type = match arrow_type(meta)? {
+        Some(data_type) => data_type,
+        None => {
+            let item = Arc::new(Field::new("item", values.data_type().clone(), true));
+            if typename_of(meta) == LARGE_LIST_ARRAY {
+                DataType::LargeList(item)
+            } else {
+                DataType::List(item)
+            }
+        }
+    };
+    let extent = Extent::of(meta)?;
+    let (mut buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_offsets_"])?;
+    if extent.length == 0 && extent.offset == 0 && buffers[0].is_empty() {
+        return Ok(Resolved::Array(new_empty_array(&data_type)));
+    }
+    let data = extent
+        .builder(data_type)
+        .add_buffer(buffers.remove(0))
+        .null_bit_buffer(nulls)
+        .add_child_data(values.to_data())
+        .build()?;
+    Ok(Resolved::Array(make_array(data)))
+}
+
+/// Structs: a validity bitmap and one child per field.
+pub(crate) fn resolve_struct(
+    registry: &ResolverRegistry,
+    client: &IpcClient,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
+    let count = fields::usize_field(meta, "__children_-size")?;
+    let children = indexed_arrays(registry, client, meta, "__children_", count)?;
+    let data_type = match arrow_type(meta)? {
+        Some(data_type) => data_type,
+        // Without `arrow_type_` the field names are lost: number them.
+        None => DataType::Struct(Fields::from_iter(children.iter().enumerate().map(
+            |(index, child)| Field::new(format!("f{index}"), child.data_type().clone(), true),
+        ))),
+    };
+    let extent = Extent::of(meta)?;
+    let nulls = bitmap(member_blobs(client, meta, &["null_bitmap_"])?.remove(0));
+    let data = extent
+        .builder(data_type)
+        .null_bit_buffer(nulls)
+        .child_data(children.iter().map(|child| child.to_data()).collect())
+        .build()?;
+    Ok(Resolved::Array(make_array(data)))
+}
+
+/// Dictionaries: the indices array (which carries the nulls) over the dictionary array.
+pub(crate) fn resolve_dictionary(
+    registry: &ResolverRegistry,
+    client: &IpcClient,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
+    let indices = registry.resolve_array(client, &member(meta, "indices_")?)?;
+    let dictionary = registry.resolve_array(client, &member(meta, "dictionary_")?)?;
+    let data_type = match arrow_type(meta)? {
+        Some(data_type) => data_type,
+        None => DataType::Dictionary(
+            Box::new(indices.data_type().clone()),
+            Box::new(dictionary.data_type().clone()),
+        ),
+    };
+    let data = indices
+        .to_data()
+        .into_builder()
+        .data_type(data_type)
+        .child_data(vec![dictionary.to_data()])
+        .build()?;
+    Ok(Resolved::Array(make_array(data)))
+}
+
+/// Chunked arrays: a table of one column `value`, one batch per chunk.
+pub(crate) fn resolve_chunked(
+    registry: &ResolverRegistry,
+    client: &IpcClient,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
+    let count = fields::usize_field(meta, "__chunks_-size")?;
+    let chunks = indexed_arrays(registry, client, meta, "__chunks_", count)?;
+    let data_type = match (arrow_type(meta)?, chunks.first()) {
+        (Some(data_type), _) => data_type,
+        (None, Some(chunk)) => chunk.data_type().clone(),
+        (None, None) => {
+            return Err(Error::invalid_field(
+                meta,
+                "arrow_type_",
+                "is missing, and there is no chunk to take the type from",
+            ))
+        }
+    };
+    let schema = Arc::new(Schema::new(vec![Field::new("value", data_type, true)]));
+    let batches = chunks
+        .into_iter()
+        .map(|chunk| RecordBatch::try_new(Arc::clone(&schema), vec![chunk]))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Resolved::Table { schema, batches })
+}

@@ -1,0 +1,133 @@
+//! `vineyard::NumericArray<T>`, `vineyard::BooleanArray` and `vineyard::NullArray`.
+//!
+//! Every array tree has `length_`, `null_count_`, `offset_` and the `null_bitmap_` blob (empty
+//! when there are no nulls); `offset_` applies to every buffer, which hold the whole parent
+//! array when the producer stored a slice.
+
+use std::sync::Arc;
+
+use arrow::array::{make_array, ArrayDataBuilder, NullArray};
+use arrow::buffer::Buffer;
+use arrow::datatypes::DataType;
+use vineyard_core::{IpcClient, ObjectMeta};
+
+use crate::buffer::{bitmap, blob_buffer, member_blobs};
+use crate::error::{typename_of, Error, Result};
+use crate::fields::{self, optional_str};
+use crate::layout::{decode_type, numeric_type_from_name};
+use crate::{Resolved, ResolverRegistry};
+
+/// `length_` and `offset_` of an array tree.
+pub(crate) struct Extent {
+    pub length: usize,
+    pub offset: usize,
+}
+
+impl Extent {
+    pub(crate) fn of(meta: &ObjectMeta) -> Result<Extent> {
+        Ok(Extent {
+            length: fields::usize_field(meta, "length_")?,
+            offset: fields::optional_usize(meta, "offset_")?.unwrap_or(0),
+        })
+    }
+
+    /// Starts the array's data: type, length, offset.
+    pub(crate) fn builder(&self, data_type: DataType) -> ArrayDataBuilder {
+        ArrayDataBuilder::new(data_type)
+            .len(self.length)
+            .offset(self.offset)
+    }
+}
+
+/// The exact Arrow type from `arrow_type_`, if the tree has one.
+pub(crate) fn arrow_type(meta: &ObjectMeta) -> Result<Option<DataType>> {
+    match optional_str(meta, "arrow_type_")? {
+        Some(text) => decode_type(text)
+            .map(Some)
+            .map_err(|error| Error::invalid_field(meta, "arrow_type_", error.to_string())),
+        None => Ok(None),
+    }
+}
+
+/// The blob members `names`, then the validity bitmap, as buffers.
+pub(crate) fn buffers_and_bitmap(
+    client: &IpcClient,
+    meta: &ObjectMeta,
+    names: &[&str],
+) -> Result<(Vec<Buffer>, Option<Buffer>)> {
+    let mut wanted = names.to_vec();
+    wanted.push("null_bitmap_");
+    let mut blobs = member_blobs(client, meta, &wanted)?;
+    let nulls = bitmap(blobs.pop().flatten());
+    let buffers = blobs
+        .into_iter()
+        .zip(names)
+        .map(|(blob, name)| {
+            blob.map(blob_buffer).ok_or_else(|| Error::MissingMember {
+                typename: typename_of(meta).into(),
+                id: meta.id(),
+                member: (*name).into(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((buffers, nulls))
+}
+
+/// `vineyard::NumericArray<T>`: the `buffer_` blob; the type from `arrow_type_` or `T`.
+pub(crate) fn resolve_numeric(
+    _: &ResolverRegistry,
+    client: &IpcClient,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
+    let data_type = match arrow_type(meta)? {
+        Some(data_type) => data_type,
+        None => {
+            let typename = typename_of(meta);
+            typename
+                .find('<')
+                .and_then(|open| typename.get(open + 1..typename.rfind('>')?))
+                .and_then(numeric_type_from_name)
+                .ok_or_else(|| {
+                    Error::unsupported_value(
+                        meta,
+                        "the element type inside `NumericArray<...>` is not one Arrow knows, \
+                         and there is no `arrow_type_` to say it",
+                    )
+                })?
+        }
+    };
+    let extent = Extent::of(meta)?;
+    let (mut buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
+    let data = extent
+        .builder(data_type)
+        .add_buffer(buffers.remove(0))
+        .null_bit_buffer(nulls)
+        .build()?;
+    Ok(Resolved::Array(make_array(data)))
+}
+
+/// `vineyard::BooleanArray`: bit-packed values in `buffer_`.
+pub(crate) fn resolve_boolean(
+    _: &ResolverRegistry,
+    client: &IpcClient,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
+    let extent = Extent::of(meta)?;
+    let (mut buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
+    let data = extent
+        .builder(DataType::Boolean)
+        .add_buffer(buffers.remove(0))
+        .null_bit_buffer(nulls)
+        .build()?;
+    Ok(Resolved::Array(make_array(data)))
+}
+
+/// `vineyard::NullArray`: `length_` nulls, no buffers.
+pub(crate) fn resolve_null(
+    _: &ResolverRegistry,
+    _: &IpcClient,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
+    let length = fields::usize_field(meta, "length_")?;
+    Ok(Resolved::Array(Arc::new(NullArray::new(length))))
+}

@@ -1,0 +1,152 @@
+//! `ResolverRegistry`: resolvers keyed by typename prefix; the most precise prefix wins.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use arrow::array::ArrayRef;
+use vineyard_core::{Blob, IpcClient, ObjectMeta, EMPTY_BLOB_ID};
+
+use crate::error::{typename_of, Error, Result};
+use crate::{binary, layout, nested, pandas, primitive, table, tensor, Resolved};
+
+/// A resolver: turns a tree (and the blobs it names) into a value; nested members go back
+/// through the registry it is given.
+pub type Resolver =
+    Box<dyn Fn(&ResolverRegistry, &IpcClient, &ObjectMeta) -> Result<Resolved> + Send + Sync>;
+
+/// Resolvers keyed by typename prefix, open to user types.
+///
+/// ```
+/// use vineyard_resolvers::{Resolved, ResolverRegistry};
+///
+/// let mut registry = ResolverRegistry::with_defaults();
+/// registry.register(
+///     "my::Blob",
+///     Box::new(|registry, client, meta| {
+///         let inner = meta.member("buffer_").expect("my::Blob has a buffer_");
+///         registry.resolve(client, &inner)
+///     }),
+/// );
+/// assert!(registry.prefixes().any(|prefix| prefix == "my::Blob"));
+/// ```
+#[derive(Default)]
+pub struct ResolverRegistry {
+    resolvers: BTreeMap<String, Resolver>,
+}
+
+impl ResolverRegistry {
+    /// An empty registry.
+    pub fn new() -> ResolverRegistry {
+        ResolverRegistry::default()
+    }
+
+    /// A registry with the built-in resolvers (every layout of the Python package that has an
+    /// Arrow or tensor form).
+    pub fn with_defaults() -> ResolverRegistry {
+        let mut registry = ResolverRegistry::new();
+        registry.register("vineyard::Blob", Box::new(resolve_blob));
+        registry.register(layout::NUMERIC_ARRAY, Box::new(primitive::resolve_numeric));
+        registry.register(layout::BOOLEAN_ARRAY, Box::new(primitive::resolve_boolean));
+        registry.register(layout::NULL_ARRAY, Box::new(primitive::resolve_null));
+        for prefix in [
+            "vineyard::BaseBinaryArray",
+            "vineyard::StringArray",
+            "vineyard::LargeStringArray",
+            "vineyard::BinaryArray",
+            "vineyard::LargeBinaryArray",
+        ] {
+            registry.register(prefix, Box::new(binary::resolve_binary));
+        }
+        registry.register(
+            layout::FIXED_SIZE_BINARY_ARRAY,
+            Box::new(binary::resolve_fixed_size_binary),
+        );
+        registry.register(layout::LIST_ARRAY, Box::new(nested::resolve_list));
+        registry.register(layout::LARGE_LIST_ARRAY, Box::new(nested::resolve_list));
+        registry.register(layout::STRUCT_ARRAY, Box::new(nested::resolve_struct));
+        registry.register(
+            layout::DICTIONARY_ARRAY,
+            Box::new(nested::resolve_dictionary),
+        );
+        registry.register(layout::CHUNKED_ARRAY, Box::new(nested::resolve_chunked));
+        registry.register(layout::SCHEMA_PROXY, Box::new(table::resolve_schema_proxy));
+        registry.register(layout::RECORD_BATCH, Box::new(table::resolve_record_batch));
+        registry.register(layout::TABLE, Box::new(table::resolve_table));
+        registry.register(layout::TENSOR, Box::new(tensor::resolve_tensor));
+        registry.register(layout::ARRAY, Box::new(tensor::resolve_array));
+        registry.register(layout::DATA_FRAME, Box::new(pandas::resolve_data_frame));
+        registry.register(layout::SERIES, Box::new(pandas::resolve_series));
+        registry.register(layout::INDEX, Box::new(pandas::resolve_index));
+        registry.register(layout::RANGE_INDEX, Box::new(pandas::resolve_range_index));
+        registry
+    }
+
+    /// Registers `resolver` for typenames starting with `prefix`; replaces an earlier
+    /// resolver of the same prefix.
+    pub fn register(&mut self, prefix: impl Into<String>, resolver: Resolver) {
+        self.resolvers.insert(prefix.into(), resolver);
+    }
+
+    /// The registered prefixes, in order.
+    pub fn prefixes(&self) -> impl Iterator<Item = &str> {
+        self.resolvers.keys().map(String::as_str)
+    }
+
+    /// The resolver of the longest registered prefix of `typename`.
+    fn find(&self, typename: &str) -> Option<&Resolver> {
+        self.resolvers
+            .iter()
+            .filter(|(prefix, _)| typename.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, resolver)| resolver)
+    }
+
+    /// Resolves an object by its typename.
+    pub fn resolve(&self, client: &IpcClient, meta: &ObjectMeta) -> Result<Resolved> {
+        let typename = typename_of(meta);
+        // Member trees of blobs may lack the typename; their ids say what they are.
+        let typename = if typename.is_empty() && meta.is_blob() {
+            vineyard_core::meta::BLOB_TYPENAME
+        } else {
+            typename
+        };
+        match self.find(typename) {
+            Some(resolver) => resolver(self, client, meta),
+            None => Err(Error::UnsupportedType {
+                typename: typename.into(),
+                id: meta.id(),
+            }),
+        }
+    }
+
+    /// Resolves an object that must be array-shaped: an array, a 1-D tensor's values (any
+    /// tensor's, flattened), or a table or chunked array of one column in one batch.
+    pub fn resolve_array(&self, client: &IpcClient, meta: &ObjectMeta) -> Result<ArrayRef> {
+        self.resolve(client, meta)?.into_array(meta)
+    }
+}
+
+impl fmt::Debug for ResolverRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolverRegistry")
+            .field("prefixes", &self.resolvers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The registry behind [`crate::resolve`], built once.
+pub fn default_registry() -> &'static ResolverRegistry {
+    static DEFAULT: OnceLock<ResolverRegistry> = OnceLock::new();
+    DEFAULT.get_or_init(ResolverRegistry::with_defaults)
+}
+
+fn resolve_blob(_: &ResolverRegistry, client: &IpcClient, meta: &ObjectMeta) -> Result<Resolved> {
+    let id = meta
+        .id()
+        .ok_or_else(|| Error::invalid_field(meta, "id", "is missing from a blob's tree"))?;
+    if id == EMPTY_BLOB_ID {
+        return Ok(Resolved::Blob(Blob::empty()));
+    }
+    Ok(Resolved::Blob(client.get_blob(id)?))
+}
