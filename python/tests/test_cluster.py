@@ -78,7 +78,9 @@ def test_default_instances_share_one_etcd_that_outlives_its_starter(default_endp
         assert pid is not None, "the first instance should have started etcd:\n" + first.output()
         client1 = vineyard.connect(first.socket)
         client2 = vineyard.connect(second.socket)
-        assert len(client1.meta) == 2 and len(client2.meta) == 2
+        # Membership spreads through the watch: a moment after the second one registered.
+        wait_for("both instances to see each other", lambda: len(client1.meta) == 2)
+        assert len(client2.meta) == 2
         id1 = client1.put(np.zeros(8))
         client1.persist(id1)
         assert client2.get_meta(id1).typename == client1.get_meta(id1).typename
@@ -214,8 +216,11 @@ def test_pair_across_two_hosts(two_hosts, tmp_path):
 
         client1 = vineyard.connect(servers[0][1])
         client2 = vineyard.connect(servers[1][1])
-        hostnames = {info["ipc_socket"] for info in client1.meta.values()}
-        assert hostnames == {servers[0][1], servers[1][1]}
+        sockets = {servers[0][1], servers[1][1]}
+        wait_for(
+            "both instances in the cluster view",
+            lambda: {info["ipc_socket"] for info in client1.meta.values()} == sockets,
+        )
 
         # The seed example, across the two hosts.
         id1 = client1.put(np.zeros(8))

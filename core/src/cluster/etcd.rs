@@ -543,6 +543,19 @@ impl MetaStore for EtcdMetaStore {
             .and_then(|kv| serde_json::from_str(kv.value_str().ok()?).ok()))
     }
 
+    async fn fetch_name(&self, name: &str) -> Result<Option<ObjectID>> {
+        let mut client = self.inner.client()?;
+        let response = client
+            .get(self.inner.key(&format!("names/{name}")), None)
+            .await
+            .map_err(|error| self.inner.fail(error))?;
+        Ok(response
+            .kvs()
+            .first()
+            .and_then(|kv| kv.value_str().ok()?.parse().ok())
+            .map(ObjectID))
+    }
+
     async fn view(&self) -> Result<ClusterView> {
         let mut client = self.inner.client()?;
         Ok(self.inner.read_view(&mut client).await?.0)

@@ -132,6 +132,15 @@ impl MetaStore for LocalMetaStore {
         Ok(view.objects.get(&id).cloned())
     }
 
+    async fn fetch_name(&self, name: &str) -> Result<Option<ObjectID>> {
+        let view = self
+            .shared
+            .view
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        Ok(view.names.get(name).copied())
+    }
+
     async fn view(&self) -> Result<ClusterView> {
         let view = self
             .shared

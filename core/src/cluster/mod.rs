@@ -99,6 +99,9 @@ pub trait MetaStore: Send + Sync {
     /// A consistent read of one published object.
     async fn fetch(&self, id: ObjectID) -> Result<Option<PublishedObject>>;
 
+    /// A consistent read of one name.
+    async fn fetch_name(&self, name: &str) -> Result<Option<ObjectID>>;
+
     /// The whole shared view, read consistently.
     async fn view(&self) -> Result<ClusterView>;
 

@@ -260,7 +260,7 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             shared.changed.notify_waiters();
             reply(json!({"type": kind}))
         }
-        Request::GetName { name, wait } => match shared.table().get_name(name) {
+        Request::GetName { name, wait } => match shared.get_name(name).await {
             Some(id) => reply(json!({"type": kind, "object_id": id.0})),
             None if *wait => Outcome::NotYet,
             None => return Err(Error::NameNotExists { name: name.clone() }),

@@ -125,6 +125,17 @@ impl Shared {
         Ok(())
     }
 
+    /// The object a name points at; a name this instance has not heard of yet is read from
+    /// the cluster (a put_name elsewhere may be younger than the watch event announcing it).
+    async fn get_name(&self, name: &str) -> Option<ObjectID> {
+        if let Some(id) = self.table().get_name(name) {
+            return Some(id);
+        }
+        let id = self.cluster.fetch_name(name).await.ok().flatten()?;
+        self.table().set_name(name.to_string(), id);
+        Some(id)
+    }
+
     async fn drop_name(&self, name: &str) -> Result<()> {
         self.table().drop_name(name);
         self.cluster.drop_name(name).await
@@ -197,6 +208,8 @@ impl Server {
     /// (which must answer), or `auto` (use etcd if one answers or can be started on this
     /// machine, otherwise run alone).
     pub async fn start(config: ServerConfig) -> Result<Server> {
+        // Fail on an unusable socket before starting or joining anything.
+        socket::check_available(&config.socket)?;
         let cluster: Arc<dyn MetaStore> = match config.meta {
             MetaBackend::Local => Arc::new(LocalMetaStore::new()),
             MetaBackend::Etcd => {
@@ -245,7 +258,7 @@ impl Server {
         if config.reserve_memory {
             arena.prefault_in_background();
         }
-        let listener = socket::bind(&config.socket)?;
+        socket::check_available(&config.socket)?;
         let events = cluster.subscribe();
         let info = InstanceInfo {
             instance_id: 0,
@@ -257,11 +270,12 @@ impl Server {
                 .unwrap_or_else(|| "0.0.0.0:0".into()),
             timestamp: crate::id::now_millis(),
         };
-        let joined = cluster.join(info).await;
-        let instance_id = match joined {
-            Ok(instance_id) => instance_id,
+        let instance_id = cluster.join(info).await?;
+        // Bound only once joined: a client that finds the socket finds a registered instance.
+        let listener = match socket::bind(&config.socket) {
+            Ok(listener) => listener,
             Err(error) => {
-                let _ = std::fs::remove_file(&config.socket);
+                cluster.leave().await;
                 return Err(error);
             }
         };

@@ -10,6 +10,19 @@ use crate::error::{Error, Result};
 
 /// Binds `path`, removing a stale socket file left by a server that died.
 pub fn bind(path: &Path) -> Result<UnixListener> {
+    check_available(path)?;
+    UnixListener::bind(path).map_err(|error| {
+        Error::invalid(format!(
+            "cannot listen on {}: {error}; choose another --socket (a writable path \
+             shorter than 108 bytes)",
+            path.display()
+        ))
+    })
+}
+
+/// Fails with a clear message unless `path` can be bound: its directory exists and nothing
+/// else is there (a stale socket of a dead server is removed).
+pub fn check_available(path: &Path) -> Result<()> {
     let shown = path.display();
     if let Some(parent) = path
         .parent()
@@ -52,10 +65,11 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
         }
         Err(_) => {}
     }
-    UnixListener::bind(path).map_err(|error| {
-        Error::invalid(format!(
-            "cannot listen on {shown}: {error}; choose another --socket (a writable path \
-             shorter than 108 bytes)"
-        ))
-    })
+    if path.as_os_str().len() >= 108 {
+        return Err(Error::invalid(format!(
+            "cannot listen on {shown}: the path is longer than the 107 bytes a UNIX socket \
+             allows; choose a shorter --socket"
+        )));
+    }
+    Ok(())
 }

@@ -82,6 +82,8 @@ async fn conformance(a: Arc<dyn MetaStore>, b: Arc<dyn MetaStore>) {
     // Names are shared both ways.
     b.put_name("shared-name", object).await.unwrap();
     assert_eq!(a.view().await.unwrap().names["shared-name"], object);
+    assert_eq!(a.fetch_name("shared-name").await.unwrap(), Some(object));
+    assert_eq!(a.fetch_name("no-such-name").await.unwrap(), None);
     b.drop_name("shared-name").await.unwrap();
     assert!(!a.view().await.unwrap().names.contains_key("shared-name"));
 
