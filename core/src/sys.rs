@@ -19,6 +19,15 @@ pub fn create_memfd(name: &str, size: u64) -> io::Result<File> {
     Ok(file)
 }
 
+/// Makes a truncation past `ulimit -f` (a `--size` over the file size limit) fail with `EFBIG`
+/// instead of killing the process with SIGXFSZ, as Python does at start-up.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 /// Sends one fd with a single dummy byte, as Vineyard's clients expect (`SCM_RIGHTS`).
 ///
 /// Returns `WouldBlock` if a non-blocking socket is full.

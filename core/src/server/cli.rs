@@ -31,6 +31,11 @@ struct Flags {
     /// UNIX socket for IPC clients.
     #[arg(long, default_value = "/var/run/vineyard.sock")]
     socket: PathBuf,
+    /// Permission bits of the socket file, in octal: 600 lets only this user connect, 660 its
+    /// group too, 666 everyone.
+    #[arg(long = "socket_mode", alias = "socket-mode", default_value = "600",
+          value_parser = super::socket::parse_mode)]
+    socket_mode: u32,
     /// Shared memory for blobs, e.g. 512Mi, 4Gi, 8G.
     #[arg(long, default_value = "256Mi", value_parser = size)]
     size: u64,
@@ -138,6 +143,7 @@ impl Flags {
             rpc_socket_port: self.rpc_socket_port,
             spill_path: self.spill_path,
             reserve_memory: self.reserve_memory,
+            socket_mode: self.socket_mode,
             ..ServerConfig::local(self.socket, self.size)
         }
     }
@@ -161,6 +167,7 @@ pub fn run_with(
             return error.exit_code();
         }
     };
+    crate::sys::ignore_file_size_signal();
     // Another embedder (or a second run in one process) may have installed one already.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -186,6 +193,7 @@ pub fn run_with(
         if let Some(service) = rpc.as_mut() {
             config.rpc_endpoint = Some(service.bind(&options)?);
         }
+        let shutdown = shutdown_signal();
         let socket = config.socket.clone();
         let server = Server::start(config).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -197,7 +205,7 @@ pub fn run_with(
                 }),
             ))
         });
-        let served = server.serve(shutdown_signal()).await;
+        let served = server.serve(shutdown).await;
         let _ = stop.send(());
         if let Some(task) = rpc_task {
             match task.await {
@@ -217,17 +225,25 @@ pub fn run_with(
     }
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM. The handlers are installed when this is called, not when the future is
+/// first polled: a signal that arrives while the server starts (its socket already visible)
+/// is then kept for `serve`, instead of killing the process or being lost.
+fn shutdown_signal() -> impl Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (terminate, interrupt) {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {},
+                    _ = terminate.recv() => {},
+                }
+            }
+            (Ok(mut only), Err(_)) | (Err(_), Ok(mut only)) => {
+                only.recv().await;
+            }
+            (Err(_), Err(_)) => std::future::pending().await,
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = terminate.recv() => {},
     }
 }

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use crate::id::InstanceID;
 
+/// Permission bits of the IPC socket unless `--socket_mode` says otherwise: owner only.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
+
 /// Where an instance keeps cluster-wide metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MetaBackend {
@@ -20,6 +23,8 @@ pub enum MetaBackend {
 pub struct ServerConfig {
     /// The UNIX socket clients connect to.
     pub socket: PathBuf,
+    /// Permission bits of the socket file (`0o600`: only the owner may connect).
+    pub socket_mode: u32,
     /// Bytes of shared memory for blobs.
     pub size: u64,
     /// The metadata backend.
@@ -48,6 +53,7 @@ impl ServerConfig {
     pub fn local(socket: impl Into<PathBuf>, size: u64) -> ServerConfig {
         ServerConfig {
             socket: socket.into(),
+            socket_mode: DEFAULT_SOCKET_MODE,
             size,
             meta: MetaBackend::Local,
             etcd_endpoint: "http://127.0.0.1:2379".into(),

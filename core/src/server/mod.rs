@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use tokio::net::UnixListener;
 use tokio::sync::{broadcast, Notify};
 
-pub use config::{MetaBackend, ServerConfig};
+pub use config::{MetaBackend, ServerConfig, DEFAULT_SOCKET_MODE};
 
 use crate::cluster::{
     find_or_start_etcd, ClusterEvent, EtcdMetaStore, InstanceInfo, LocalMetaStore, MetaStore,
@@ -272,7 +272,7 @@ impl Server {
         };
         let instance_id = cluster.join(info).await?;
         // Bound only once joined: a client that finds the socket finds a registered instance.
-        let listener = match socket::bind(&config.socket) {
+        let listener = match socket::bind(&config.socket, config.socket_mode) {
             Ok(listener) => listener,
             Err(error) => {
                 cluster.leave().await;

@@ -89,3 +89,80 @@ fn shutdown_with_connected_and_waiting_clients() {
     assert!(error.to_string().contains("connection"), "{error}");
     assert!(idle.status().is_err());
 }
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn socket_is_owner_only_by_default_and_configurable() {
+    let server = TestServer::start();
+    assert_eq!(mode_of(server.socket()), vineyard_core::DEFAULT_SOCKET_MODE);
+    assert_eq!(vineyard_core::DEFAULT_SOCKET_MODE, 0o600);
+    assert!(server.client().status().is_ok(), "the owner still connects");
+
+    let open = TestServer::start_with(|config| config.socket_mode = 0o666);
+    assert_eq!(mode_of(open.socket()), 0o666, "wider than the umask allows");
+    assert!(open.client().status().is_ok());
+
+    // A mode that is not octal permission bits is a usage error (exit code 2), not a start.
+    for bad in ["9", "1777", "rw-------", ""] {
+        let code = vineyard_core::server::cli::run(["vineyardd", "--socket-mode", bad]);
+        assert_eq!(code, 2, "--socket-mode {bad:?}");
+    }
+}
+
+/// Set in the child that `size_over_the_file_size_limit_is_a_clear_error` starts.
+const FSIZE_CHILD: &str = "VINEYARD_TEST_FSIZE_CHILD";
+
+/// The child half of the test below: runs the command line under a 1 MiB `ulimit -f`.
+#[test]
+fn fsize_limited_child() {
+    let Some(socket) = std::env::var_os(FSIZE_CHILD) else {
+        return;
+    };
+    let code = vineyard_core::server::cli::run([
+        "vineyardd".into(),
+        "--socket".into(),
+        socket,
+        "--size".into(),
+        "64Mi".into(),
+        "--meta".into(),
+        "local".into(),
+    ]);
+    std::process::exit(code);
+}
+
+#[test]
+fn size_over_the_file_size_limit_is_a_clear_error() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", "server::fsize_limited_child", "--nocapture"])
+        .env(FSIZE_CHILD, dir.path().join("vineyard.sock"));
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        child.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 1 << 20,
+                rlim_max: 1 << 20,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = child.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.signal(),
+        None,
+        "killed by a signal (SIGXFSZ is 25): {stderr}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("shared memory"), "{stderr}");
+    assert!(stderr.contains("--size"), "{stderr}");
+}
