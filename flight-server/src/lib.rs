@@ -1,1 +1,39 @@
-//! placeholder
+//! vineyard-flight-server: Arrow Flight over a vineyard instance, for readers and writers on
+//! other machines and for moving blobs between instances.
+//!
+//! `vineyardd` (this crate's binary) and `python -m vineyard` serve [`FlightService`] beside
+//! the IPC server: it binds a TCP port, reaches its own instance through an `IpcClient` on the
+//! instance's UNIX socket, and streams objects as Arrow record batches built over the shared
+//! memory. [`RemoteClient`] is the matching Rust client.
+//!
+//! # Layout
+//! - [`service`]: `FlightService`, the `RpcService` that binds, serves and shuts down.
+//! - `do_get`: `DoGet` answered below tonic, the shared-memory buffers handed to HTTP/2 as
+//!   they are (no copy); every other call passes on to `handler`.
+//! - `handler`: the arrow-flight `FlightService` trait, one method per call, dispatching below.
+//! - `instance`: a small pool of `IpcClient`s to the instance, used from blocking tasks.
+//! - [`target`]: what tickets and descriptors name: an object id, a name, a blob.
+//! - `objects`: reading an object as a schema plus record batches; describing it as a flight.
+//! - `encode`: record batches to `FlightData`, straight from the shared-memory buffers.
+//! - `put`: `do_put` streams into `vineyard::Table` objects (or blobs).
+//! - [`actions`]: the `do_action` calls and their JSON bodies.
+//! - `auth`: the optional bearer token.
+//! - [`client`]: `RemoteClient`, over arrow-flight's `FlightClient`.
+//! - [`error`]: the crate's `Error` and its `tonic::Status` mapping.
+
+pub mod actions;
+mod auth;
+pub mod client;
+mod do_get;
+mod encode;
+pub mod error;
+mod handler;
+mod instance;
+mod objects;
+mod put;
+pub mod service;
+pub mod target;
+
+pub use client::RemoteClient;
+pub use error::{Error, Result};
+pub use service::FlightService;

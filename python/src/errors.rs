@@ -171,19 +171,49 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
         (py.get_type::<KeyErrorException>(), Code::KeyError),
         (py.get_type::<TypeErrorException>(), Code::TypeError),
         (py.get_type::<IOErrorException>(), Code::IoError),
-        (py.get_type::<NotImplementedException>(), Code::NotImplemented),
-        (py.get_type::<AssertionFailedException>(), Code::AssertionFailed),
-        (py.get_type::<UserInputErrorException>(), Code::UserInputError),
+        (
+            py.get_type::<NotImplementedException>(),
+            Code::NotImplemented,
+        ),
+        (
+            py.get_type::<AssertionFailedException>(),
+            Code::AssertionFailed,
+        ),
+        (
+            py.get_type::<UserInputErrorException>(),
+            Code::UserInputError,
+        ),
         (py.get_type::<ObjectExistsException>(), Code::Other(11)),
-        (py.get_type::<ObjectNotExistsException>(), Code::ObjectNotExists),
+        (
+            py.get_type::<ObjectNotExistsException>(),
+            Code::ObjectNotExists,
+        ),
         (py.get_type::<ObjectSealedException>(), Code::ObjectSealed),
-        (py.get_type::<ObjectNotSealedException>(), Code::ObjectNotSealed),
-        (py.get_type::<MetaTreeInvalidException>(), Code::MetaTreeInvalid),
-        (py.get_type::<NotEnoughMemoryException>(), Code::NotEnoughMemory),
-        (py.get_type::<ConnectionFailedException>(), Code::ConnectionFailed),
-        (py.get_type::<ConnectionErrorException>(), Code::ConnectionError),
+        (
+            py.get_type::<ObjectNotSealedException>(),
+            Code::ObjectNotSealed,
+        ),
+        (
+            py.get_type::<MetaTreeInvalidException>(),
+            Code::MetaTreeInvalid,
+        ),
+        (
+            py.get_type::<NotEnoughMemoryException>(),
+            Code::NotEnoughMemory,
+        ),
+        (
+            py.get_type::<ConnectionFailedException>(),
+            Code::ConnectionFailed,
+        ),
+        (
+            py.get_type::<ConnectionErrorException>(),
+            Code::ConnectionError,
+        ),
         (py.get_type::<EtcdErrorException>(), Code::EtcdError),
-        (py.get_type::<GlobalObjectInvalidException>(), Code::GlobalObjectInvalid),
+        (
+            py.get_type::<GlobalObjectInvalidException>(),
+            Code::GlobalObjectInvalid,
+        ),
         (py.get_type::<UnknownErrorException>(), Code::UnknownError),
     ];
     for (class, code) in codes {

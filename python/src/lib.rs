@@ -6,7 +6,8 @@
 //! - `object_id`: `ObjectID`.
 //! - `errors`: `VineyardException` and its subclasses.
 //! - `json`: JSON values to Python objects.
-//! - `run_server`: `python -m vineyard` runs the server linked into this module.
+//! - `run_server`: `python -m vineyard` runs the server linked into this module, with its
+//!   Arrow Flight service.
 
 mod blob;
 mod client;
@@ -23,7 +24,12 @@ fn run_server(py: Python<'_>, args: Vec<String>) -> i32 {
     let argv: Vec<String> = std::iter::once("vineyard".to_string())
         .chain(args)
         .collect();
-    py.detach(move || vineyard_core::server::cli::run(argv))
+    py.detach(move || {
+        vineyard_core::server::cli::run_with(
+            argv,
+            Some(Box::new(vineyard_flight_server::FlightService::new())),
+        )
+    })
 }
 
 #[pymodule]

@@ -23,21 +23,29 @@ def test_connect_forms(vineyard_socket, monkeypatch):
     assert vineyard.Client is vineyard.IPCClient
 
 
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.mark.parametrize(
-    "args, kwargs",
+    "form",
     [
-        (("localhost:9600",), {}),
-        (("localhost", 9600), {}),
-        ((), {"host": "localhost", "port": 9600}),
-        ((), {"endpoint": ("localhost", 9600)}),
-        ((("localhost", "9600"),), {}),
+        lambda port: ((f"127.0.0.1:{port}",), {}),
+        lambda port: (("127.0.0.1", port), {}),
+        lambda port: ((), {"host": "127.0.0.1", "port": port}),
+        lambda port: ((), {"endpoint": ("127.0.0.1", port)}),
+        lambda port: ((("127.0.0.1", str(port)),), {}),
     ],
 )
-def test_remote_connect_is_not_available_yet(args, kwargs):
-    with pytest.raises(vineyard.RemoteAccessNotImplementedException, match="Flight") as caught:
+def test_remote_connect_goes_over_rpc(form):
+    port = closed_port()
+    args, kwargs = form(port)
+    with pytest.raises(vineyard.ConnectionFailedException, match=f"RPC endpoint 127.0.0.1:{port}"):
         vineyard.connect(*args, **kwargs)
-    assert isinstance(caught.value, vineyard.VineyardException)
-    assert isinstance(caught.value, NotImplementedError)
 
 
 def test_connect_without_a_socket(monkeypatch):

@@ -52,9 +52,9 @@ def test_remote_member_resolves_to_none(client, capsys):
     np.testing.assert_array_equal(second, np.ones(4))
 
 
-def test_fetching_remote_payloads_needs_the_flight_server(client):
+def test_fetching_from_an_instance_outside_the_cluster_says_so(client):
     meta = remote_pair(client)
-    with pytest.raises(vineyard.RemoteAccessNotImplementedException, match="instance"):
+    with pytest.raises(vineyard.ObjectNotExistsException, match="instance 7"):
         client._objects([meta], fetch=True)
 
 

@@ -20,7 +20,6 @@ from typing import Any
 from vineyard import _native
 from vineyard._native import Blob, BlobBuilder, ObjectID
 from vineyard.core.blob_index import find_blob, remember_instance
-from vineyard.core.exceptions import RemoteAccessNotImplementedException
 from vineyard.core.meta import BLOB_TYPENAME, EMPTY_BLOB_ID, ObjectMeta, ObjectName
 from vineyard.core.object import is_blob_meta, wrap_object
 
@@ -383,12 +382,13 @@ class IPCClient:
         for meta in metas:
             _collect_blobs(meta, self._instance_id, local, remote)
         if remote and fetch:
-            instances = sorted(set(remote.values()))
-            raise RemoteAccessNotImplementedException(
-                f"fetching payloads from instance(s) {instances} needs the remote (Flight) "
-                "service, which is not available yet; get without fetch=True to read the "
-                "remote parts as None"
-            )
+            # Copies the remote payloads here over Flight and rebuilds the trees over them.
+            from vineyard.core.rpc import fetch_remote
+
+            metas = fetch_remote(self, metas)
+            local, remote = {}, {}
+            for meta in metas:
+                _collect_blobs(meta, self._instance_id, local, remote)
         blobs: dict[int, Blob] = {}
         if local:
             instance = self._instance_id
@@ -406,18 +406,13 @@ class IPCClient:
         """Kept for Vineyard code: the instance follows the cluster's metadata by itself."""
 
     def migrate(self, object_id: Any) -> ObjectID:
-        """Copies a remote object's payload here; needs the remote (Flight) service."""
+        """A local copy of an object whose payload lives (partly) on other instances, copied
+        over their Flight endpoints; the object itself if it is all here already."""
+        from vineyard.core.rpc import fetch_remote
+
         object_id = as_object_id(object_id)
-        meta = self.get_meta(object_id)
-        local: dict[int, int] = {}
-        remote: dict[int, int] = {}
-        _collect_blobs(meta, self._instance_id, local, remote)
-        if not remote:
-            return object_id
-        raise RemoteAccessNotImplementedException(
-            f"migrating {object_id} from instance(s) {sorted(set(remote.values()))} needs the "
-            "remote (Flight) service, which is not available yet"
-        )
+        (meta,) = fetch_remote(self, [self.get_meta(object_id)])
+        return meta.id
 
 
 Client = IPCClient
@@ -445,25 +440,30 @@ def _collect_blobs(
 _ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d+)$")
 
 
-def _remote_unavailable(endpoint: str) -> RemoteAccessNotImplementedException:
-    return RemoteAccessNotImplementedException(
-        f"cannot connect to {endpoint}: remote (RPC) clients arrive with the Flight server, "
-        "which is not available yet; connect to the instance's UNIX socket instead, e.g. "
-        "vineyard.connect('/var/run/vineyard.sock')"
-    )
+def _rpc_client(host: Any, port: Any, token: str | None) -> Any:
+    from vineyard.core.rpc import RPCClient, parse_endpoint
+
+    if port is None and isinstance(host, str):
+        host, port = parse_endpoint(host)
+    if host is None or port is None:
+        raise ValueError(f"an RPC endpoint needs a host and a port, got {host}:{port}")
+    return RPCClient(host, port, token=token)
 
 
-def connect(*args: Any, **kwargs: Any) -> IPCClient:
+def connect(*args: Any, **kwargs: Any) -> Any:
     """Connects to an instance.
 
     - `connect('/path/to/socket')` or `connect(socket=...)`: over the UNIX socket;
-    - `connect()`: the socket in `VINEYARD_IPC_SOCKET`;
-    - `connect('host:port')`, `connect(host, port)`, `connect(endpoint=(host, port))`: remote,
-      which needs the Flight server and raises `RemoteAccessNotImplementedException` for now.
+    - `connect()`: the socket in `VINEYARD_IPC_SOCKET` (else the endpoint in
+      `VINEYARD_RPC_ENDPOINT`);
+    - `connect('host:port')`, `connect(host, port)`, `connect(endpoint=(host, port))`: over the
+      instance's Arrow Flight endpoint (an `RPCClient`; `token=` or `VINEYARD_RPC_TOKEN` when
+      the instance wants one).
     """
     kwargs.pop("username", None)
     kwargs.pop("password", None)
     kwargs.pop("session", None)
+    token = kwargs.pop("token", None)
     socket = kwargs.pop("socket", None)
     host = kwargs.pop("host", None)
     port = kwargs.pop("port", None)
@@ -482,21 +482,21 @@ def connect(*args: Any, **kwargs: Any) -> IPCClient:
             socket = target
     if endpoint is not None:
         if isinstance(endpoint, str):
-            raise _remote_unavailable(endpoint)
+            return _rpc_client(endpoint, None, token)
         host, port = endpoint
     if host is not None or port is not None:
-        raise _remote_unavailable(f"{host}:{port}")
+        return _rpc_client(host, port, token)
     if socket is None:
         socket = os.environ.get("VINEYARD_IPC_SOCKET")
         if not socket:
             rpc = os.environ.get("VINEYARD_RPC_ENDPOINT")
             if rpc:
-                raise _remote_unavailable(rpc)
+                return _rpc_client(rpc, None, token)
             raise _native.ConnectionFailedException(
                 "no socket given and VINEYARD_IPC_SOCKET is not set: pass the path of the "
                 "instance's UNIX socket, e.g. vineyard.connect('/var/run/vineyard.sock')"
             )
     socket = os.fspath(socket)
     if not os.path.exists(socket) and _ENDPOINT.match(socket):
-        raise _remote_unavailable(socket)
+        return _rpc_client(socket, None, token)
     return IPCClient(socket)

@@ -4,6 +4,7 @@ from typing import Any
 
 from vineyard._native import Blob, BlobBuilder, ObjectID
 from vineyard.core.meta import ObjectMeta, ObjectName
+from vineyard.core.rpc import RPCClient
 
 __all__ = ["IPCClient", "Client", "InstanceStatus", "as_object_id", "connect"]
 
@@ -93,4 +94,4 @@ class IPCClient:
 
 Client = IPCClient
 
-def connect(*args: Any, **kwargs: Any) -> IPCClient: ...
+def connect(*args: Any, **kwargs: Any) -> IPCClient | RPCClient: ...

@@ -1,0 +1,301 @@
+//! `DoGet` served straight from the shared memory.
+//!
+//! tonic encodes each `FlightData` into a fresh buffer, copying the body (and gathering it
+//! into one contiguous field costs a second copy). This route answers `DoGet` below tonic:
+//! it writes the gRPC framing and the protobuf field headers itself and hands HTTP/2 the
+//! arrays' buffers as they are, so the payload goes from the shared memory to the socket
+//! with no copy in this process. Every other call goes to the tonic service it wraps.
+//!
+//! The wire format is plain gRPC: per message a 5-byte prefix (uncompressed flag, length),
+//! then the `FlightData` protobuf: field 2 (`data_header`) and field 1000 (`data_body`).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arrow_flight::Ticket;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::future::BoxFuture;
+use http::header::CONTENT_TYPE;
+use http::HeaderValue;
+use http_body::Frame;
+use prost::Message as _;
+use tonic::body::Body;
+use tonic::codegen::Service;
+use tonic::metadata::MetadataMap;
+use tonic::server::NamedService;
+use tonic::Status;
+
+use crate::auth::TokenCheck;
+use crate::encode::{to_bytes, FlightDataStream, Message, LARGE_MESSAGE_SIZE, TARGET_MESSAGE_SIZE};
+use crate::error::Error;
+use crate::instance::Instance;
+use crate::objects;
+use crate::target::TicketRequest;
+
+const DO_GET_PATH: &str = "/arrow.flight.protocol.FlightService/DoGet";
+
+/// Largest `DoGet` request accepted (a ticket is an id or a name).
+const MAX_REQUEST: usize = 1 << 20;
+
+/// Pieces smaller than this are gathered into one chunk (one HTTP/2 frame) with their
+/// neighbours; larger ones are sent as they are.
+const SMALL_PIECE: usize = 16 << 10;
+
+/// Routes `DoGet` to [`serve_do_get`] and every other call to `inner`.
+#[derive(Clone)]
+pub(crate) struct DoGetRoute<S> {
+    inner: S,
+    instance: Arc<Instance>,
+    token: TokenCheck,
+}
+
+impl<S> DoGetRoute<S> {
+    pub(crate) fn new(inner: S, instance: Arc<Instance>, token: TokenCheck) -> DoGetRoute<S> {
+        DoGetRoute {
+            inner,
+            instance,
+            token,
+        }
+    }
+}
+
+impl<S: NamedService> NamedService for DoGetRoute<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<http::Request<Body>> for DoGetRoute<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<http::Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        if request.uri().path() != DO_GET_PATH {
+            let call = self.inner.call(request);
+            return Box::pin(async move { Ok(call.await?.map(Body::new)) });
+        }
+        let instance = Arc::clone(&self.instance);
+        let token = self.token.clone();
+        Box::pin(async move {
+            Ok(serve_do_get(instance, token, request)
+                .await
+                .unwrap_or_else(Status::into_http))
+        })
+    }
+}
+
+/// Answers one `DoGet`: checks the token, reads the ticket, reads the object, and streams it.
+async fn serve_do_get(
+    instance: Arc<Instance>,
+    token: TokenCheck,
+    request: http::Request<Body>,
+) -> Result<http::Response<Body>, Status> {
+    token.check(&MetadataMap::from_headers(request.headers().clone()))?;
+    let message_size = message_size(request.headers());
+    let ticket = read_ticket(request.into_body()).await?;
+    let ticket = TicketRequest::parse(&ticket.ticket)?;
+    let data = instance
+        .run(move |client| match ticket {
+            TicketRequest::Blob(id) => objects::read_blob(client, id),
+            TicketRequest::Object(target) => objects::read(client, target.resolve_id(client)?),
+        })
+        .await?;
+    let messages = FlightDataStream::new(&data.schema, data.batches, None)
+        .map_err(Error::from)?
+        .with_message_size(message_size);
+    let mut response = http::Response::new(Body::new(GrpcFrames {
+        messages,
+        chunks: VecDeque::new(),
+        done: false,
+    }));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    Ok(response)
+}
+
+/// How large the messages sent to this client are. gRPC C++ clients (pyarrow, Arrow C++)
+/// lift gRPC's 4 MiB message limit for Flight and open their flow-control window a whole
+/// message at a time, so fewer, larger messages reach them sooner; everyone else gets
+/// messages within the usual limit.
+fn message_size(headers: &http::HeaderMap) -> usize {
+    let agent = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|agent| agent.to_str().ok())
+        .unwrap_or_default();
+    if agent.contains("grpc-c++/") {
+        LARGE_MESSAGE_SIZE
+    } else {
+        TARGET_MESSAGE_SIZE
+    }
+}
+
+/// The request's one gRPC message, decoded as a `Ticket`.
+async fn read_ticket(mut body: Body) -> Result<Ticket, Status> {
+    let mut bytes = BytesMut::new();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut body), cx)).await
+    {
+        if let Ok(data) = frame?.into_data() {
+            bytes.extend_from_slice(&data);
+            if bytes.len() > MAX_REQUEST {
+                return Err(Status::invalid_argument(format!(
+                    "a DoGet request is a ticket of at most {MAX_REQUEST} bytes"
+                )));
+            }
+        }
+    }
+    if bytes.len() < 5 {
+        return Err(Status::invalid_argument(
+            "the DoGet request carries no ticket",
+        ));
+    }
+    if bytes[0] != 0 {
+        return Err(Status::unimplemented(
+            "compressed DoGet requests are not supported; send the ticket uncompressed",
+        ));
+    }
+    let length = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
+    let message = bytes.get(5..5 + length).ok_or_else(|| {
+        Status::invalid_argument("the DoGet request was cut short inside its ticket")
+    })?;
+    Ticket::decode(message)
+        .map_err(|error| Status::invalid_argument(format!("malformed DoGet ticket: {error}")))
+}
+
+/// The response body: each message as gRPC-framed `FlightData`, its body buffers passed on
+/// as they are; then the trailers with the call's status.
+struct GrpcFrames {
+    messages: FlightDataStream,
+    chunks: VecDeque<Bytes>,
+    done: bool,
+}
+
+impl http_body::Body for GrpcFrames {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(chunk) = this.chunks.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(chunk))));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match this.messages.next_message() {
+                Some(Ok(message)) => this.chunks = frame(message),
+                Some(Err(error)) => {
+                    this.done = true;
+                    let status = Status::internal(format!("cannot encode the stream: {error}"));
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers(&status)))));
+                }
+                None => {
+                    this.done = true;
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers(&Status::ok(""))))));
+                }
+            }
+        }
+    }
+}
+
+fn trailers(status: &Status) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    // Fails only for metadata that cannot be a header; a status of ours has none.
+    let _ = status.add_header(&mut headers);
+    headers
+}
+
+/// One message as chunks: the gRPC prefix and protobuf field headers, then the body pieces
+/// (small pieces gathered, large ones as they are).
+fn frame(message: Message) -> VecDeque<Bytes> {
+    let body_len = message.body_len();
+    let mut fields = BytesMut::with_capacity(message.header.len() + 32);
+    if !message.header.is_empty() {
+        fields.put_u8(0x12); // field 2, length-delimited
+        put_varint(&mut fields, message.header.len() as u64);
+        fields.extend_from_slice(&message.header);
+    }
+    if body_len > 0 {
+        fields.put_slice(&[0xc2, 0x3e]); // field 1000, length-delimited
+        put_varint(&mut fields, body_len as u64);
+    }
+    let length = fields.len() + body_len;
+    let mut chunks = VecDeque::new();
+    let mut small = BytesMut::with_capacity(5 + fields.len());
+    small.put_u8(0);
+    small.put_u32(length as u32);
+    small.extend_from_slice(&fields);
+    for piece in message.body {
+        if piece.len() < SMALL_PIECE {
+            small.extend_from_slice(&piece);
+        } else {
+            if !small.is_empty() {
+                chunks.push_back(small.split().freeze());
+            }
+            chunks.push_back(to_bytes(piece));
+        }
+    }
+    if !small.is_empty() {
+        chunks.push_back(small.freeze());
+    }
+    chunks
+}
+
+fn put_varint(out: &mut BytesMut, mut value: u64) {
+    while value >= 0x80 {
+        out.put_u8((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.put_u8(value as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc as StdArc;
+
+    use arrow::array::{Int64Array, RecordBatch};
+    use arrow_flight::FlightData;
+
+    use super::*;
+
+    /// The framed bytes decode, as gRPC and protobuf, to the `FlightData` tonic would send.
+    #[test]
+    fn frames_are_grpc_flight_data() {
+        let values = Int64Array::from_iter((0..10_000).map(|i| (i % 3 != 0).then_some(i)));
+        let batch = RecordBatch::try_from_iter([("x", StdArc::new(values) as _)]).unwrap();
+        let expected: Vec<FlightData> =
+            FlightDataStream::new(&batch.schema(), vec![batch.clone()], None)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let mut messages = FlightDataStream::new(&batch.schema(), vec![batch], None).unwrap();
+        let mut decoded = Vec::new();
+        while let Some(message) = messages.next_message() {
+            let bytes: Vec<u8> = frame(message.unwrap()).iter().flatten().copied().collect();
+            assert_eq!(bytes[0], 0);
+            let length = u32::from_be_bytes(bytes[1..5].try_into().unwrap()) as usize;
+            assert_eq!(length, bytes.len() - 5);
+            decoded.push(FlightData::decode(&bytes[5..]).unwrap());
+        }
+        assert_eq!(decoded, expected);
+    }
+}

@@ -1,0 +1,249 @@
+//! `FlightService`: the `RpcService` that `vineyardd` and `python -m vineyard` run beside the
+//! IPC server.
+//!
+//! `bind` takes the TCP port before the instance joins the cluster, so the endpoint it returns
+//! is announced to clients (`rpc_endpoint` in register replies) and to the other instances.
+//! If the port asked for is taken, it binds any free port instead and says so: an instance's
+//! IPC service matters more than its port number, and its endpoint is announced either way
+//! (two instances started with default flags on one machine both serve Flight).
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
+use vineyard_core::server::cli::{RpcOptions, RpcService};
+
+use crate::auth::TokenCheck;
+use crate::do_get::DoGetRoute;
+use crate::error::{Error, Result};
+use crate::handler::Handler;
+use crate::instance::Instance;
+
+/// How long in-flight calls may run on after shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The Arrow Flight service of one instance.
+#[derive(Debug, Default)]
+pub struct FlightService {
+    listener: Option<TcpListener>,
+    endpoint: Option<String>,
+    token: Option<String>,
+}
+
+impl FlightService {
+    /// A service not bound yet.
+    pub fn new() -> FlightService {
+        FlightService::default()
+    }
+
+    /// The announced `host:port`, once bound.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    fn bind_listener(&mut self, options: &RpcOptions) -> Result<String> {
+        let addresses: Vec<SocketAddr> = (options.host.as_str(), options.port)
+            .to_socket_addrs()
+            .map_err(|source| Error::Io {
+                message: format!("cannot resolve the RPC host `{}`", options.host),
+                source,
+            })?
+            .collect();
+        let listener = match TcpListener::bind(addresses.as_slice()) {
+            Ok(listener) => listener,
+            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse && options.port != 0 => {
+                let any: Vec<SocketAddr> = addresses
+                    .iter()
+                    .map(|address| SocketAddr::new(address.ip(), 0))
+                    .collect();
+                let listener = TcpListener::bind(any.as_slice()).map_err(|source| Error::Io {
+                    message: format!("cannot bind the RPC service to {}", options.host),
+                    source,
+                })?;
+                tracing::warn!(
+                    "RPC port {} on {} is taken; serving Flight on port {} instead \
+                     (choose one with --rpc_socket_port)",
+                    options.port,
+                    options.host,
+                    listener.local_addr().map(|a| a.port()).unwrap_or_default()
+                );
+                listener
+            }
+            Err(source) => {
+                return Err(Error::Io {
+                    message: format!(
+                        "cannot bind the RPC service to {}:{}",
+                        options.host, options.port
+                    ),
+                    source,
+                })
+            }
+        };
+        listener.set_nonblocking(true).map_err(|source| Error::Io {
+            message: "cannot make the RPC listener non-blocking".into(),
+            source,
+        })?;
+        let local = listener.local_addr().map_err(|source| Error::Io {
+            message: "cannot read the RPC listener's address".into(),
+            source,
+        })?;
+        let endpoint = announced(local);
+        self.listener = Some(listener);
+        self.endpoint = Some(endpoint.clone());
+        self.token = options.token.clone();
+        Ok(endpoint)
+    }
+
+    async fn run(
+        self,
+        socket: PathBuf,
+        shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Result<()> {
+        let listener = self.listener.ok_or_else(|| Error::Protocol {
+            message: "the Flight service was served before it was bound".into(),
+        })?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| Error::Io {
+            message: "cannot register the RPC listener with the runtime".into(),
+            source,
+        })?;
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let instance = Instance::new(socket);
+        let token = TokenCheck::new(self.token.as_deref());
+        let flight = InterceptedService::new(
+            FlightServiceServer::new(Handler::new(Arc::clone(&instance)))
+                .max_decoding_message_size(usize::MAX)
+                .max_encoding_message_size(usize::MAX),
+            token.clone(),
+        );
+        let server = DoGetRoute::new(flight, instance, token);
+        tracing::info!(
+            endpoint = self.endpoint.as_deref().unwrap_or(""),
+            "serving Arrow Flight"
+        );
+        let (stopping, stop) = tokio::sync::oneshot::channel::<()>();
+        let serve = tonic::transport::Server::builder()
+            .add_service(server)
+            .serve_with_incoming_shutdown(incoming, async move {
+                shutdown.await;
+                let _ = stopping.send(());
+            });
+        tokio::pin!(serve);
+        // Calls still streaming when shutdown is asked for get a grace period, not forever.
+        let deadline = async move {
+            if stop.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = &mut serve => served.map_err(|error| Error::Io {
+                message: "the Flight service stopped".into(),
+                source: std::io::Error::other(error),
+            }),
+            () = deadline => {
+                tracing::warn!("Flight calls still running {SHUTDOWN_GRACE:?} after shutdown were cut off");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The `host:port` to announce for a bound address: an unspecified address (0.0.0.0) is not
+/// reachable as such, so the machine's hostname stands in.
+fn announced(local: SocketAddr) -> String {
+    if local.ip().is_unspecified() {
+        format!("{}:{}", hostname(), local.port())
+    } else {
+        local.to_string()
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+impl RpcService for FlightService {
+    fn bind(&mut self, options: &RpcOptions) -> vineyard_core::Result<String> {
+        self.bind_listener(options)
+            .map_err(|error| vineyard_core::Error::invalid(error.to_string()))
+    }
+
+    /// Serves on a runtime of its own: dropping a blob makes a blocking IPC call to the
+    /// instance, and the Flight service must never block the threads the IPC server answers
+    /// on (they may be the only ones it has).
+    fn serve(
+        self: Box<Self>,
+        socket: PathBuf,
+        shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Pin<Box<dyn Future<Output = vineyard_core::Result<()>> + Send>> {
+        Box::pin(async move {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let (done, finished) = tokio::sync::oneshot::channel();
+            let service = *self;
+            std::thread::Builder::new()
+                .name("vineyard-flight".into())
+                .spawn(move || {
+                    let result = flight_runtime().and_then(|runtime| {
+                        let served = runtime.block_on(service.run(
+                            socket,
+                            Box::pin(async move {
+                                let _ = stopped.await;
+                            }),
+                        ));
+                        runtime.shutdown_timeout(SHUTDOWN_GRACE);
+                        served
+                    });
+                    let _ = done.send(result);
+                })
+                .map_err(|error| {
+                    vineyard_core::Error::invalid(format!(
+                        "cannot start the Flight service's thread: {error}"
+                    ))
+                })?;
+            tokio::pin!(shutdown, finished);
+            let result = tokio::select! {
+                result = &mut finished => result,
+                () = &mut shutdown => {
+                    let _ = stop.send(());
+                    finished.await
+                }
+            };
+            match result {
+                Ok(served) => {
+                    served.map_err(|error| vineyard_core::Error::invalid(error.to_string()))
+                }
+                Err(_) => Err(vineyard_core::Error::invalid(
+                    "the Flight service's thread ended without a word",
+                )),
+            }
+        })
+    }
+}
+
+/// The Flight service's runtime: a few worker threads, apart from the IPC server's.
+fn flight_runtime() -> Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2)
+        .clamp(2, 4);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("vineyard-flight")
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            message: "cannot start the Flight service's runtime".into(),
+            source,
+        })
+}

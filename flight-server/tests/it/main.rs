@@ -1,0 +1,23 @@
+//! Integration tests of the Flight service: a real instance (IPC server and Flight service)
+//! on a temp socket and a free loopback port; clients over real TCP.
+//!
+//! # Layout
+//! - `fixture`: `TestInstance`, an instance served from a background thread.
+//! - `data`: sample batches of every Arrow type the builders handle, with nulls.
+//! - `get`: `do_get` round trips: tables, batches, arrays, slices, tensors, blobs, empty.
+//! - `put`: `do_put` into tables and blobs; malformed streams leave nothing behind.
+//! - `errors`: bad tickets, unknown ids and names, objects that are not Arrow-shaped.
+//! - `list`: `list_flights` filters, `get_flight_info`, `get_schema`.
+//! - `actions`: the `do_action` set and `list_actions`.
+//! - `auth`: missing, wrong and right tokens.
+//! - `service`: binding (taken ports, announced endpoints) and shutdown.
+
+mod actions;
+mod auth;
+mod data;
+mod errors;
+mod fixture;
+mod get;
+mod list;
+mod put;
+mod service;
