@@ -94,9 +94,10 @@ $(INTEROP_STAMP): $(INTEROP_REQUIREMENTS)
 	$(INTEROP_PY) -m pip install --quiet --disable-pip-version-check -r $(INTEROP_REQUIREMENTS)
 	touch $@
 
-bench: deps $(DEV_STAMP) install ## Criterion benches (core) and the Python benchmarks, release builds
+bench: deps $(DEV_STAMP) install ## Benches beside their baselines: core (criterion, cluster), Python put/get, Flight
 	VINEYARD_ETCD_CMD=$(ETCD) $(CARGO) bench -p vineyard-core
 	$(DEV_PY) python/benchmarks/bench_put_get.py
+	$(DEV_PY) python/benchmarks/bench_flight.py
 
 test-reliability: deps $(DEV_STAMP) ## Only the reliability suite (python/tests/reliability), figures to target/reliability.jsonl
 	$(call step,maturin develop)

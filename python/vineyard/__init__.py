@@ -39,7 +39,7 @@ from vineyard.core import (
     default_resolver_context,
     resolver_context,
 )
-from vineyard.core.exceptions import RemoteAccessNotImplementedException, native_exceptions
+from vineyard.core.exceptions import native_exceptions
 from vineyard.data import register_builtin_types
 
 
@@ -99,7 +99,6 @@ __all__ = [
     "ObjectID",
     "ObjectMeta",
     "ObjectName",
-    "RemoteAccessNotImplementedException",
     "ResolverContext",
     "VineyardException",
     "__version__",

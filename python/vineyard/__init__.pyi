@@ -73,9 +73,6 @@ from vineyard.core import connect as connect
 from vineyard.core import default_builder_context as default_builder_context
 from vineyard.core import default_resolver_context as default_resolver_context
 from vineyard.core import resolver_context as resolver_context
-from vineyard.core.exceptions import (
-    RemoteAccessNotImplementedException as RemoteAccessNotImplementedException,
-)
 from vineyard.data import register_builtin_types as register_builtin_types
 
 __all__ = [
@@ -89,7 +86,6 @@ __all__ = [
     "ObjectID",
     "ObjectMeta",
     "ObjectName",
-    "RemoteAccessNotImplementedException",
     "ResolverContext",
     "VineyardException",
     "__version__",

@@ -22,6 +22,10 @@ impl Drop for Hold {
 }
 
 /// A sealed blob: read-only bytes in the shared memory, shared by every process that maps it.
+///
+/// Dropping the last handle on a blob tells the server with a blocking round trip on the
+/// client's connection: in async code, drop blobs inside `spawn_blocking` (or on a runtime the
+/// server does not share).
 #[derive(Clone)]
 pub struct Blob {
     id: ObjectID,

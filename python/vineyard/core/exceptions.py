@@ -7,9 +7,9 @@ status code (`ObjectNotExistsException`, `NotEnoughMemoryException`, ...), with 
 from __future__ import annotations
 
 from vineyard import _native
-from vineyard._native import NotImplementedException, VineyardException
+from vineyard._native import VineyardException
 
-__all__ = ["VineyardException", "RemoteAccessNotImplementedException", "native_exceptions"]
+__all__ = ["VineyardException", "native_exceptions"]
 
 
 # Vineyard's status codes (V6D_PROTOCOL.md section 4), as class attributes, so that `code`
@@ -46,19 +46,6 @@ def native_exceptions() -> dict[str, type[BaseException]]:
         if isinstance(value, type) and issubclass(value, VineyardException):
             found[name] = value
     return found
-
-
-try:
-
-    class RemoteAccessNotImplementedException(NotImplementedException, NotImplementedError):
-        """Raised for what needs the remote (RPC) service, which arrives with the Flight server:
-        connecting over TCP, and fetching payloads from other instances."""
-
-except TypeError:  # the native class has a layout of its own: keep to one base
-
-    class RemoteAccessNotImplementedException(NotImplementedException):  # type: ignore[no-redef]
-        """Raised for what needs the remote (RPC) service, which arrives with the Flight server:
-        connecting over TCP, and fetching payloads from other instances."""
 
 
 def _set_class_codes() -> None:
