@@ -9,8 +9,8 @@ use half::f16;
 use serde_json::Value;
 use vineyard_core::EMPTY_BLOB_ID;
 
-use crate::fixture::TestServer;
 use crate::round_trip;
+use vineyard_tests::TestServer;
 
 /// Round-trips `array`, two slices of it and an empty one; checks type and values.
 fn check(server: &TestServer, array: ArrayRef) {

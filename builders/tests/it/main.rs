@@ -2,7 +2,7 @@
 //! back with vineyard-resolvers.
 //!
 //! # Layout
-//! - `fixture`: `TestServer`, a server on a temp socket in a background thread.
+//! - `TestServer` comes from `vineyard-tests`.
 //! - `arrays`: every supported type with nulls, slices and empty arrays; the trees written.
 //! - `tables`: record batches and tables, schemas, mismatched batches.
 //! - `tensors`: C and Fortran order, dtypes, invalid tensors.
@@ -10,7 +10,6 @@
 //! - `registry`: user builders and unsupported types.
 
 mod arrays;
-mod fixture;
 mod registry;
 mod tables;
 mod tensors;

@@ -8,7 +8,7 @@ use vineyard_builders::{family_of, put_array, BuilderRegistry, Error};
 use vineyard_core::ObjectMeta;
 use vineyard_resolvers::{Resolved, ResolverRegistry};
 
-use crate::fixture::TestServer;
+use vineyard_tests::TestServer;
 
 #[test]
 fn unsupported_types_say_which_family() {

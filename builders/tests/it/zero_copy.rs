@@ -3,8 +3,8 @@
 use arrow::array::*;
 use vineyard_resolvers::{resolve, Resolved};
 
-use crate::fixture::TestServer;
 use crate::round_trip;
+use vineyard_tests::TestServer;
 
 #[test]
 fn resolved_buffers_point_into_the_blobs() {

@@ -7,8 +7,8 @@ use arrow::datatypes::*;
 use serde_json::json;
 use vineyard_resolvers::{resolve, resolve_array, Error, Resolved};
 
-use crate::fixture::TestServer;
 use crate::{blob, create, le_bytes};
+use vineyard_tests::TestServer;
 
 #[test]
 fn a_python_slice_keeps_the_whole_buffers_and_an_offset() {

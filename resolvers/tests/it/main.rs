@@ -2,7 +2,7 @@
 //! Vineyard's C++) writes them, resolved from a real server.
 //!
 //! # Layout
-//! - `fixture`: `TestServer`, a server on a temp socket in a background thread.
+//! - `TestServer` comes from `vineyard-tests`.
 //! - `arrays`: numeric, boolean, binary, nested and chunked arrays, with `offset_` slices,
 //!   legacy typenames and fields spelled as text.
 //! - `tensors`: `vineyard::Tensor<T>` and `vineyard::Array`, C and Fortran order, unsupported
@@ -11,7 +11,6 @@
 //! - `registry`: prefix matching, user resolvers, errors, blobs, `to_record_batches`.
 
 mod arrays;
-mod fixture;
 mod pandas;
 mod registry;
 mod tensors;

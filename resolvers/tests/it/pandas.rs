@@ -6,8 +6,8 @@ use serde_json::json;
 use vineyard_core::ObjectMeta;
 use vineyard_resolvers::{resolve, resolve_array, Error, Resolved};
 
-use crate::fixture::TestServer;
 use crate::{blob, create, le_bytes};
+use vineyard_tests::TestServer;
 
 fn column(
     client: &vineyard_core::IpcClient,

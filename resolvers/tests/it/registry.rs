@@ -9,8 +9,8 @@ use serde_json::json;
 use vineyard_core::ObjectMeta;
 use vineyard_resolvers::{resolve, to_record_batches, Error, Resolved, ResolverRegistry};
 
-use crate::fixture::TestServer;
 use crate::{blob, create};
+use vineyard_tests::TestServer;
 
 fn tagged(tag: i64) -> vineyard_resolvers::Resolver {
     Box::new(move |_, _, _| Ok(Resolved::Array(Arc::new(Int64Array::from(vec![tag])))))

@@ -5,8 +5,8 @@ use arrow::datatypes::*;
 use serde_json::json;
 use vineyard_resolvers::{resolve, resolve_array, Error, Resolved, Tensor};
 
-use crate::fixture::TestServer;
 use crate::{blob, create, le_bytes};
+use vineyard_tests::TestServer;
 
 fn tensor_of(resolved: Resolved) -> Tensor {
     match resolved {
