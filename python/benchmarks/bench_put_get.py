@@ -210,7 +210,10 @@ def print_table(rows: list[dict]) -> None:
 def start_instance(size: str) -> tuple[subprocess.Popen, str, str]:
     directory = tempfile.mkdtemp(prefix="vy-bench-")
     socket = os.path.join(directory, "vineyard.sock")
-    command = [sys.executable, "-m", "vineyard", "--socket", socket, "--size", size]
+    # Local metadata: put/get never touch etcd, and no shared etcd is left running.
+    command = [
+        sys.executable, "-m", "vineyard", "--socket", socket, "--size", size, "--meta", "local",
+    ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while not os.path.exists(socket):
