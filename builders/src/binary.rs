@@ -4,12 +4,12 @@
 
 use arrow::array::{Array, AsArray, GenericByteArray};
 use arrow::datatypes::{
-    ArrowNativeType, BinaryType, ByteArrayType, DataType, LargeBinaryType, LargeUtf8Type, Utf8Type,
+    BinaryType, ByteArrayType, DataType, LargeBinaryType, LargeUtf8Type, Utf8Type,
 };
 use vineyard_core::{IpcClient, ObjectMeta};
 use vineyard_resolvers::layout::{binary_typename, FIXED_SIZE_BINARY_ARRAY};
 
-use crate::buffer::{array_meta, create, put_bytes, put_offsets, put_validity};
+use crate::buffer::{array_meta, create, offset_span, put_bytes, put_offsets, put_validity};
 use crate::error::{Error, Result};
 use crate::registry::{family_of, BuilderRegistry};
 
@@ -20,10 +20,7 @@ fn put_byte_array<T: ByteArrayType>(
 ) -> Result<ObjectMeta> {
     // A slice's offsets start past 0: store only its bytes, offsets rebased.
     let offsets = array.value_offsets();
-    let (first, last) = match (offsets.first(), offsets.last()) {
-        (Some(first), Some(last)) => (first.as_usize(), last.as_usize()),
-        _ => (0, 0),
-    };
+    let (first, last) = offset_span(offsets);
     let mut meta = array_meta(typename, array);
     meta.add_member("buffer_offsets_", put_offsets(client, offsets)?);
     meta.add_member(

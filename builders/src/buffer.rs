@@ -63,6 +63,14 @@ pub(crate) fn put_validity(client: &IpcClient, nulls: Option<&NullBuffer>) -> Re
     }
 }
 
+/// The range of values a (possibly sliced) offsets buffer spans: `(first, last)`.
+pub(crate) fn offset_span<O: OffsetSizeTrait>(offsets: &[O]) -> (usize, usize) {
+    match (offsets.first(), offsets.last()) {
+        (Some(first), Some(last)) => (first.as_usize(), last.as_usize()),
+        _ => (0, 0),
+    }
+}
+
 /// Offsets rebased to start at 0 (a slice's offsets start wherever the slice does).
 pub(crate) fn put_offsets<O: OffsetSizeTrait>(
     client: &IpcClient,

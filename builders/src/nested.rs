@@ -9,7 +9,7 @@ use vineyard_resolvers::layout::{
     encode_type, DICTIONARY_ARRAY, LARGE_LIST_ARRAY, LIST_ARRAY, STRUCT_ARRAY,
 };
 
-use crate::buffer::{array_meta, create, put_offsets, put_validity};
+use crate::buffer::{array_meta, create, offset_span, put_offsets, put_validity};
 use crate::error::{Error, Result};
 use crate::registry::{family_of, BuilderRegistry};
 
@@ -21,10 +21,7 @@ fn put_list_array<O: OffsetSizeTrait>(
 ) -> Result<ObjectMeta> {
     // A slice's offsets start past 0: store only its items, offsets rebased.
     let offsets = array.value_offsets();
-    let (first, last) = match (offsets.first(), offsets.last()) {
-        (Some(first), Some(last)) => (first.as_usize(), last.as_usize()),
-        _ => (0, 0),
-    };
+    let (first, last) = offset_span(offsets);
     let values = array.values().slice(first, last - first);
     let mut meta = array_meta(typename, array);
     meta.insert("arrow_type_", encode_type(array.data_type())?);
