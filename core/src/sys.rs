@@ -139,6 +139,11 @@ pub fn peek_byte(socket: RawFd) -> io::Result<usize> {
     }
 }
 
+/// True if `socket` has a byte to read, or hung up, or failed: a read would not block.
+pub fn readable_now(socket: RawFd) -> bool {
+    !matches!(peek_byte(socket), Err(error) if error.kind() == io::ErrorKind::WouldBlock)
+}
+
 /// Faults in (and zero-fills where new) the pages of `[address, address + length)` for writing,
 /// in one system call instead of one trap per page.
 ///
@@ -154,6 +159,19 @@ pub fn populate_write(address: *mut u8, length: usize) {
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, MADV_POPULATE_WRITE);
         }
+    }
+}
+
+/// Asks for transparent huge pages over a mapping of the store: one fault or page-table entry
+/// per 2 MiB instead of per 4 KiB, which makes first writes into fresh memory several times
+/// cheaper. Takes effect where the system allows huge pages for shared memory
+/// (`/sys/kernel/mm/transparent_hugepage/shmem_enabled` is `advise`, `within_size` or
+/// `always`); a no-op elsewhere.
+pub fn advise_huge_pages(address: *mut u8, length: usize) {
+    // SAFETY: the range is a live mapping owned by the caller; the advice never changes
+    // contents, and a refusal (EINVAL on kernels without THP) is harmless.
+    unsafe {
+        libc::madvise(address.cast(), length, libc::MADV_HUGEPAGE);
     }
 }
 

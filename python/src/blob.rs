@@ -233,6 +233,15 @@ impl PyBlobBuilder {
             .map_err(to_py)
     }
 
+    /// Seals without waiting for the reply: the next request on the client (or `flush()`)
+    /// reads it, and fails if the seal did. Returns the id.
+    fn seal_before_next_request(&self, py: Python<'_>) -> PyResult<PyObjectId> {
+        let writer = self.take("seal")?;
+        py.detach(move || writer.seal_before_next_request())
+            .map(PyObjectId)
+            .map_err(to_py)
+    }
+
     /// Gives the memory back without sealing.
     fn abort(&self, py: Python<'_>) -> PyResult<()> {
         let writer = self.take("abort")?;

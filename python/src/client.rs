@@ -114,11 +114,17 @@ impl PyIpcClient {
         Ok(blobs.into_iter().map(|blob| PyBlob { blob }).collect())
     }
 
-    /// Stores a metadata tree (JSON text); returns it with id, signature and instance_id.
-    fn create_metadata(&self, py: Python<'_>, tree_json: &str) -> PyResult<String> {
+    /// Stores a metadata tree (JSON text); returns the new object's `(id, signature,
+    /// instance_id)`, the id as the tree spells it (`"o..."`).
+    fn create_metadata(&self, py: Python<'_>, tree_json: &str) -> PyResult<(String, u64, u64)> {
         let meta = parse_tree(tree_json)?;
         let created = self.with(py, |client| client.create_metadata(&meta))?;
-        Ok(tree_text(&created))
+        let id = created.id().expect("created trees have ids");
+        let signature = created.get("signature").and_then(|value| value.as_u64());
+        let instance = created
+            .instance_id()
+            .expect("created trees have instance ids");
+        Ok((id.to_string(), signature.unwrap_or_default(), instance))
     }
 
     /// The trees (JSON text) of `ids`; fails if any is missing.
@@ -126,6 +132,26 @@ impl PyIpcClient {
         let ids = ids_of(ids)?;
         let metas = self.with(py, |client| client.get_metadatas(&ids))?;
         Ok(metas.iter().map(tree_text).collect())
+    }
+
+    /// The trees (JSON text) of `ids` and their blobs on this instance, mapped read-only,
+    /// in one round trip; fails if any object is missing.
+    fn get_objects(
+        &self,
+        py: Python<'_>,
+        ids: &Bound<'_, PyAny>,
+    ) -> PyResult<(Vec<String>, Vec<PyBlob>)> {
+        let ids = ids_of(ids)?;
+        let (metas, blobs) = self.with(py, |client| client.get_objects(&ids))?;
+        Ok((
+            metas.iter().map(tree_text).collect(),
+            blobs.into_iter().map(|blob| PyBlob { blob }).collect(),
+        ))
+    }
+
+    /// Waits for the replies of requests sent without waiting (pipelined seals).
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |client| client.flush())
     }
 
     /// Trees (JSON text) whose typename matches a glob or regex.

@@ -23,9 +23,10 @@ impl Drop for Hold {
 
 /// A sealed blob: read-only bytes in the shared memory, shared by every process that maps it.
 ///
-/// Dropping the last handle on a blob tells the server with a blocking round trip on the
-/// client's connection: in async code, drop blobs inside `spawn_blocking` (or on a runtime the
-/// server does not share).
+/// Dropping the last handle on a blob tells the server with one message on the client's
+/// connection; its reply is not awaited but read with a later one, and every 64 unread
+/// replies the drop waits for them: in async code, drop blobs inside `spawn_blocking` (or on
+/// a runtime the server does not share).
 #[derive(Clone)]
 pub struct Blob {
     id: ObjectID,
@@ -145,6 +146,19 @@ impl BlobWriter {
         self.finished = true;
         if self.id != EMPTY_BLOB_ID {
             self.client.call(&Request::Seal { id: self.id })?;
+        }
+        Ok(self.id)
+    }
+
+    /// Seals without waiting for the server's reply, saving a round trip when the next
+    /// request on this client needs the blob sealed (typically `create_metadata` of an object
+    /// that has it as a member): that request reads the reply first, and fails with the seal's
+    /// error if there is one. Until that next request returns, another process may not see
+    /// the blob yet: use [`seal`](BlobWriter::seal) before handing the id to others.
+    pub fn seal_before_next_request(mut self) -> Result<ObjectID> {
+        self.finished = true;
+        if self.id != EMPTY_BLOB_ID {
+            self.client.send_unawaited(&Request::Seal { id: self.id })?;
         }
         Ok(self.id)
     }

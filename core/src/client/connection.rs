@@ -1,9 +1,15 @@
 //! The client's side of one socket: exact-length frames, then the fds a reply announces.
+//!
+//! Two things keep round trips short. The client polls briefly for a reply before blocking
+//! (a blocked thread's vCPU may go idle, and waking it costs more than most requests; see
+//! the server's connection module). And replies nobody needs (`release`) are not waited
+//! for: they are read before the next reply.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -19,8 +25,26 @@ pub struct Connection {
     pub files: HashMap<i32, File>,
     /// How many live handles this process holds on each blob (released at zero).
     pub holds: HashMap<ObjectID, usize>,
+    /// Replies to requests sent with [`Connection::send_unawaited`], not read yet, in order.
+    unread: VecDeque<Unread>,
     broken: Option<String>,
 }
+
+/// What to do with the reply of a request sent without waiting for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unread {
+    /// Drop it, error or not (`release`).
+    Ignore,
+    /// An error in it fails the next request (`seal` followed by a request that needs it).
+    Check,
+}
+
+/// How long a client polls for a reply before blocking.
+const REPLY_POLL: Duration = Duration::from_micros(100);
+
+/// Unread replies allowed before the client reads them: bounded, so that the server never
+/// blocks writing replies to a client that is not reading.
+const MAX_UNREAD_REPLIES: usize = 64;
 
 impl Connection {
     /// Wraps a connected stream.
@@ -29,6 +53,7 @@ impl Connection {
             stream,
             files: HashMap::new(),
             holds: HashMap::new(),
+            unread: VecDeque::new(),
             broken: None,
         }
     }
@@ -60,15 +85,79 @@ impl Connection {
         frame::write_blocking(&mut self.stream, &request.to_json())
     }
 
+    /// Sends a request without waiting for its reply, which is read before the next one:
+    /// `Ignore` for replies nobody needs (`release`), `Check` when the next request depends
+    /// on this one, which then fails with its error, if any.
+    pub fn send_unawaited(&mut self, request: &Request, unread: Unread) -> Result<()> {
+        if let Some(reason) = &self.broken {
+            return Err(Error::ConnectionLost {
+                message: reason.clone(),
+            });
+        }
+        let mut sent = Ok(None);
+        if self.unread.len() >= MAX_UNREAD_REPLIES {
+            sent = self.read_unread_replies();
+        }
+        let sent = sent.and_then(|failed| {
+            frame::write_blocking(&mut self.stream, &request.to_json()).map(|()| failed)
+        });
+        match sent {
+            Ok(None) => {
+                self.unread.push_back(unread);
+                Ok(())
+            }
+            Ok(Some(failed)) => Err(failed),
+            Err(error) => {
+                self.broken = Some(error.to_string());
+                Err(Error::ConnectionLost {
+                    message: error.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Reads the replies not read yet; fails with the error of a `Check` one, if any.
+    pub fn flush(&mut self) -> Result<()> {
+        match self.read_unread_replies() {
+            Ok(None) => Ok(()),
+            Ok(Some(failed)) => Err(failed),
+            Err(error) => {
+                self.broken = Some(error.to_string());
+                Err(Error::ConnectionLost {
+                    message: error.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Reads the replies not read yet; returns the first error of a `Check` one.
+    fn read_unread_replies(&mut self) -> Result<Option<Error>> {
+        let mut failed = None;
+        while let Some(unread) = self.unread.pop_front() {
+            let reply = self.read_reply()?;
+            if unread == Unread::Check && failed.is_none() {
+                failed = reply_error(&reply);
+            }
+        }
+        Ok(failed)
+    }
+
+    /// Reads the next frame, polling briefly before blocking.
+    fn read_reply(&mut self) -> Result<Map<String, Value>> {
+        let socket = self.stream.as_raw_fd();
+        let deadline = Instant::now() + REPLY_POLL;
+        while !sys::readable_now(socket) && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        frame::read_blocking(&mut self.stream)
+    }
+
     fn exchange(&mut self, request: &Request) -> Result<Map<String, Value>> {
         frame::write_blocking(&mut self.stream, &request.to_json())?;
-        let reply = frame::read_blocking(&mut self.stream)?;
-        if let Some(code) = reply
-            .get("code")
-            .and_then(Value::as_i64)
-            .filter(|&code| code != 0)
-        {
-            return Err(error_from_reply(code, &reply));
+        let unread_failed = self.read_unread_replies()?;
+        let reply = self.read_reply()?;
+        if let Some(failed) = unread_failed.or_else(|| reply_error(&reply)) {
+            return Err(failed);
         }
         let expected = request.reply_type();
         match reply.get("type").and_then(Value::as_str) {
@@ -95,6 +184,15 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// The error an error reply carries, if it is one.
+fn reply_error(reply: &Map<String, Value>) -> Option<Error> {
+    reply
+        .get("code")
+        .and_then(Value::as_i64)
+        .filter(|&code| code != 0)
+        .map(|code| error_from_reply(code, reply))
 }
 
 /// Turns an error reply into the matching typed error.

@@ -30,6 +30,7 @@ impl Mapping {
         let raw = raw.map_err(|error| Error::Protocol {
             message: format!("cannot map {length} bytes of the server's memory: {error}"),
         })?;
+        crate::sys::advise_huge_pages(raw.as_mut_ptr(), raw.len());
         let chunks = length.div_ceil(POPULATE_CHUNK);
         let populated = (0..chunks.div_ceil(64))
             .map(|_| AtomicU64::new(0))

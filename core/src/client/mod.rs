@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub use blob::{Blob, BlobWriter};
-use connection::Connection;
+use connection::{Connection, Unread};
 use mapping::Mapping;
 
 use crate::error::{Error, Result};
@@ -74,6 +74,11 @@ impl ClientInner {
         self.connection()?.call(request)
     }
 
+    /// Sends a request whose next request depends on it, without waiting for its reply.
+    fn send_unawaited(&self, request: &Request) -> Result<()> {
+        self.connection()?.send_unawaited(request, Unread::Check)
+    }
+
     /// Drops one local handle on `id`; the last one tells the server.
     fn release(&self, id: ObjectID) {
         let Ok(mut connection) = self.connection() else {
@@ -86,7 +91,7 @@ impl ClientInner {
         if *count == 0 {
             connection.holds.remove(&id);
             // Best effort: a broken connection has released everything server-side already.
-            let _ = connection.call(&Request::Release { id });
+            let _ = connection.send_unawaited(&Request::Release { id }, Unread::Ignore);
         }
     }
 
@@ -159,6 +164,32 @@ fn payloads_of(reply: &Map<String, Value>) -> Result<Vec<Payload>> {
             serde_json::from_value(item).map_err(|error| Error::Protocol {
                 message: format!("malformed payload in reply: {error}"),
             })
+        })
+        .collect()
+}
+
+/// A blob of a reply, mapped (`None`: the empty blob) but not wrapped in a handle yet.
+struct MappedBlob {
+    id: ObjectID,
+    place: Option<(Arc<Mapping>, usize, usize)>,
+}
+
+impl MappedBlob {
+    fn empty(id: ObjectID) -> MappedBlob {
+        MappedBlob { id, place: None }
+    }
+}
+
+/// The trees of `ids` in a `get_data_reply`, in order; an id without one does not exist.
+fn metas_of(reply: &Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
+    let mut content = match reply.get("content") {
+        Some(Value::Object(content)) => content.clone(),
+        _ => Map::new(),
+    };
+    ids.iter()
+        .map(|id| match content.remove(&id.to_string()) {
+            Some(tree) => ObjectMeta::from_json(tree),
+            None => Err(Error::ObjectNotExists { id: *id }),
         })
         .collect()
 }
@@ -284,39 +315,89 @@ impl IpcClient {
             ids: ids.to_vec(),
             unsafe_read: false,
         })?;
-        let mut found = HashMap::new();
-        for payload in payloads_of(&reply)? {
-            if payload.data_size > 0 {
-                *connection.holds.entry(payload.id()).or_insert(0) += 1;
-            }
-            found.insert(payload.id(), payload);
-        }
-        let mut blobs = Vec::with_capacity(ids.len());
-        let mut missing = None;
-        for &id in ids {
-            match found.get(&id) {
-                Some(payload) if payload.data_size > 0 => {
-                    let mapping = self.inner.mapping(&connection, payload, false)?;
-                    let (offset, size) = (payload.data_offset as usize, payload.data_size as usize);
-                    mapping.check(offset, size)?;
-                    blobs.push(Blob::new(
-                        id,
-                        Some(mapping),
-                        offset,
-                        size,
-                        Some(Arc::clone(&self.inner)),
-                    ));
-                }
-                Some(_) => blobs.push(Blob::new(id, None, 0, 0, None)),
-                None => missing = missing.or(Some(id)),
-            }
-        }
+        let mapped = self.map_payloads(&mut connection, payloads_of(&reply)?)?;
         drop(connection);
-        match missing {
-            // `blobs` drop here and release what was held.
-            Some(id) if id != EMPTY_BLOB_ID => Err(Error::ObjectNotExists { id }),
-            _ => Ok(blobs),
+        let found: HashMap<ObjectID, Blob> = self.wrap(mapped).map(|b| (b.id(), b)).collect();
+        ids.iter()
+            .map(|&id| match found.get(&id) {
+                Some(blob) => Ok(blob.clone()),
+                None if id == EMPTY_BLOB_ID => Ok(Blob::empty()),
+                // What was found drops and releases its holds.
+                None => Err(Error::ObjectNotExists { id }),
+            })
+            .collect()
+    }
+
+    /// Maps the payloads of a reply and counts this connection's new handles on them. On
+    /// failure the server's holds on them are dropped again.
+    fn map_payloads(
+        &self,
+        connection: &mut Connection,
+        payloads: Vec<Payload>,
+    ) -> Result<Vec<MappedBlob>> {
+        let mut mapped = Vec::with_capacity(payloads.len());
+        for payload in &payloads {
+            if payload.data_size == 0 {
+                mapped.push(MappedBlob::empty(payload.id()));
+                continue;
+            }
+            let (offset, size) = (payload.data_offset as usize, payload.data_size as usize);
+            let mapping = self
+                .inner
+                .mapping(connection, payload, false)
+                .and_then(|mapping| mapping.check(offset, size).map(|()| mapping));
+            match mapping {
+                Ok(mapping) => mapped.push(MappedBlob {
+                    id: payload.id(),
+                    place: Some((mapping, offset, size)),
+                }),
+                Err(error) => {
+                    for payload in &payloads {
+                        let id = payload.id();
+                        if payload.data_size > 0 && !connection.holds.contains_key(&id) {
+                            let _ =
+                                connection.send_unawaited(&Request::Release { id }, Unread::Ignore);
+                        }
+                    }
+                    return Err(error);
+                }
+            }
         }
+        for blob in mapped.iter().filter(|blob| blob.place.is_some()) {
+            *connection.holds.entry(blob.id).or_insert(0) += 1;
+        }
+        Ok(mapped)
+    }
+
+    /// Blob handles over mapped payloads (with the connection unlocked: a handle dropped
+    /// later locks it to release its hold).
+    fn wrap(&self, mapped: Vec<MappedBlob>) -> impl Iterator<Item = Blob> + '_ {
+        mapped.into_iter().map(|blob| match blob.place {
+            Some((mapping, offset, size)) => Blob::new(
+                blob.id,
+                Some(mapping),
+                offset,
+                size,
+                Some(Arc::clone(&self.inner)),
+            ),
+            None => Blob::new(blob.id, None, 0, 0, None),
+        })
+    }
+
+    /// The metadata trees of `ids` (members expanded) and their blobs on this instance,
+    /// mapped for reading, in one round trip. Fails if any object does not exist.
+    pub fn get_objects(&self, ids: &[ObjectID]) -> Result<(Vec<ObjectMeta>, Vec<Blob>)> {
+        let mut connection = self.inner.connection()?;
+        let reply = connection.call(&Request::GetData {
+            ids: ids.to_vec(),
+            sync_remote: true,
+            wait: false,
+            buffers: true,
+        })?;
+        let mapped = self.map_payloads(&mut connection, payloads_of(&reply)?)?;
+        drop(connection);
+        let blobs = self.wrap(mapped).collect();
+        Ok((metas_of(&reply, ids)?, blobs))
     }
 
     /// Maps one sealed blob for reading.
@@ -347,17 +428,9 @@ impl IpcClient {
             ids: ids.to_vec(),
             sync_remote: true,
             wait: false,
+            buffers: false,
         })?;
-        let mut content = match reply.get("content") {
-            Some(Value::Object(content)) => content.clone(),
-            _ => Map::new(),
-        };
-        ids.iter()
-            .map(|id| match content.remove(&id.to_string()) {
-                Some(tree) => ObjectMeta::from_json(tree),
-                None => Err(Error::ObjectNotExists { id: *id }),
-            })
-            .collect()
+        metas_of(&reply, ids)
     }
 
     /// The metadata tree of one object.
@@ -484,6 +557,13 @@ impl IpcClient {
             Some(Value::Object(meta)) => Ok(meta.clone()),
             _ => Ok(Map::new()),
         }
+    }
+
+    /// Waits for the replies of requests sent without waiting for them (see
+    /// [`BlobWriter::seal_before_next_request`]): once it returns, those blobs are sealed
+    /// for every client. Fails with the first of their errors.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.connection()?.flush()
     }
 
     /// Deletes every object and blob of the instance.

@@ -90,6 +90,10 @@ pub enum Request {
         sync_remote: bool,
         /// Defer the reply until every id exists.
         wait: bool,
+        /// Also map the local blobs of the trees (our extension: `"buffers": true` adds
+        /// `payloads` and `fds` to the reply, as `get_buffers_reply` would, saving a round
+        /// trip; servers that do not know it ignore it).
+        buffers: bool,
     },
     /// List metadata trees whose typename matches.
     ListData {
@@ -245,6 +249,7 @@ impl Request {
                 ids: fields.ids("id")?,
                 sync_remote: fields.bool_or("sync_remote", false)?,
                 wait: fields.bool_or("wait", false)?,
+                buffers: fields.bool_or("buffers", false)?,
             },
             "list_data_request" => Request::ListData {
                 pattern: pattern(&fields)?,
@@ -387,8 +392,15 @@ impl Request {
                 ids,
                 sync_remote,
                 wait,
-            } => json!({"type": "get_data_request", "id": ids_json(ids),
-                        "sync_remote": sync_remote, "wait": wait}),
+                buffers,
+            } => {
+                let mut message = json!({"type": "get_data_request", "id": ids_json(ids),
+                                         "sync_remote": sync_remote, "wait": wait});
+                if *buffers {
+                    message["buffers"] = true.into();
+                }
+                message
+            }
             Request::ListData { pattern } => pattern_json("list_data_request", pattern),
             Request::DelData {
                 ids,
@@ -470,6 +482,13 @@ mod tests {
                 ids: vec![ObjectID(7)],
                 sync_remote: true,
                 wait: false,
+                buffers: false,
+            },
+            Request::GetData {
+                ids: vec![ObjectID(8)],
+                sync_remote: false,
+                wait: true,
+                buffers: true,
             },
             Request::DelData {
                 ids: vec![ObjectID(3)],

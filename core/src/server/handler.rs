@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::Shared;
 use crate::error::{Error, Result};
+use crate::id::ObjectID;
 use crate::protocol::{Payload, Request, PROTOCOL_VERSION};
 use crate::table::ConnectionId;
 
@@ -79,6 +80,23 @@ fn payloads_json(payloads: &[Payload]) -> Vec<Value> {
         .iter()
         .map(|payload| serde_json::to_value(payload).expect("payloads serialise"))
         .collect()
+}
+
+/// The ids of the blobs in an expanded tree, the tree itself included (repeats possible).
+fn collect_blob_ids(tree: &Value, found: &mut Vec<ObjectID>) {
+    let Value::Object(tree) = tree else {
+        return;
+    };
+    if let Some(id) = tree.get("id").and_then(Value::as_str) {
+        if let Ok(id) = id.parse::<ObjectID>() {
+            if id.is_blob() {
+                found.push(id);
+            }
+        }
+    }
+    for member in tree.values() {
+        collect_blob_ids(member, found);
+    }
 }
 
 /// Handles one request. Errors become error replies; the connection stays open.
@@ -213,15 +231,39 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             ids,
             wait,
             sync_remote,
+            buffers,
         } => {
             if *sync_remote {
                 shared.fetch_missing(ids).await;
             }
-            let content = shared.table().get_data(ids);
+            let mut table = shared.table();
+            let content = table.get_data(ids);
             if *wait && content.len() < ids.len() {
                 return Ok(Outcome::NotYet);
             }
-            reply(json!({"type": kind, "content": content_or_null(content)}))
+            if !*buffers {
+                return Ok(reply(
+                    json!({"type": kind, "content": content_or_null(content)}),
+                ));
+            }
+            let mut blob_ids = Vec::new();
+            for tree in content.values() {
+                collect_blob_ids(tree, &mut blob_ids);
+            }
+            blob_ids.sort_unstable();
+            blob_ids.dedup();
+            let payloads = table.get_buffers(connection, &blob_ids, false)?;
+            drop(table);
+            let fds = session.new_fds(&payloads);
+            Outcome::Reply {
+                message: json!({
+                    "type": kind,
+                    "content": content_or_null(content),
+                    "payloads": payloads_json(&payloads),
+                    "fds": fds,
+                }),
+                fds,
+            }
         }
         Request::ListData { pattern } => {
             let content = shared.table().list_data(pattern)?;

@@ -25,6 +25,7 @@ impl Arena {
     pub fn create(capacity: u64) -> Result<Arena> {
         let file = sys::create_memfd("vineyard-bulk", capacity + MAP_SIZE_SLACK)?;
         let mapping = MmapRaw::map_raw(&file)?;
+        sys::advise_huge_pages(mapping.as_mut_ptr(), mapping.len());
         Ok(Arena {
             file,
             mapping,

@@ -124,7 +124,7 @@ impl TestServer {
         self.client().status().expect("status").memory_usage
     }
 
-    /// Polls until `memory_usage` equals `expected` (frees on disconnect are asynchronous).
+    /// Polls until `memory_usage` equals `expected` (frees on disconnect or on a release, which is not awaited, are asynchronous).
     pub fn wait_for_memory_usage(&self, expected: u64) {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {

@@ -6,6 +6,7 @@
 //! - `raw_frames`: `RawConnection`, frames written by hand over a plain `UnixStream`.
 //! - `blobs`: create, write, seal, get, abort; empty and missing blobs.
 //! - `refcounts`: held blobs survive deletes; releases and disconnects free them.
+//! - `pipelining`: `get_objects` in one round trip; unawaited releases and seals.
 //! - `connections`: what a dropped connection leaves behind (nothing).
 //! - `memory`: `NotEnoughMemory` and reuse of freed memory.
 //! - `metadata`: trees, members, list, delete rules, persist, names, clear.
@@ -25,6 +26,7 @@ mod fixture;
 mod frame_fuzz;
 mod memory;
 mod metadata;
+mod pipelining;
 mod raw_frames;
 mod refcounts;
 mod server;

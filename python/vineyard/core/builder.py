@@ -31,6 +31,7 @@ __all__ = [
     "get_current_builders",
     "put",
     "context_pairs",
+    "seal_blob",
 ]
 
 _sequence = itertools.count()
@@ -215,6 +216,14 @@ def builder_context(
         _local.builders = current
 
 
+def seal_blob(writer: Any) -> ObjectID:
+    """Seals a blob a builder filled: without waiting inside `put` (which waits before it
+    returns), else at once."""
+    if getattr(_local, "putting", 0):
+        return writer.seal_before_next_request()
+    return writer.seal()
+
+
 def _result_id(result: Any) -> ObjectID:
     if isinstance(result, ObjectID):
         return result
@@ -236,15 +245,26 @@ def put(
     name: str | None = None,
     **kwargs: Any,
 ) -> ObjectID:
-    """Stores `value` with the current builders (or `builder`: a context or a function)."""
-    if builder is None:
-        result = get_current_builders().run(client, value, **kwargs)
-    elif isinstance(builder, BuilderContext):
-        result = builder.run(client, value, **kwargs)
-    else:
-        result = call_with_context(
-            builder, (client, value), "builder", get_current_builders(), kwargs
-        )
+    """Stores `value` with the current builders (or `builder`: a context or a function).
+
+    Blobs made inside are sealed without waiting (the next request reads the reply); the
+    outermost `put` waits for those replies before it returns the id.
+    """
+    depth = getattr(_local, "putting", 0)
+    _local.putting = depth + 1
+    try:
+        if builder is None:
+            result = get_current_builders().run(client, value, **kwargs)
+        elif isinstance(builder, BuilderContext):
+            result = builder.run(client, value, **kwargs)
+        else:
+            result = call_with_context(
+                builder, (client, value), "builder", get_current_builders(), kwargs
+            )
+    finally:
+        _local.putting = depth
+    if depth == 0:
+        client.flush()
     object_id = _result_id(result)
     if persist:
         client.persist(object_id)

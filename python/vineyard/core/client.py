@@ -205,19 +205,10 @@ class IPCClient:
         if not isinstance(metadata, ObjectMeta):
             raise TypeError(f"create_metadata takes an ObjectMeta, got {type(metadata).__name__}")
         tree = self._wire_tree(metadata, instance_id)
-        reply = json.loads(self._native.create_metadata(json.dumps(tree)))
         own = metadata._tree
-        for key in (
-            "id",
-            "signature",
-            "instance_id",
-            "__timestamp",
-            "nbytes",
-            "transient",
-            "global",
-        ):
-            if key in reply:
-                own[key] = reply[key]
+        own["id"], own["signature"], own["instance_id"] = self._native.create_metadata(
+            json.dumps(tree)
+        )
         metadata._local_instance = self._instance_id
         return metadata
 
@@ -370,13 +361,24 @@ class IPCClient:
                 if meta.islocal:
                     raise
                 return self._objects([meta], fetch)[0]
-        (text,) = self._native.get_metadatas([object_id])
-        return self._objects([ObjectMeta.from_json(text, self._instance_id)], fetch)[0]
+        return self.get_objects([object_id], fetch=fetch)[0]
 
-    def get_objects(self, object_ids: Iterable[Any], sync_remote: bool = True) -> list[Any]:
-        return self._objects(self.get_metas(object_ids), fetch=False)
+    def get_objects(
+        self, object_ids: Iterable[Any], sync_remote: bool = True, fetch: bool = False
+    ) -> list[Any]:
+        """The objects, their local blobs mapped in the same round trip."""
+        ids = [as_object_id(object_id) for object_id in object_ids]
+        if not ids:
+            return []
+        texts, blobs = self._native.get_objects(ids)
+        instance = self._instance_id
+        metas = [ObjectMeta.from_json(text, instance) for text in texts]
+        return self._objects(metas, fetch, blobs)
 
-    def _objects(self, metas: list[ObjectMeta], fetch: bool) -> list[Any]:
+    def _objects(
+        self, metas: list[ObjectMeta], fetch: bool, mapped: list[Blob] | None = None
+    ) -> list[Any]:
+        """Wraps trees as objects over their local blobs (`mapped`: already mapped)."""
         local: dict[int, int] = {}
         remote: dict[int, int] = {}
         for meta in metas:
@@ -386,17 +388,24 @@ class IPCClient:
             from vineyard.core.rpc import fetch_remote
 
             metas = fetch_remote(self, metas)
+            mapped = None  # the trees now point at fresh local copies
             local, remote = {}, {}
             for meta in metas:
                 _collect_blobs(meta, self._instance_id, local, remote)
         blobs: dict[int, Blob] = {}
         if local:
             instance = self._instance_id
-            for blob in self._native.get_blobs(list(local)):
+            if mapped is None:
+                mapped = self._native.get_blobs(list(local))
+            for blob in mapped:
                 blob_id = int(blob.id)
                 blobs[blob_id] = blob
                 remember_instance(blob_id, instance)
         return [wrap_object(meta, blobs, self) for meta in metas]
+
+    def flush(self) -> None:
+        """Waits until the blobs sealed without waiting (inside `put`) are sealed."""
+        self._native.flush()
 
     def clear(self) -> None:
         """Deletes every object and blob of the instance."""

@@ -67,11 +67,21 @@ def _list_like(array: np.ndarray) -> str:
     return np.array2string(plain, **options)
 
 
+# dtype -> its value_type_ fields (computing `dtype.name` costs microseconds each time)
+_value_types: dict[np.dtype, dict[str, str]] = {}
+
+
 def _set_value_type(meta: ObjectMeta, dtype: np.dtype) -> None:
-    meta["value_type_"] = dtype.name
-    meta["value_type_meta_"] = dtype.str
-    if dtype.fields is not None:
-        meta["value_type_descr_"] = json.dumps(dtype.descr)
+    fields = _value_types.get(dtype)
+    if fields is None:
+        fields = {"value_type_": dtype.name, "value_type_meta_": dtype.str}
+        if dtype.fields is not None:
+            fields["value_type_descr_"] = json.dumps(dtype.descr)
+        if len(_value_types) >= 1024:
+            _value_types.clear()
+        _value_types[dtype] = fields
+    for key, value in fields.items():
+        meta[key] = value
 
 
 _dtypes: dict[tuple[Any, Any], np.dtype] = {}

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from vineyard.core.blob_index import find_blob
+from vineyard.core.builder import seal_blob
 from vineyard.core.meta import EMPTY_BLOB_ID, ObjectMeta
 
 __all__ = [
@@ -169,7 +170,7 @@ def build_buffer(
     except BaseException:
         writer.abort()
         raise
-    blob_id = writer.seal()
+    blob_id = seal_blob(writer)
     return ObjectMeta.blob(blob_id, nbytes, client.instance_id)
 
 
@@ -189,5 +190,5 @@ def build_numpy_buffer(client: Any, array: np.ndarray) -> ObjectMeta:
     except BaseException:
         writer.abort()
         raise
-    blob_id = writer.seal()
+    blob_id = seal_blob(writer)
     return ObjectMeta.blob(blob_id, array.nbytes, client.instance_id)
