@@ -134,17 +134,21 @@ impl PyIpcClient {
         Ok(metas.iter().map(tree_text).collect())
     }
 
-    /// The trees (JSON text) of `ids` and their blobs on this instance, mapped read-only,
-    /// in one round trip; fails if any object is missing.
+    /// The trees (as dicts, like `json.loads` gives) of `ids` and their blobs on this
+    /// instance, mapped read-only, in one round trip; fails if any object is missing.
     fn get_objects(
         &self,
         py: Python<'_>,
         ids: &Bound<'_, PyAny>,
-    ) -> PyResult<(Vec<String>, Vec<PyBlob>)> {
+    ) -> PyResult<(Vec<Py<PyAny>>, Vec<PyBlob>)> {
         let ids = ids_of(ids)?;
         let (metas, blobs) = self.with(py, |client| client.get_objects(&ids))?;
+        let trees = metas
+            .into_iter()
+            .map(|meta| to_python(py, &serde_json::Value::Object(meta.into_map())))
+            .collect::<PyResult<_>>()?;
         Ok((
-            metas.iter().map(tree_text).collect(),
+            trees,
             blobs.into_iter().map(|blob| PyBlob { blob }).collect(),
         ))
     }

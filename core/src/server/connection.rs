@@ -1,16 +1,9 @@
 //! One client connection: read a frame, handle it, write the reply and its fds, repeat.
-//!
-//! After a reply, one connection at a time polls briefly for its client's next request before
-//! going back to the event loop. On virtual machines, waking a vCPU that went idle costs
-//! 20-40 µs, more than the request itself; a client issuing requests back to back (a `put` is
-//! two or three) finds the server still awake. The poll yields the thread at every turn, so
-//! it never delays other connections or processes.
 
 use std::collections::HashSet;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
@@ -42,7 +35,6 @@ async fn serve_requests(
     stream: &mut UnixStream,
 ) -> Result<()> {
     loop {
-        poll_briefly_for_request(shared, stream).await;
         let mut header = [0u8; frame::HEADER_LEN];
         match stream.read_exact(&mut header).await {
             Ok(_) => {}
@@ -84,34 +76,6 @@ async fn serve_requests(
             Outcome::Exit => return Ok(()),
             Outcome::NotYet => unreachable!("handle_waiting resolves NotYet"),
         }
-    }
-}
-
-/// How long a connection polls for the next request after a reply.
-const REQUEST_POLL: Duration = Duration::from_micros(50);
-
-/// Polls (yielding) until the client's next request arrives or [`REQUEST_POLL`] passes,
-/// unless another connection is polling already.
-async fn poll_briefly_for_request(shared: &Shared, stream: &UnixStream) {
-    if shared.polling.swap(true, Ordering::Acquire) {
-        return;
-    }
-    let _turn = PollingTurn(&shared.polling);
-    let socket = stream.as_raw_fd();
-    let deadline = Instant::now() + REQUEST_POLL;
-    while !sys::readable_now(socket) && Instant::now() < deadline {
-        // Lets another thread on this CPU (perhaps the client) run, then other tasks.
-        std::thread::yield_now();
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Ends a connection's polling turn, also if its task is dropped mid-poll.
-struct PollingTurn<'a>(&'a AtomicBool);
-
-impl Drop for PollingTurn<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
     }
 }
 

@@ -10,7 +10,7 @@ mod events;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -36,8 +36,6 @@ pub struct Shared {
     changed: Notify,
     /// Requests parked until what they wait for exists.
     deferred: AtomicUsize,
-    /// Set while a connection polls for its client's next request (one at a time).
-    polling: AtomicBool,
     cluster: Arc<dyn MetaStore>,
     /// Live instances of the cluster, this one included.
     instances: Mutex<BTreeMap<InstanceID, InstanceInfo>>,
@@ -287,7 +285,6 @@ impl Server {
             table: Mutex::new(ObjectTable::new(instance_id, arena)),
             changed: Notify::new(),
             deferred: AtomicUsize::new(0),
-            polling: AtomicBool::new(false),
             cluster,
             instances: Mutex::new(BTreeMap::new()),
             config,

@@ -370,9 +370,9 @@ class IPCClient:
         ids = [as_object_id(object_id) for object_id in object_ids]
         if not ids:
             return []
-        texts, blobs = self._native.get_objects(ids)
+        trees, blobs = self._native.get_objects(ids)
         instance = self._instance_id
-        metas = [ObjectMeta.from_json(text, instance) for text in texts]
+        metas = [ObjectMeta.from_tree(tree, instance) for tree in trees]
         return self._objects(metas, fetch, blobs)
 
     def _objects(
