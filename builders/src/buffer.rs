@@ -41,7 +41,9 @@ pub(crate) fn put_with(
 
 /// A new blob holding `bytes` (the empty blob for no bytes).
 pub fn put_bytes(client: &IpcClient, bytes: &[u8]) -> Result<ObjectMeta> {
-    put_with(client, bytes.len(), |blob| blob.copy_from_slice(bytes))
+    put_with(client, bytes.len(), |blob| {
+        vineyard_core::copy_bytes(blob, bytes)
+    })
 }
 
 /// Bits starting at bit 0 (shifted when the buffer starts mid-byte).

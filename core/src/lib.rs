@@ -11,11 +11,13 @@
 //! - [`cluster`]: `MetaStore`, shared metadata between instances (in-process or etcd).
 //! - [`server`]: the tokio IPC server behind `vineyardd`.
 //! - [`client`]: `IpcClient`, `Blob`, `BlobWriter`.
+//! - [`copy`]: copies into the store, split across threads when large.
 //! - [`error`]: the crate's `Error` and Vineyard's status codes.
 //! - `sys`: memfd, fd passing and page population (Linux).
 
 pub mod client;
 pub mod cluster;
+pub mod copy;
 pub mod error;
 pub mod id;
 pub mod meta;
@@ -27,6 +29,7 @@ mod sys;
 pub mod table;
 
 pub use client::{Blob, BlobWriter, InstanceStatus, IpcClient};
+pub use copy::copy_bytes;
 pub use error::{Code, Error, Result};
 pub use id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 pub use meta::ObjectMeta;

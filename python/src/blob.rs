@@ -218,9 +218,12 @@ impl PyBlobBuilder {
         }
         let (from, to) = (source.address() as usize, self.address + offset);
         // SAFETY: the source view is held by `source` until the end of this function; the
-        // destination lies inside this builder's writable range (checked above).
+        // destination lies inside this builder's writable range (checked above), which no
+        // other slice in this process covers while the copy runs.
         py.detach(move || unsafe {
-            std::ptr::copy_nonoverlapping(from as *const u8, to as *mut u8, length)
+            let from = std::slice::from_raw_parts(from as *const u8, length);
+            let to = std::slice::from_raw_parts_mut(to as *mut u8, length);
+            vineyard_core::copy_bytes(to, from);
         });
         Ok(())
     }

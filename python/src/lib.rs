@@ -34,6 +34,7 @@ fn run_server(py: Python<'_>, args: Vec<String>) -> i32 {
 
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<object_id::PyObjectId>()?;
     module.add_class::<blob::PyBlob>()?;
     module.add_class::<blob::PyBlobBuilder>()?;

@@ -42,20 +42,7 @@ from vineyard.core import (
 from vineyard.core.exceptions import native_exceptions
 from vineyard.data import register_builtin_types
 
-
-def _version() -> str:
-    native = getattr(_native, "__version__", None)
-    if native:
-        return native
-    try:
-        from importlib.metadata import version
-
-        return version("vineyard")
-    except Exception:
-        return "0.0.0"
-
-
-__version__ = _version()
+__version__: str = _native.__version__
 
 globals().update(native_exceptions())
 VineyardException = _native.VineyardException

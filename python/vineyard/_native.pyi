@@ -2,6 +2,8 @@
 
 from typing import Any
 
+__version__: str
+
 class VineyardException(Exception):
     """Base of every vineyard error. `code` is Vineyard's status code."""
 

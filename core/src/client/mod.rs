@@ -304,7 +304,7 @@ impl IpcClient {
     /// Copies `bytes` into a new sealed blob.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<ObjectID> {
         let mut writer = self.create_blob(bytes.len())?;
-        writer.copy_from_slice(bytes);
+        crate::copy::copy_bytes(&mut writer, bytes);
         writer.seal()
     }
 
