@@ -8,6 +8,8 @@ SHELL := bash
 
 PYTHON ?= python3
 CARGO ?= cargo
+# `make bench QUICK=1`: sizes up to 16 MiB, few repetitions, short criterion runs.
+QUICK ?=
 # Where `make run` listens.
 SOCKET ?= /tmp/vineyard.sock
 # Extra flags for `make run`, e.g. ARGS="--size 4Gi --meta local".
@@ -94,10 +96,14 @@ $(INTEROP_STAMP): $(INTEROP_REQUIREMENTS)
 	$(INTEROP_PY) -m pip install --quiet --disable-pip-version-check -r $(INTEROP_REQUIREMENTS)
 	touch $@
 
-bench: deps $(DEV_STAMP) install ## Benches beside their baselines: core (criterion, cluster), Python put/get, Flight
-	VINEYARD_ETCD_CMD=$(ETCD) $(CARGO) bench -p vineyard-core
-	$(DEV_PY) python/benchmarks/bench_put_get.py
-	$(DEV_PY) python/benchmarks/bench_flight.py
+bench: deps $(DEV_STAMP) install ## Benches beside their baselines and Vineyard 0.24.2 -> BENCHMARKS.md (QUICK=1: short check)
+	$(call step,Vineyard 0.24.2 in $(INTEROP): the report says so when it cannot be had)
+	-$(MAKE) --no-print-directory $(INTEROP_STAMP)
+	$(call step,cargo build --release vineyardd)
+	$(VINEYARDD_BUILD) --release
+	$(call step,python/benchmarks/run_all.py $(if $(QUICK),--quick))
+	$(DEV_PY) python/benchmarks/run_all.py $(if $(QUICK),--quick) --etcd $(ETCD) \
+		--cargo $(CARGO) --vineyardd $(TARGET_DIR)/release/vineyardd --v6d-python $(INTEROP_PY)
 
 test-reliability: deps $(DEV_STAMP) ## Only the reliability suite (python/tests/reliability), figures to target/reliability.jsonl
 	$(call step,maturin develop)

@@ -4,7 +4,8 @@
 //! `put_name` on instance 1 until a `get_name(wait)` blocked on instance 2 returns.
 //!
 //! Needs an etcd program: `VINEYARD_ETCD_CMD` or `etcd` on PATH (`make bench` sets it).
-//! Run: `cargo bench -p vineyard-core --bench cluster`.
+//! Run: `cargo bench -p vineyard-core --bench cluster [-- --json PATH]`; with `--json`, the
+//! figures are also written to PATH (for `python/benchmarks/report.py`).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -174,4 +175,22 @@ fn main() {
         "| persist-to-visible on another instance, p99 | {:.2} ms |",
         percentile(0.99)
     );
+    if let Some(path) = json_path() {
+        let figures = serde_json::json!({
+            "bench": "cluster",
+            "persists_per_s_1_client": sequential,
+            "persists_per_s_16_clients": concurrent,
+            "visible_ms_p50": percentile(0.5),
+            "visible_ms_p99": percentile(0.99),
+            "rounds": delays.len(),
+        });
+        std::fs::write(&path, format!("{figures:#}\n"))
+            .unwrap_or_else(|error| panic!("cannot write {path}: {error}"));
+    }
+}
+
+/// The PATH of a `--json PATH` argument (cargo bench passes its own `--bench` too).
+fn json_path() -> Option<String> {
+    let mut args = std::env::args().skip_while(|arg| arg != "--json");
+    args.nth(1)
 }

@@ -1,62 +1,52 @@
-"""put/get throughput and latency of vineyard, beside memcpy and multiprocessing.shared_memory.
+"""put/get time of vineyard for numpy arrays, bytes and pyarrow tables, beside memcpy,
+multiprocessing.shared_memory and pickle protocol 5.
 
-    python benchmarks/bench_put_get.py                 # starts its own instance (--size 3Gi)
-    python benchmarks/bench_put_get.py --quick         # sizes up to 16 MiB, fewer repetitions
-    python benchmarks/bench_put_get.py --socket PATH   # use a running instance
+    python python/benchmarks/bench_put_get.py [--quick] [--json PATH]
+    .venv/interop/bin/python python/benchmarks/bench_put_get.py --no-baselines \
+        --server-cmd .venv/interop/lib/python3.11/site-packages/vineyard/bdist/vineyardd
 
-Measured, per size (1 KiB to 1 GiB):
-- put: `client.put(value)` for numpy float64 arrays and for bytes (the first put into fresh
-  memory, and the median of the following ones);
-- get: `client.get(id)` in this process, and in a second process that is already connected
-  (the view of an array; bytes are copied out, as `bytes` must be);
-- memcpy: `numpy.copy()` of the same array (allocation and first touch included), and
-  `numpy.copyto()` into an array already touched (a plain memcpy); `memcpy/put` is the put
-  speed relative to the latter;
-- shared_memory: `SharedMemory(create=True)` plus a copy in, and attaching it (plus a numpy
-  view) in the second process.
-Then small objects: puts and gets per second of small ints and short bytes.
+Starts an instance (`--server-cmd` plus `--size 3Gi --meta local`; `--socket` uses a running
+one instead), waits until its memory has settled, and measures, per kind and size (1 KiB to
+1 GiB, `--quick`: up to 16 MiB), the median of several repetitions of:
+- vineyard: `client.put(value)`, `client.get(id)` in this process, and `client.get(id)` in a
+  second process that is already connected;
+- pickle protocol 5: `dumps` and `loads` in band (one copy each), and a transfer to the second
+  process out of band (the header and the buffers through a pipe, `loads` there);
+- per size, on a uint8 array of that many bytes (not with `--no-baselines`): memcpy
+  (`numpy.copyto` into touched memory), memcpy into new pages (a fresh anonymous mmap), and
+  `SharedMemory(create=True)` plus a copy in, then attaching it in the second process.
+Then small objects: puts and gets per second of small ints and of 16-byte `bytes`.
 """
 
 from __future__ import annotations
 
-import argparse
+import mmap
 import multiprocessing
-import os
-import shutil
-import signal
+import pickle
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from multiprocessing import shared_memory
 
 import numpy as np
 import vineyard
-
-KIB = 1 << 10
-MIB = 1 << 20
-GIB = 1 << 30
-SIZES = [KIB, 64 * KIB, MIB, 16 * MIB, 256 * MIB, GIB]
-QUICK_SIZES = [KIB, 64 * KIB, MIB, 16 * MIB]
-
-
-def human(size: int) -> str:
-    for unit, scale in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
-        if size >= scale:
-            return f"{size / scale:g} {unit}"
-    return f"{size} B"
-
-
-def duration(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
+from common import (
+    KINDS,
+    MIB,
+    QUICK_SIZES,
+    SIZES,
+    duration,
+    human,
+    make_value,
+    parser,
+    server_command,
+    write_json,
+)
+from servers import instance, now, settle, stop_on_sigterm
 
 
 def repetitions(size: int, quick: bool) -> int:
+    """How often each operation is timed at `size`."""
     if size >= 256 * MIB:
         return 3
     if size >= 16 * MIB:
@@ -67,198 +57,255 @@ def repetitions(size: int, quick: bool) -> int:
 # -- the second process ---------------------------------------------------------------------
 
 
-def reader(socket: str, connection) -> None:
-    """Answers ('get', id) and ('attach', name, size) with the seconds each took."""
+def serve_requests(socket: str, connection) -> None:
+    """The second process: answers `get`, `attach` and `pickle` requests with the seconds they
+    took (`pickle`: with the clock time at which the value was loaded)."""
     client = vineyard.connect(socket)
     while True:
         request = connection.recv()
         if request[0] == "stop":
             break
         if request[0] == "get":
-            object_id = vineyard.ObjectID(request[1])
             started = time.perf_counter()
-            value = client.get(object_id)
+            value = client.get(request[1])
             elapsed = time.perf_counter() - started
             del value
             connection.send(elapsed)
         elif request[0] == "attach":
             started = time.perf_counter()
             memory = shared_memory.SharedMemory(name=request[1])
-            array = np.ndarray((request[2],), dtype=np.uint8, buffer=memory.buf)
+            value = np.ndarray((request[2],), dtype=np.uint8, buffer=memory.buf)
             elapsed = time.perf_counter() - started
-            del array
+            del value
             memory.close()
             connection.send(elapsed)
+        elif request[0] == "pickle":
+            header = connection.recv_bytes()
+            buffers = [connection.recv_bytes() for _ in range(request[1])]
+            value = pickle.loads(header, buffers=buffers)
+            loaded = now()
+            del value, header, buffers
+            connection.send(loaded)
     client.close()
 
 
-class Reader:
+class SecondProcess:
+    """A second process connected to the same instance, driven through a pipe."""
+
     def __init__(self, socket: str) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, theirs = context.Pipe()
-        self.process = context.Process(target=reader, args=(socket, theirs), daemon=True)
+        self.process = context.Process(target=serve_requests, args=(socket, theirs), daemon=True)
         self.process.start()
 
     def ask(self, *request) -> float:
+        """Sends a request; returns its answer."""
         self.connection.send(request)
         return self.connection.recv()
 
+    def transfer(self, value) -> float:
+        """Seconds from pickling `value` here until it is loaded in the second process."""
+        started = now()
+        buffers = []
+        header = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        self.connection.send(("pickle", len(buffers)))
+        self.connection.send_bytes(header)
+        for buffer in buffers:
+            self.connection.send_bytes(buffer.raw())
+        return self.connection.recv() - started
+
     def stop(self) -> None:
-        self.connection.send(("stop",))
-        self.process.join(timeout=30)
+        """Asks the process to exit and waits for it (kills it if it does not)."""
+        try:
+            self.connection.send(("stop",))
+            self.process.join(timeout=30)
+        finally:
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
 
 
 # -- measurements -------------------------------------------------------------------------------
 
 
-def measure_size(client, reader_process: Reader, size: int, kind: str, quick: bool) -> dict:
-    count = repetitions(size, quick)
-    if kind == "numpy":
-        value = np.random.default_rng(size).random(size // 8)
-    else:
-        value = np.random.default_rng(size).bytes(size)
+def timed(function, *args) -> tuple[float, object]:
+    """Seconds `function(*args)` took, and its result."""
+    started = time.perf_counter()
+    result = function(*args)
+    return time.perf_counter() - started, result
+
+
+def measure_vineyard(client, second: SecondProcess, value, count: int) -> dict:
+    """Medians of put, get here and get in the second process."""
     puts, gets, remote_gets = [], [], []
+    returned = None
     for _ in range(count):
-        started = time.perf_counter()
-        object_id = client.put(value)
-        puts.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        result = client.get(object_id)
-        gets.append(time.perf_counter() - started)
+        elapsed, object_id = timed(client.put, value)
+        puts.append(elapsed)
+        elapsed, result = timed(client.get, object_id)
+        gets.append(elapsed)
+        returned = type(result).__name__
         del result
-        remote_gets.append(reader_process.ask("get", str(object_id)))
+        remote_gets.append(second.ask("get", object_id))
         client.delete(object_id)
-    row = {
-        "kind": kind,
-        "size": size,
-        "put_first": puts[0],
-        "put": statistics.median(puts[1:] or puts),
+    return {
+        "put": statistics.median(puts),
         "get": statistics.median(gets),
         "remote_get": statistics.median(remote_gets),
+        "get_returns": returned,
     }
-    if kind == "numpy":
-        copies, warm_copies, creates, attaches = [], [], [], []
-        target = np.empty_like(value)
-        target[:] = 0  # touched: copying into it is a plain memcpy
-        for _ in range(count):
-            started = time.perf_counter()
-            copied = value.copy()
-            copies.append(time.perf_counter() - started)
-            del copied
-            started = time.perf_counter()
-            np.copyto(target, value)
-            warm_copies.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            memory = shared_memory.SharedMemory(create=True, size=size)
-            np.ndarray(value.shape, dtype=value.dtype, buffer=memory.buf)[:] = value
-            creates.append(time.perf_counter() - started)
-            attaches.append(reader_process.ask("attach", memory.name, size))
+
+
+def measure_pickle(second: SecondProcess, value, count: int) -> dict:
+    """Medians of pickle protocol 5: dumps and loads in band, and out of band to the second
+    process."""
+    dumps, loads, transfers = [], [], []
+    for _ in range(count):
+        elapsed, data = timed(pickle.dumps, value, 5)
+        dumps.append(elapsed)
+        elapsed, result = timed(pickle.loads, data)
+        loads.append(elapsed)
+        del result, data
+        transfers.append(second.transfer(value))
+    return {
+        "pickle_dumps": statistics.median(dumps),
+        "pickle_loads": statistics.median(loads),
+        "pickle_transfer": statistics.median(transfers),
+    }
+
+
+def copy_to_new_pages(source: np.ndarray) -> float:
+    """Seconds of a copy of `source` into a new anonymous mapping (every page faults)."""
+    started = time.perf_counter()
+    region = mmap.mmap(-1, source.nbytes)
+    target = np.frombuffer(region, dtype=np.uint8)
+    target[:] = source
+    elapsed = time.perf_counter() - started
+    del target
+    region.close()
+    return elapsed
+
+
+def measure_copies(second: SecondProcess, size: int, count: int) -> dict:
+    """Medians of memcpy (into touched memory and into new pages) and of shared_memory
+    create+copy and attach, for `size` bytes."""
+    source = np.frombuffer(np.random.default_rng(size).bytes(size), dtype=np.uint8)
+    target = np.ones_like(source)  # touched: copying into it is a plain memcpy
+    warm, fresh, creates, attaches = [], [], [], []
+    for _ in range(count):
+        warm.append(timed(np.copyto, target, source)[0])
+        fresh.append(copy_to_new_pages(source))
+        started = time.perf_counter()
+        memory = shared_memory.SharedMemory(create=True, size=size)
+        np.ndarray((size,), dtype=np.uint8, buffer=memory.buf)[:] = source
+        creates.append(time.perf_counter() - started)
+        try:
+            attaches.append(second.ask("attach", memory.name, size))
+        finally:
             memory.close()
             memory.unlink()
-        del target
-        row.update(
-            memcpy=statistics.median(copies),
-            memcpy_warm=statistics.median(warm_copies),
-            shm_create=statistics.median(creates),
-            shm_attach=statistics.median(attaches),
-        )
-    return row
+    return {
+        "size": size,
+        "memcpy": statistics.median(warm),
+        "memcpy_fresh": statistics.median(fresh),
+        "shm_create": statistics.median(creates),
+        "shm_attach": statistics.median(attaches),
+    }
 
 
-def small_objects(client, count: int) -> list[tuple[str, float]]:
-    results = []
+def small_objects(client, count: int) -> dict[str, float]:
+    """Puts and gets per second of small ints and of 16-byte `bytes`."""
+    rates = {}
     for label, values in (("int", list(range(count))), ("bytes[16]", [b"x" * 16] * count)):
         started = time.perf_counter()
         ids = [client.put(value) for value in values]
-        elapsed = time.perf_counter() - started
-        results.append((f"put {label}", count / elapsed))
+        rates[f"put {label}"] = count / (time.perf_counter() - started)
         started = time.perf_counter()
         for object_id in ids:
             client.get(object_id)
-        elapsed = time.perf_counter() - started
-        results.append((f"get {label}", count / elapsed))
+        rates[f"get {label}"] = count / (time.perf_counter() - started)
         client.delete(ids)
-    return results
+    return rates
 
 
-def print_table(rows: list[dict]) -> None:
-    header = (
-        f"{'value':<6} {'size':>8} | {'put (first)':>12} {'put':>10} {'GB/s':>6} "
-        f"| {'get':>9} {'get 2nd proc':>12} | {'copy (new)':>10} {'copy (warm)':>11} "
-        f"{'GB/s':>6} {'memcpy/put':>10} | {'shm create+copy':>15} {'shm attach':>10}"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        size = row["size"]
-        line = (
-            f"{row['kind']:<6} {human(size):>8} | {duration(row['put_first']):>12} "
-            f"{duration(row['put']):>10} {size / row['put'] / 1e9:>6.2f} "
-            f"| {duration(row['get']):>9} {duration(row['remote_get']):>12} |"
-        )
-        if "memcpy" in row:
-            # put speed relative to a plain copy into touched memory (1.0: as fast as memcpy)
-            ratio = row["memcpy_warm"] / row["put"]
-            line += (
-                f" {duration(row['memcpy']):>10} {duration(row['memcpy_warm']):>11} "
-                f"{size / row['memcpy_warm'] / 1e9:>6.2f} {ratio:>10.2f} "
-                f"| {duration(row['shm_create']):>15} {duration(row['shm_attach']):>10}"
-            )
-        print(line)
+def run(socket: str, args) -> dict:
+    """All measurements against the instance at `socket`."""
+    client = vineyard.connect(socket)
+    second = SecondProcess(socket)
+    try:
+        second.ask("get", client.put(np.zeros(1)))  # maps the shared memory once
+        rows, copies = [], []
+        for size in QUICK_SIZES if args.quick else SIZES:
+            count = repetitions(size, args.quick)
+            for kind in KINDS:
+                value = make_value(kind, size)
+                row = {"kind": kind, "size": size, **measure_vineyard(client, second, value, count)}
+                if not args.no_baselines:
+                    row.update(measure_pickle(second, value, count))
+                rows.append(row)
+                del value
+            if not args.no_baselines:
+                copies.append(measure_copies(second, size, count))
+        small = small_objects(client, args.small)
+    finally:
+        second.stop()
+    client.close()
+    return {"rows": rows, "copies": copies, "small": small}
 
 
-def start_instance(size: str) -> tuple[subprocess.Popen, str, str]:
-    directory = tempfile.mkdtemp(prefix="vy-bench-")
-    socket = os.path.join(directory, "vineyard.sock")
-    # Local metadata: put/get never touch etcd, and no shared etcd is left running.
-    command = [
-        sys.executable, "-m", "vineyard", "--socket", socket, "--size", size, "--meta", "local",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not os.path.exists(socket):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"could not start `{' '.join(command)}`")
-        time.sleep(0.01)
-    return process, socket, directory
+# -- output -------------------------------------------------------------------------------------
+
+
+def print_results(results: dict) -> None:
+    """The results as plain-text tables."""
+    columns = [
+        ("put", "put"),
+        ("get", "get"),
+        ("get 2nd proc", "remote_get"),
+        ("pickle dumps", "pickle_dumps"),
+        ("pickle loads", "pickle_loads"),
+        ("pickle to 2nd", "pickle_transfer"),
+    ]
+    print(f"{'value':<6} {'size':>8} " + " ".join(f"{title:>13}" for title, _ in columns))
+    for row in results["rows"]:
+        cells = [duration(row[key]) if key in row else "-" for _, key in columns]
+        print(f"{row['kind']:<6} {human(row['size']):>8} " + " ".join(f"{c:>13}" for c in cells))
+    if results["copies"]:
+        print()
+        titles = ("memcpy", "memcpy new pages", "shm create+copy", "shm attach")
+        print(f"{'size':>8} " + " ".join(f"{title:>15}" for title in titles))
+        for row in results["copies"]:
+            cells = [
+                duration(row[key]) for key in ("memcpy", "memcpy_fresh", "shm_create", "shm_attach")
+            ]
+            print(f"{human(row['size']):>8} " + " ".join(f"{cell:>15}" for cell in cells))
+    print()
+    for label, rate in results["small"].items():
+        print(f"small objects: {label:<16} {rate:>10,.0f} per second")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--socket", help="a running instance (default: start one)")
-    parser.add_argument("--size", default="3Gi", help="--size of the instance started")
-    parser.add_argument("--quick", action="store_true", help="sizes up to 16 MiB")
-    parser.add_argument("--small", type=int, default=20000, help="small objects to put")
-    args = parser.parse_args()
-
-    process = directory = None
-    socket = args.socket
-    if socket is None:
-        process, socket, directory = start_instance(args.size)
-    try:
-        client = vineyard.connect(socket)
-        reader_process = Reader(socket)
-        reader_process.ask("get", str(client.put(np.zeros(1))))  # maps the arena once
-        rows = []
-        for size in QUICK_SIZES if args.quick else SIZES:
-            for kind in ("numpy", "bytes"):
-                rows.append(measure_size(client, reader_process, size, kind, args.quick))
-        print(
-            f"vineyard {vineyard.__version__}, instance {socket}, Python {sys.version.split()[0]}"
-        )
-        print()
-        print_table(rows)
-        print()
-        for label, rate in small_objects(client, args.small):
-            print(f"small objects: {label:<16} {rate:>10,.0f} per second")
-        reader_process.stop()
-        client.close()
-    finally:
-        if process is not None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-            if directory:
-                shutil.rmtree(directory, ignore_errors=True)
+    """Runs the benchmark, prints it and writes `--json`."""
+    arguments = parser(__doc__.splitlines()[0])
+    arguments.add_argument("--socket", help="a running instance (default: start one)")
+    arguments.add_argument("--size", default="3Gi", help="--size of the instance started")
+    arguments.add_argument("--small", type=int, default=20000, help="small objects to put")
+    arguments.add_argument(
+        "--no-baselines", action="store_true", help="skip memcpy, shared_memory and pickle"
+    )
+    args = arguments.parse_args()
+    if args.quick:
+        args.small = min(args.small, 5000)
+    stop_on_sigterm()
+    if args.socket:
+        results = run(args.socket, args)
+    else:
+        with instance(server_command(args), size=args.size) as server:
+            settle(server.process.pid)
+            results = run(server.socket, args)
+    print(f"{args.label}: vineyard {vineyard.__version__}, Python {sys.version.split()[0]}\n")
+    print_results(results)
+    write_json(args.json, "put_get", args, results)
 
 
 if __name__ == "__main__":

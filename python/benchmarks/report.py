@@ -1,0 +1,710 @@
+"""Writes BENCHMARKS.md and its chart from the results of one `run_all.py` run: the JSON files
+of the Python benchmarks and of the cluster bench, and criterion's estimates.
+
+    .venv/dev/bin/python python/benchmarks/report.py [--out target/bench] \
+        [--markdown BENCHMARKS.md] [--chart docs/benchmarks.png]
+
+Every figure comes from those files; a topic whose step failed or was skipped says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from collections.abc import Callable, Iterable
+
+from common import GIB, KINDS, V6D_LABEL, duration, human
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+V6D = V6D_LABEL
+NONE = "–"
+SERVER_RUNS = (
+    ("ours: `python -m vineyard`", "server-ours"),
+    ("ours: `vineyardd` binary", "server-ours-bin"),
+    (V6D, "server-v6d"),
+)
+RATIO_NOTE = (
+    "**ratio** = how many times better ours is than the best alternative of its row "
+    "(for times: best ÷ ours; for rates: ours ÷ best; for memory: best ÷ ours): "
+    "**above 1 ours is better**, below 1 the alternative is."
+)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+class Results:
+    """The files of one run in `out`."""
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+        self.run = self.load("run") or {"steps": [], "machine": {}, "versions": {}, "v6d": {}}
+        self.steps = {step["name"]: step for step in self.run["steps"]}
+
+    def load(self, name: str) -> dict | None:
+        """`out`/`name`.json, or None."""
+        path = os.path.join(self.out, f"{name}.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as source:
+            return json.load(source)
+
+    def missing(self, *names: str) -> str:
+        """Why the steps `names` left no results."""
+        reasons = []
+        for name in names:
+            step = self.steps.get(name)
+            if step is None:
+                reasons.append(f"`{name}` did not run")
+            elif step["status"] != "ok":
+                reasons.append(f"`{name}` {step['status']}: {step.get('reason', '')}")
+            else:
+                reasons.append(f"`{name}` wrote no results")
+        return "Not measured: " + "; ".join(reasons) + "."
+
+    def servers(self) -> dict[str, dict]:
+        """The `bench_server.py` results by server label (those that exist)."""
+        loaded = {label: self.load(name) for label, name in SERVER_RUNS}
+        return {label: data for label, data in loaded.items() if data}
+
+    def criterion(self) -> list[dict]:
+        """criterion's results: group, function, value, median seconds per iteration, and
+        bytes per iteration (None without a throughput)."""
+        results = []
+        for directory, _, files in os.walk(os.path.join(self.out, "criterion")):
+            if os.path.basename(directory) != "new" or "estimates.json" not in files:
+                continue
+            with open(os.path.join(directory, "benchmark.json")) as source:
+                benchmark = json.load(source)
+            with open(os.path.join(directory, "estimates.json")) as source:
+                estimates = json.load(source)
+            results.append(
+                {
+                    "group": benchmark["group_id"],
+                    "function": benchmark["function_id"],
+                    "value": benchmark["value_str"],
+                    "seconds": estimates["median"]["point_estimate"] / 1e9,
+                    "bytes": (benchmark.get("throughput") or {}).get("Bytes"),
+                }
+            )
+        return sorted(results, key=lambda entry: (entry["group"], entry["bytes"] or 0))
+
+
+def criterion_seconds(found: list[dict], group: str, function: str, size: int) -> float | None:
+    """The median seconds of one criterion benchmark, or None."""
+    for entry in found:
+        if (entry["group"], entry["function"], entry["bytes"]) == (group, function, size):
+            return entry["seconds"]
+    return None
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+
+def markdown_table(headers: list[str], rows: Iterable[list[str]]) -> list[str]:
+    """A markdown table, first column left-aligned, the others right-aligned."""
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join([":---"] + ["---:"] * (len(headers) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def time_text(seconds: float | None) -> str:
+    """A time, or NONE."""
+    return NONE if seconds is None else duration(seconds)
+
+
+def rate_text(rate: float | None) -> str:
+    """Operations per second, or NONE."""
+    return NONE if rate is None else f"{rate:,.0f}/s"
+
+
+def gbps_text(rate: float | None) -> str:
+    """GB/s, or NONE."""
+    return NONE if rate is None else f"{rate:.2f} GB/s"
+
+
+def bytes_text(size: float | None) -> str:
+    """Bytes, or NONE."""
+    return NONE if size is None else f"{size:,.0f} B"
+
+
+def versus(ours: float | None, alternatives: dict[str, float | None], lower_is_better: bool):
+    """The best alternative's name and the ratio (above 1: ours better); NONE when unknown."""
+    known = {name: value for name, value in alternatives.items() if value is not None}
+    if ours is None or not known:
+        return NONE, NONE, None
+    pick = min if lower_is_better else max
+    name = pick(known, key=known.get)
+    best = known[name]
+    numerator, denominator = (best, ours) if lower_is_better else (ours, best)
+    if denominator <= 0:
+        return name, NONE, None
+    ratio = numerator / denominator
+    return name, f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}", ratio
+
+
+def tally(ratios: list[float | None]) -> str:
+    """`ours ahead in N of M rows.`"""
+    known = [ratio for ratio in ratios if ratio is not None]
+    if not known:
+        return ""
+    ahead = sum(1 for ratio in known if ratio > 1)
+    return f"Ours ahead of the best alternative in {ahead} of {len(known)} rows.\n"
+
+
+def compared_rows(
+    items: Iterable[tuple[list[str], float | None, dict[str, float | None]]],
+    text: Callable[[float | None], str],
+    lower_is_better: bool,
+) -> tuple[list[list[str]], list[float | None]]:
+    """Rows of `labels, ours, alternatives..., best alternative, ratio`, and their ratios."""
+    rows, ratios = [], []
+    for labels, ours, alternatives in items:
+        name, shown, ratio = versus(ours, alternatives, lower_is_better)
+        cells = [text(value) for value in alternatives.values()]
+        rows.append([*labels, text(ours), *cells, name, shown])
+        ratios.append(ratio)
+    return rows, ratios
+
+
+# -- sections -----------------------------------------------------------------------------------
+
+
+def header(results: Results) -> list[str]:
+    """Title, what the figures are, the ratio convention, the machine."""
+    run = results.run
+    lines = ["# Benchmarks", ""]
+    if run.get("quick"):
+        lines += [
+            "> **QUICK run** (`make bench QUICK=1`: sizes up to 16 MiB, few repetitions, short "
+            "criterion runs), made to check the pipeline: the figures are not representative.",
+            "",
+        ]
+    lines += [
+        f"Generated by `make bench` on {run.get('date', NONE)} from the results in "
+        "`target/bench/`. Reproduce with `make bench` (sizes 1 KiB to 1 GiB), or "
+        "`make bench QUICK=1` (up to 16 MiB, a short check of the pipeline).",
+        "",
+        "Every row puts our figure beside its baselines measured in the same run: memcpy, "
+        "`multiprocessing.shared_memory`, pickle protocol 5, pyarrow's own Flight server, and "
+        f"{V6D} (pip `vineyard`, its own `vineyardd` started with `--meta local`, driven by "
+        "its own client with the same script). Times are medians unless stated.",
+        "",
+        RATIO_NOTE,
+        "",
+    ]
+    return lines + machine_section(run) + v6d_line(run)
+
+
+def machine_section(run: dict) -> list[str]:
+    """What the run was measured on."""
+    info, versions = run.get("machine", {}), run.get("versions", {})
+    ram = info.get("ram_bytes")
+    load = info.get("load_average")
+    rows = [
+        ["CPU", f"{info.get('cpu', NONE)}, {info.get('cores', NONE)} logical cores"],
+        ["RAM", f"{ram / GIB:.1f} GiB" if ram else NONE],
+        ["OS, kernel", f"{info.get('os') or NONE}, {info.get('kernel', NONE)}"],
+        ["Python, Rust", f"{info.get('python', NONE)}, {info.get('rustc') or NONE}"],
+        ["Packages", ", ".join(f"{name} {version}" for name, version in versions.items())],
+        ["Commit", info.get("commit") or NONE],
+    ]
+    if load:
+        after = info.get("load_average_after")
+        text = f"{load[0]:.2f} at the start" + (f", {after[0]:.2f} at the end" if after else "")
+        rows.append(["Load average (1 min)", text])
+    return ["## Machine", ""] + markdown_table(["", ""], rows)
+
+
+def v6d_line(run: dict) -> list[str]:
+    """Which Vineyard 0.24.2 was measured, or why none was."""
+    v6d = run.get("v6d", {})
+    if v6d.get("available"):
+        python, server = (os.path.relpath(v6d[key], ROOT) for key in ("python", "vineyardd"))
+        return [f"{V6D}: client `{python}`, server `{server}`.", ""]
+    reason = v6d.get("reason", "not looked for")
+    return [f"**{V6D} could not be used** ({reason}): its columns are empty.", ""]
+
+
+def put_get_section(results: Results, chart_link: str) -> list[str]:
+    """put, get and get from a second process, per kind and size, and the chart."""
+    ours, v6d = results.load("put-get-ours"), results.load("put-get-v6d")
+    lines = ["## put and get, 1 KiB .. 1 GiB (Python client)", ""]
+    if ours is None:
+        return lines + [results.missing("put-get-ours"), ""]
+    lines += [
+        "`bench_put_get.py`: a float64 numpy array, `bytes`, and a pyarrow table (4 columns) "
+        "of each size, into an instance started with `--size 3Gi --meta local`. memcpy and "
+        "shared_memory copy a uint8 array of the same size (the same figure for every kind).",
+        "",
+    ]
+    if chart_link:
+        lines += [f"![put and get time versus size]({chart_link})", ""]
+    if v6d is None:
+        lines += [results.missing("put-get-v6d"), ""]
+    theirs = {(row["kind"], row["size"]): row for row in (v6d or {}).get("rows", [])}
+    copies = {row["size"]: row for row in ours.get("copies", [])}
+
+    def items(key: str, alternatives: Callable[[dict, dict], dict]):
+        for row in ours["rows"]:
+            other = theirs.get((row["kind"], row["size"]), {})
+            copy = copies.get(row["size"], {})
+            yield [row["kind"], human(row["size"])], row[key], alternatives(other, copy | row)
+
+    tables = [
+        (
+            "put: `client.put(value)`; memcpy into touched memory; `SharedMemory(create=True)` "
+            "plus a copy in; `pickle.dumps(value, protocol=5)`.",
+            "put",
+            ["memcpy", "shared_memory create+copy", "pickle5 dumps"],
+            lambda other, row: {
+                V6D: other.get("put"),
+                "memcpy": row.get("memcpy"),
+                "shared_memory": row.get("shm_create"),
+                "pickle5": row.get("pickle_dumps"),
+            },
+        ),
+        (
+            "get in the same process: `client.get(id)`; memcpy (a copy out); "
+            "`pickle.loads` of the in-band pickle.",
+            "get",
+            ["memcpy", "pickle5 loads"],
+            lambda other, row: {
+                V6D: other.get("get"),
+                "memcpy": row.get("memcpy"),
+                "pickle5": row.get("pickle_loads"),
+            },
+        ),
+        (
+            "get from a second process (already connected): `client.get(id)` there; "
+            "attaching the `SharedMemory` plus a numpy view; pickle protocol 5 out of band "
+            "through a pipe (from `dumps` here to `loads` there).",
+            "remote_get",
+            ["shared_memory attach", "pickle5 to 2nd process"],
+            lambda other, row: {
+                V6D: other.get("remote_get"),
+                "shared_memory": row.get("shm_attach"),
+                "pickle5": row.get("pickle_transfer"),
+            },
+        ),
+    ]
+    for description, key, titles, alternatives in tables:
+        rows, ratios = compared_rows(items(key, alternatives), time_text, lower_is_better=True)
+        headers = ["value", "size", "ours", V6D, *titles, "best alternative", "ratio"]
+        lines += [f"### {description.split(':')[0]}", "", description, ""]
+        lines += markdown_table(headers, rows) + [tally(ratios)]
+    lines += returned_types(ours, v6d)
+    return lines
+
+
+def returned_types(ours: dict, v6d: dict | None) -> list[str]:
+    """What `get` returned, per kind and implementation."""
+    parts = []
+    for label, data in (("ours", ours), (V6D, v6d)):
+        if data:
+            kinds = {row["kind"]: row.get("get_returns") for row in data["rows"]}
+            described = ", ".join(f"{kind} → `{kinds[kind]}`" for kind in KINDS if kind in kinds)
+            parts.append(f"{label}: {described}")
+    return ["`get` returned: " + "; ".join(parts) + ".", ""]
+
+
+def chart(results: Results, path: str) -> bool:
+    """The log-log chart of put and get (second process) time versus size, for numpy arrays.
+    Returns whether there was anything to draw."""
+    ours, v6d = results.load("put-get-ours"), results.load("put-get-v6d")
+    if ours is None:
+        return False
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def series(data: dict | None, rows_key: str, key: str) -> tuple[list, list]:
+        rows = [
+            row for row in (data or {}).get(rows_key, []) if row.get("kind", "numpy") == "numpy"
+        ]
+        rows = [row for row in rows if row.get(key) is not None]
+        return [row["size"] for row in rows], [row[key] for row in rows]
+
+    panels = (
+        (
+            "put",
+            [
+                ("ours", ours, "rows", "put"),
+                (V6D, v6d, "rows", "put"),
+                ("memcpy", ours, "copies", "memcpy"),
+                ("shared_memory create+copy", ours, "copies", "shm_create"),
+                ("pickle5 dumps", ours, "rows", "pickle_dumps"),
+            ],
+        ),
+        (
+            "get from a second process",
+            [
+                ("ours", ours, "rows", "remote_get"),
+                (V6D, v6d, "rows", "remote_get"),
+                ("memcpy", ours, "copies", "memcpy"),
+                ("shared_memory attach", ours, "copies", "shm_attach"),
+                ("pickle5 through a pipe", ours, "rows", "pickle_transfer"),
+            ],
+        ),
+    )
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for axis, (title, lines) in zip(axes, panels, strict=True):
+        for label, data, rows_key, key in lines:
+            sizes, times = series(data, rows_key, key)
+            if sizes:
+                axis.plot(sizes, times, marker="o", markersize=3, label=label)
+        sizes = [row["size"] for row in ours["rows"] if row["kind"] == "numpy"]
+        axis.set(xscale="log", yscale="log", title=f"{title} (numpy float64)", xlabel="size")
+        axis.set_xticks(sizes, [human(size).replace(" ", "") for size in sizes])
+        axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        axis.grid(True, which="major", alpha=0.3)
+        axis.legend(fontsize=7)
+    axes[0].set_ylabel("seconds (median)")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return True
+
+
+def first_put_section(results: Results) -> list[str]:
+    """The first put after a start, from `bench_server.py` and criterion."""
+    lines = ["## First put into a new instance", ""]
+    servers = results.servers()
+    if not set(servers) - {V6D}:
+        return lines + [results.missing("server-ours", "server-ours-bin"), ""]
+    size = next(iter(servers.values()))["first_put"]["size"]
+    lines += [
+        f"`bench_server.py`: after each start (`--size 3Gi`), once the server's resident memory "
+        f"stopped growing, one put of a {human(size)} float64 array (median of the starts). "
+        "Baselines (from `bench_put_get.py`, same size): a memcpy into new pages (a fresh "
+        "anonymous `mmap`), and `SharedMemory(create=True)` plus a copy in.",
+        "",
+    ]
+    copies = (results.load("put-get-ours") or {}).get("copies", [])
+    copy = next((row for row in copies if row["size"] == size), {})
+    firsts = {
+        label: statistics.median(data["first_put"]["times"]) for label, data in servers.items()
+    }
+    alternatives = {
+        V6D: firsts.get(V6D),
+        "memcpy into new pages": copy.get("memcpy_fresh"),
+        "shared_memory": copy.get("shm_create"),
+    }
+    items = [([label], value, alternatives) for label, value in firsts.items() if label != V6D]
+    rows, ratios = compared_rows(items, time_text, lower_is_better=True)
+    headers = ["server", "first put", V6D, "memcpy into new pages", "shared_memory create+copy"]
+    lines += markdown_table([*headers, "best alternative", "ratio"], rows) + [tally(ratios)]
+    return lines + criterion_first_put(results)
+
+
+def criterion_first_put(results: Results) -> list[str]:
+    """criterion's `first_put` group beside a memcpy into new memory."""
+    found = [entry for entry in results.criterion() if entry["group"] == "first_put"]
+    if not found:
+        return []
+    lines = [
+        "criterion (`core/benches/put_get.rs`, `first_put`): a put into a brand-new in-process "
+        "server's memory, with and without `reserve_memory`, beside a memcpy into untouched "
+        "memory.",
+        "",
+    ]
+    items = []
+    for entry in found:
+        if entry["function"] != "memcpy_fresh":
+            memcpy = criterion_seconds(found, "first_put", "memcpy_fresh", entry["bytes"])
+            labels = [entry["function"], human(entry["bytes"])]
+            items.append((labels, entry["seconds"], {"memcpy into new memory": memcpy}))
+    rows, ratios = compared_rows(items, time_text, lower_is_better=True)
+    headers = ["variant", "size", "ours", "memcpy into new memory", "best alternative", "ratio"]
+    return lines + markdown_table(headers, rows) + [tally(ratios)]
+
+
+def small_objects_section(results: Results) -> list[str]:
+    """Small puts and gets per second."""
+    ours, v6d = results.load("put-get-ours"), results.load("put-get-v6d")
+    lines = ["## Small objects per second (Python client)", ""]
+    if ours is None:
+        return lines + [results.missing("put-get-ours"), ""]
+    lines += [
+        "`bench_put_get.py`: puts, then gets, of small ints and 16-byte `bytes`, one at a "
+        "time, from one client.",
+        "",
+    ]
+    theirs = (v6d or {}).get("small", {})
+    items = [([label], rate, {V6D: theirs.get(label)}) for label, rate in ours["small"].items()]
+    rows, ratios = compared_rows(items, rate_text, lower_is_better=False)
+    lines += markdown_table(["operation", "ours", V6D, "best alternative", "ratio"], rows)
+    return lines + [tally(ratios)]
+
+
+def criterion_section(results: Results) -> list[str]:
+    """criterion's put and get beside memcpy, and the small round trip."""
+    found = results.criterion()
+    lines = ["## Rust client (criterion, `core/benches/put_get.rs`)", ""]
+    if not found:
+        return lines + [results.missing("criterion-put-get"), ""]
+    lines += [
+        "A server in the bench process, the Rust `IpcClient`: `put` = create_blob + copy + "
+        "seal (beside a memcpy of the same bytes into touched memory), `get` = get_blob + "
+        "reading one byte (a mapping: no copy). Median time per operation.",
+        "",
+    ]
+    items = []
+    for entry in found:
+        if (entry["group"], entry["function"]) == ("put", "vineyard"):
+            size = entry["bytes"]
+            get = criterion_seconds(found, "get", "vineyard", size)
+            memcpy = criterion_seconds(found, "put", "memcpy", size)
+            items.append(([human(size), time_text(get)], entry["seconds"], {"memcpy": memcpy}))
+    rows, ratios = compared_rows(items, time_text, lower_is_better=True)
+    headers = ["size", "get", "put", "memcpy", "best alternative", "ratio (put)"]
+    lines += markdown_table(headers, rows) + [tally(ratios)]
+    for entry in found:
+        if entry["group"] == "small_roundtrip":
+            rate = 1 / entry["seconds"]
+            lines += [
+                f"`{entry['function']}`: {duration(entry['seconds'])} per round trip "
+                f"({rate:,.0f}/s); no baseline.",
+                "",
+            ]
+    return lines
+
+
+def meta_section(results: Results) -> list[str]:
+    """create_metadata and persist per second, local and with etcd."""
+    ours, v6d, cluster = (
+        results.load("meta-ours"),
+        results.load("meta-v6d"),
+        results.load("criterion-cluster"),
+    )
+    lines = ["## Metadata operations per second", ""]
+    if ours is None:
+        lines += [results.missing("meta-ours"), ""]
+    else:
+        lines += [
+            "`bench_meta.py`: `create_metadata` of small objects (a typename and a field), then "
+            "`persist` of each, one at a time from one Python client: with `--meta local`, and on "
+            "the first of two instances sharing a fresh etcd (`--meta etcd`).",
+            "",
+        ]
+        items = []
+        for meta in ("local", "etcd"):
+            for key, label in (("create_per_s", "create_metadata"), ("persist_per_s", "persist")):
+                value = ours.get(meta, {}).get(key)
+                items.append(([label, meta], value, {V6D: (v6d or {}).get(meta, {}).get(key)}))
+        rows, ratios = compared_rows(items, rate_text, lower_is_better=False)
+        lines += markdown_table(
+            ["operation", "metadata", "ours", V6D, "best alternative", "ratio"], rows
+        )
+        lines.append(tally(ratios))
+        lines += etcd_notes(results)
+    if cluster is None:
+        return lines + [results.missing("criterion-cluster"), ""]
+    lines += [
+        "Rust client (`core/benches/cluster.rs`, real etcd, persists that each wait for their "
+        "etcd commit; no baseline): "
+        f"{cluster['persists_per_s_1_client']:,.0f} persists/s from 1 client, "
+        f"{cluster['persists_per_s_16_clients']:,.0f}/s from 16 clients.",
+        "",
+    ]
+    return lines
+
+
+def etcd_notes(results: Results) -> list[str]:
+    """Why a `bench_meta.py` run has no etcd figures, if it has none."""
+    notes = []
+    for step in ("meta-ours", "meta-v6d"):
+        data = results.load(step)
+        if data is None:
+            notes.append(results.missing(step))
+        elif data.get("etcd_error"):
+            notes.append(f"The etcd part of `{step}` failed: {data['etcd_error']}.")
+        elif "etcd" not in data:
+            notes.append(f"`{step}` ran without etcd (no `--etcd`).")
+    return [" ".join(notes), ""] if notes else []
+
+
+def visibility_section(results: Results) -> list[str]:
+    """The delay from a persist to its visibility on another instance."""
+    ours, v6d, cluster = (
+        results.load("meta-ours"),
+        results.load("meta-v6d"),
+        results.load("criterion-cluster"),
+    )
+    lines = ["## Persist-to-visible delay across instances (etcd)", ""]
+    lines += [
+        "From the return of `persist` on one instance until a `get_name(name, wait=True)` "
+        "blocked on another instance returns the new name (two instances, one etcd).",
+        "",
+    ]
+
+    def percentiles(data: dict | None) -> tuple[float | None, float | None]:
+        delays = sorted((data or {}).get("etcd", {}).get("visible_delays", []))
+        if not delays:
+            return None, None
+        return statistics.median(delays), delays[int((len(delays) - 1) * 0.99)]
+
+    ours_p50, ours_p99 = percentiles(ours)
+    v6d_p50, v6d_p99 = percentiles(v6d)
+    lines += etcd_notes(results)
+    items = [(["p50"], ours_p50, {V6D: v6d_p50}), (["p99"], ours_p99, {V6D: v6d_p99})]
+    rows, _ = compared_rows(items, time_text, lower_is_better=True)
+    headers = ["percentile", "ours (Python client)", V6D, "best alternative", "ratio"]
+    lines += markdown_table(headers, rows)
+    if cluster is None:
+        return lines + [results.missing("criterion-cluster"), ""]
+    p50, p99 = cluster["visible_ms_p50"] / 1e3, cluster["visible_ms_p99"] / 1e3
+    return lines + [
+        f"Rust client (`core/benches/cluster.rs`, {cluster['rounds']} rounds; no baseline): "
+        f"p50 {duration(p50)}, p99 {duration(p99)}.",
+        "",
+    ]
+
+
+def flight_section(results: Results) -> list[str]:
+    """Flight do_get and do_put GB/s beside pyarrow's Flight server."""
+    flight = results.load("flight")
+    lines = ["## Arrow Flight: do_get and do_put", ""]
+    if flight is None:
+        return lines + [results.missing("flight"), ""]
+    lines += [
+        "`bench_flight.py`: a `pyarrow.flight.FlightClient` reads (`do_get(...).read_all()`) "
+        "and writes (`do_put` of the whole table) a table of 4 columns, from and to our "
+        "instance's Flight service and pyarrow's own `FlightServerBase` holding the table in "
+        f"its memory. Best of {flight['repeat']} transfers; GB/s = 10^9 bytes per second.",
+        "",
+    ]
+    items = []
+    for row in flight["rows"]:
+        for key in ("do_get", "do_put"):
+            ours = row["nbytes"] / row[key] / 1e9
+            theirs = row["nbytes"] / row[f"{key}_pyarrow"] / 1e9
+            items.append(([key, human(row["size"])], ours, {"pyarrow Flight": theirs}))
+    rows, ratios = compared_rows(items, gbps_text, lower_is_better=False)
+    lines += markdown_table(
+        ["call", "table", "ours", "pyarrow Flight", "best alternative", "ratio"], rows
+    )
+    return lines + [tally(ratios)]
+
+
+def startup_section(results: Results) -> list[str]:
+    """Time from spawn to an accepting socket, per server."""
+    lines = ["## Server start-up", ""]
+    servers = results.servers()
+    if not set(servers) - {V6D}:
+        return lines + [results.missing("server-ours", "server-ours-bin"), ""]
+    lines += [
+        "`bench_server.py`: from spawning the server (`--size 3Gi --meta local --rpc=false`) "
+        "until its socket accepts a connection; median and minimum of the starts.",
+        "",
+    ]
+    medians = {label: statistics.median(data["startup"]) for label, data in servers.items()}
+    alternatives = {V6D: medians.get(V6D)}
+    items = [
+        ([label, time_text(min(servers[label]["startup"]))], value, alternatives)
+        for label, value in medians.items()
+        if label != V6D
+    ]
+    rows, ratios = compared_rows(items, time_text, lower_is_better=True)
+    headers = ["server", "min", "median", f"{V6D} (median)", "best alternative", "ratio"]
+    return lines + markdown_table(headers, rows) + [tally(ratios)]
+
+
+def memory_section(results: Results) -> list[str]:
+    """Server memory growth per small object."""
+    lines = ["## Memory per object", ""]
+    servers = results.servers()
+    ours = servers.get(SERVER_RUNS[0][0])
+    if ours is None:
+        return lines + [results.missing("server-ours"), ""]
+    objects = ours["memory"]["objects"]
+    lines += [
+        f"`bench_server.py`: {objects:,} small ints, then {objects:,} float64[8] arrays, put "
+        "and kept; growth of the server's resident memory (VmRSS; RssAnon: its heap) and of "
+        "`status.memory_usage` (shared memory in use), divided by the number of objects. "
+        "Ours: `python -m vineyard`.",
+        "",
+    ]
+
+    def figure(label: str, kind: str, key: str) -> float | None:
+        rows = servers.get(label, {}).get("memory", {}).get("rows", [])
+        return next((row[key] for row in rows if row["kind"] == kind), None)
+
+    measures = (
+        ("VmRSS", "resident memory"),
+        ("RssAnon", "heap (RssAnon)"),
+        ("usage", "shared memory in use"),
+    )
+    items = [
+        ([row["kind"], label], row[key], {V6D: figure(V6D, row["kind"], key)})
+        for row in ours["memory"]["rows"]
+        for key, label in measures
+    ]
+    rows, ratios = compared_rows(items, bytes_text, lower_is_better=True)
+    headers = ["object", "per object", "ours", V6D, "best alternative", "ratio"]
+    return lines + markdown_table(headers, rows) + [tally(ratios)]
+
+
+def steps_section(results: Results) -> list[str]:
+    """What ran, how long it took, and what failed or was skipped."""
+    lines = ["## Steps of this run", ""]
+    rows = []
+    for step in results.run["steps"]:
+        seconds = f"{step['seconds']:.0f} s" if "seconds" in step else NONE
+        notes = [step[key] for key in ("reason", "left_behind") if key in step]
+        rows.append([f"`{step['name']}`", step["status"], seconds, "; ".join(notes)])
+    lines += markdown_table(["step", "status", "time", "note"], rows)
+    total = results.run.get("seconds")
+    if total is not None:
+        lines += [f"The whole run took {total / 60:.1f} minutes.", ""]
+    return lines
+
+
+# -- the document -------------------------------------------------------------------------------
+
+
+def write(out: str, markdown: str, chart_path: str) -> None:
+    """Writes the report `markdown` and the chart `chart_path` from the results in `out`."""
+    results = Results(out)
+    drawn = chart(results, chart_path)
+    link = os.path.relpath(chart_path, os.path.dirname(os.path.abspath(markdown)))
+    lines = header(results)
+    for section in (
+        lambda: put_get_section(results, link if drawn else ""),
+        lambda: first_put_section(results),
+        lambda: small_objects_section(results),
+        lambda: criterion_section(results),
+        lambda: meta_section(results),
+        lambda: visibility_section(results),
+        lambda: flight_section(results),
+        lambda: startup_section(results),
+        lambda: memory_section(results),
+        lambda: steps_section(results),
+    ):
+        lines += section()
+    text = "\n".join(lines).rstrip() + "\n"
+    with open(markdown, "w") as output:
+        output.write(text)
+
+
+def main() -> None:
+    """Writes the report from an earlier run."""
+    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    arguments.add_argument("--out", default=os.path.join(ROOT, "target", "bench"))
+    arguments.add_argument("--markdown", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    arguments.add_argument("--chart", default=os.path.join(ROOT, "docs", "benchmarks.png"))
+    args = arguments.parse_args()
+    write(args.out, args.markdown, args.chart)
+
+
+if __name__ == "__main__":
+    main()
