@@ -103,11 +103,11 @@ impl Connection {
             frame::write_blocking(&mut self.stream, &request.to_json()).map(|()| failed)
         });
         match sent {
-            Ok(None) => {
+            Ok(failed) => {
+                // Written: its reply is on its way, whatever an earlier one said.
                 self.unread.push_back(unread);
-                Ok(())
+                failed.map_or(Ok(()), Err)
             }
-            Ok(Some(failed)) => Err(failed),
             Err(error) => {
                 self.broken = Some(error.to_string());
                 Err(Error::ConnectionLost {
@@ -157,8 +157,8 @@ impl Connection {
         frame::write_blocking(&mut self.stream, &request.to_json())?;
         let unread_failed = self.read_unread_replies()?;
         let reply = self.read_reply()?;
-        if let Some(failed) = unread_failed.or_else(|| reply_error(&reply)) {
-            return Err(failed);
+        if let Some(failed) = reply_error(&reply) {
+            return Err(unread_failed.unwrap_or(failed));
         }
         let expected = request.reply_type();
         match reply.get("type").and_then(Value::as_str) {
@@ -169,8 +169,9 @@ impl Connection {
                 })
             }
         }
+        // The fds follow the reply on the stream: take them even when failing below.
         self.receive_announced_fds(&reply)?;
-        Ok(reply)
+        unread_failed.map_or(Ok(reply), Err)
     }
 
     fn receive_announced_fds(&mut self, reply: &Map<String, Value>) -> Result<()> {
