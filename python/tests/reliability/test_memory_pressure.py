@@ -124,14 +124,15 @@ def test_random_sizes_under_pressure_from_many_clients():
 
 
 def start_limited(tmp_path, limit: int, amount: int, size: str) -> subprocess.CompletedProcess:
-    """Runs `python -m vineyard` with resource `limit` set to `amount`; it should refuse."""
+    """Runs `python -m vineyard` with resource `limit` set to `amount`; it should refuse.
+    Flight takes any free port: a taken default port would add a warning line."""
 
     def set_limit() -> None:
         resource.setrlimit(limit, (amount, amount))
 
     return subprocess.run(
         [sys.executable, "-m", "vineyard", "--socket", str(tmp_path / "limited.sock"),
-         "--size", size, "--meta", "local"],
+         "--size", size, "--meta", "local", "--rpc_socket_port", "0"],
         preexec_fn=set_limit, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
 
