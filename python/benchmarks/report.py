@@ -479,13 +479,18 @@ def criterion_section(results: Results) -> list[str]:
     return lines
 
 
-def meta_section(results: Results) -> list[str]:
-    """create_metadata and persist per second, local and with etcd."""
-    ours, v6d, cluster = (
+def meta_results(results: Results) -> tuple[dict | None, dict | None, dict | None]:
+    """The metadata benches' results: ours, Vineyard 0.24.2's, and the Rust cluster bench."""
+    return (
         results.load("meta-ours"),
         results.load("meta-v6d"),
         results.load("criterion-cluster"),
     )
+
+
+def meta_section(results: Results) -> list[str]:
+    """create_metadata and persist per second, local and with etcd."""
+    ours, v6d, cluster = meta_results(results)
     lines = ["## Metadata operations per second", ""]
     if ours is None:
         lines += [results.missing("meta-ours"), ""]
@@ -535,11 +540,7 @@ def etcd_notes(results: Results) -> list[str]:
 
 def visibility_section(results: Results) -> list[str]:
     """The delay from a persist to its visibility on another instance."""
-    ours, v6d, cluster = (
-        results.load("meta-ours"),
-        results.load("meta-v6d"),
-        results.load("criterion-cluster"),
-    )
+    ours, v6d, cluster = meta_results(results)
     lines = ["## Persist-to-visible delay across instances (etcd)", ""]
     lines += [
         "From the return of `persist` on one instance until a `get_name(name, wait=True)` "
