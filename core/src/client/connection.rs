@@ -61,24 +61,33 @@ impl Connection {
 
     /// Sends a request and reads its reply (and announced fds); error replies become errors.
     pub fn call(&mut self, request: &Request) -> Result<Map<String, Value>> {
-        if let Some(reason) = &self.broken {
-            return Err(Error::ConnectionLost {
+        self.check_unbroken()?;
+        self.exchange(request).map_err(|error| self.lost_on(error))
+    }
+
+    /// Fails once the stream broke: nothing more can be read from it in step.
+    fn check_unbroken(&self) -> Result<()> {
+        match &self.broken {
+            Some(reason) => Err(Error::ConnectionLost {
                 message: reason.clone(),
-            });
+            }),
+            None => Ok(()),
         }
-        let result = self.exchange(request);
-        if let Err(error) = &result {
-            if matches!(
-                error,
-                Error::Io(_) | Error::Protocol { .. } | Error::FrameTooLarge { .. }
-            ) {
-                self.broken = Some(error.to_string());
-                return Err(Error::ConnectionLost {
-                    message: error.to_string(),
-                });
-            }
+    }
+
+    /// Passes a server's error on; a failure of the stream itself (I/O, or a frame that
+    /// cannot be read) breaks the connection for good and becomes `ConnectionLost`.
+    fn lost_on(&mut self, error: Error) -> Error {
+        if !matches!(
+            error,
+            Error::Io(_) | Error::Protocol { .. } | Error::FrameTooLarge { .. }
+        ) {
+            return error;
         }
-        result
+        self.broken = Some(error.to_string());
+        Error::ConnectionLost {
+            message: error.to_string(),
+        }
     }
 
     /// Sends a request that gets no reply (`exit_request`).
@@ -90,44 +99,25 @@ impl Connection {
     /// `Ignore` for replies nobody needs (`release`), `Check` when the next request depends
     /// on this one, which then fails with its error, if any.
     pub fn send_unawaited(&mut self, request: &Request, unread: Unread) -> Result<()> {
-        if let Some(reason) = &self.broken {
-            return Err(Error::ConnectionLost {
-                message: reason.clone(),
-            });
-        }
-        let mut sent = Ok(None);
+        self.check_unbroken()?;
+        let mut failed = None;
         if self.unread.len() >= MAX_UNREAD_REPLIES {
-            sent = self.read_unread_replies();
+            failed = self
+                .read_unread_replies()
+                .map_err(|error| self.lost_on(error))?;
         }
-        let sent = sent.and_then(|failed| {
-            frame::write_blocking(&mut self.stream, &request.to_json()).map(|()| failed)
-        });
-        match sent {
-            Ok(failed) => {
-                // Written: its reply is on its way, whatever an earlier one said.
-                self.unread.push_back(unread);
-                failed.map_or(Ok(()), Err)
-            }
-            Err(error) => {
-                self.broken = Some(error.to_string());
-                Err(Error::ConnectionLost {
-                    message: error.to_string(),
-                })
-            }
-        }
+        frame::write_blocking(&mut self.stream, &request.to_json())
+            .map_err(|error| self.lost_on(error))?;
+        // Written: its reply is on its way, whatever an earlier one said.
+        self.unread.push_back(unread);
+        failed.map_or(Ok(()), Err)
     }
 
     /// Reads the replies not read yet; fails with the error of a `Check` one, if any.
     pub fn flush(&mut self) -> Result<()> {
         match self.read_unread_replies() {
-            Ok(None) => Ok(()),
-            Ok(Some(failed)) => Err(failed),
-            Err(error) => {
-                self.broken = Some(error.to_string());
-                Err(Error::ConnectionLost {
-                    message: error.to_string(),
-                })
-            }
+            Ok(failed) => failed.map_or(Ok(()), Err),
+            Err(error) => Err(self.lost_on(error)),
         }
     }
 
