@@ -2,7 +2,7 @@
 //! `LargeBinaryArray`): `buffer_offsets_` at their width and `buffer_data_`;
 //! `vineyard::FixedSizeBinaryArray` (decimals too): `buffer_` and `byte_width_`.
 
-use arrow::array::{make_array, new_empty_array};
+use arrow::array::new_empty_array;
 use arrow::datatypes::DataType;
 use vineyard_core::{IpcClient, ObjectMeta};
 
@@ -28,19 +28,12 @@ pub(crate) fn resolve_binary(
         })?,
     };
     let extent = Extent::of(meta)?;
-    let (mut buffers, nulls) =
-        buffers_and_bitmap(client, meta, &["buffer_offsets_", "buffer_data_"])?;
+    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_offsets_", "buffer_data_"])?;
     // pyarrow may store an empty array with no offsets at all.
     if extent.length == 0 && extent.offset == 0 && buffers[0].is_empty() {
         return Ok(Resolved::Array(new_empty_array(&data_type)));
     }
-    let data = extent
-        .builder(data_type)
-        .add_buffer(buffers.remove(0))
-        .add_buffer(buffers.remove(0))
-        .null_bit_buffer(nulls)
-        .build()?;
-    Ok(Resolved::Array(make_array(data)))
+    extent.array(data_type, buffers, nulls)
 }
 
 /// Fixed-width binaries; `arrow_type_` says when they are decimals.
@@ -60,11 +53,6 @@ pub(crate) fn resolve_fixed_size_binary(
         }
     };
     let extent = Extent::of(meta)?;
-    let (mut buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
-    let data = extent
-        .builder(data_type)
-        .add_buffer(buffers.remove(0))
-        .null_bit_buffer(nulls)
-        .build()?;
-    Ok(Resolved::Array(make_array(data)))
+    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
+    extent.array(data_type, buffers, nulls)
 }

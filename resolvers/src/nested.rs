@@ -48,14 +48,12 @@ pub(crate) fn resolve_list(
         }
     };
     let extent = Extent::of(meta)?;
-    let (mut buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_offsets_"])?;
+    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_offsets_"])?;
     if extent.length == 0 && extent.offset == 0 && buffers[0].is_empty() {
         return Ok(Resolved::Array(new_empty_array(&data_type)));
     }
     let data = extent
-        .builder(data_type)
-        .add_buffer(buffers.remove(0))
-        .null_bit_buffer(nulls)
+        .builder(data_type, buffers, nulls)
         .add_child_data(values.to_data())
         .build()?;
     Ok(Resolved::Array(make_array(data)))
@@ -79,8 +77,7 @@ pub(crate) fn resolve_struct(
     let extent = Extent::of(meta)?;
     let nulls = bitmap(member_blobs(client, meta, &["null_bitmap_"])?.remove(0));
     let data = extent
-        .builder(data_type)
-        .null_bit_buffer(nulls)
+        .builder(data_type, Vec::new(), nulls)
         .child_data(children.iter().map(|child| child.to_data()).collect())
         .build()?;
     Ok(Resolved::Array(make_array(data)))

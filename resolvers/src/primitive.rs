@@ -31,11 +31,29 @@ impl Extent {
         })
     }
 
-    /// Starts the array's data: type, length, offset.
-    pub(crate) fn builder(&self, data_type: DataType) -> ArrayDataBuilder {
+    /// Starts the array's data: type, length, offset, buffers and validity bitmap.
+    pub(crate) fn builder(
+        &self,
+        data_type: DataType,
+        buffers: Vec<Buffer>,
+        nulls: Option<Buffer>,
+    ) -> ArrayDataBuilder {
         ArrayDataBuilder::new(data_type)
             .len(self.length)
             .offset(self.offset)
+            .buffers(buffers)
+            .null_bit_buffer(nulls)
+    }
+
+    /// The array whose data is all in `buffers` and `nulls` (no children).
+    pub(crate) fn array(
+        &self,
+        data_type: DataType,
+        buffers: Vec<Buffer>,
+        nulls: Option<Buffer>,
+    ) -> Result<Resolved> {
+        let data = self.builder(data_type, buffers, nulls).build()?;
+        Ok(Resolved::Array(make_array(data)))
     }
 }
 
@@ -97,13 +115,8 @@ pub(crate) fn resolve_numeric(
         }
     };
     let extent = Extent::of(meta)?;
-    let (mut buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
-    let data = extent
-        .builder(data_type)
-        .add_buffer(buffers.remove(0))
-        .null_bit_buffer(nulls)
-        .build()?;
-    Ok(Resolved::Array(make_array(data)))
+    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
+    extent.array(data_type, buffers, nulls)
 }
 
 /// `vineyard::BooleanArray`: bit-packed values in `buffer_`.
@@ -113,13 +126,8 @@ pub(crate) fn resolve_boolean(
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let extent = Extent::of(meta)?;
-    let (mut buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
-    let data = extent
-        .builder(DataType::Boolean)
-        .add_buffer(buffers.remove(0))
-        .null_bit_buffer(nulls)
-        .build()?;
-    Ok(Resolved::Array(make_array(data)))
+    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
+    extent.array(DataType::Boolean, buffers, nulls)
 }
 
 /// `vineyard::NullArray`: `length_` nulls, no buffers.
