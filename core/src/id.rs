@@ -44,6 +44,11 @@ impl ObjectID {
         (self.0 >> COUNTER_BITS) & INSTANCE_MASK
     }
 
+    /// True if `instance` made this id (compares the low 10 bits the id keeps of it).
+    pub fn made_by(self, instance: InstanceID) -> bool {
+        self.instance() == instance & INSTANCE_MASK
+    }
+
     /// The creation time in milliseconds since the epoch.
     pub fn timestamp_ms(self) -> u64 {
         (self.0 >> TIME_SHIFT) & TIME_MASK
@@ -142,7 +147,22 @@ impl IdGenerator {
         self.next_raw() & !BLOB_BIT
     }
 
+    /// The first of `count` consecutive fresh object ids (`1..=4096`: one millisecond's
+    /// counter range), for a client that names its objects itself.
+    pub fn reserve(&self, count: u64) -> ObjectID {
+        assert!(
+            (1..=COUNTER_MASK + 1).contains(&count),
+            "reserve 1..=4096 ids"
+        );
+        ObjectID(self.next_run(count) & !BLOB_BIT)
+    }
+
     fn next_raw(&self) -> u64 {
+        self.next_run(1)
+    }
+
+    /// The first raw id of `count` consecutive ones that share a millisecond.
+    fn next_run(&self, count: u64) -> u64 {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|elapsed| elapsed.as_millis() as u64)
@@ -159,12 +179,12 @@ impl IdGenerator {
             counter += 1;
             // The 12-bit counter ran out within one millisecond: borrow the next millisecond
             // rather than wrapping around to an id already handed out.
-            if counter > COUNTER_MASK {
+            if counter + count - 1 > COUNTER_MASK {
                 millis += 1;
                 counter = 0;
             }
         }
-        *last = (millis, counter);
+        *last = (millis, counter + count - 1);
         ((millis & TIME_MASK) << TIME_SHIFT) | (self.instance << COUNTER_BITS) | counter
     }
 }
@@ -212,6 +232,26 @@ mod tests {
             assert!(!object.is_blob() && blob.is_blob());
             assert_eq!(object.instance(), 5);
             assert!(seen.insert(object) && seen.insert(blob));
+        }
+    }
+
+    #[test]
+    fn reserved_runs_share_a_millisecond_and_never_overlap() {
+        let generator = IdGenerator::new(3);
+        let mut seen = HashSet::new();
+        for round in 0..200 {
+            let count = [1, 256, 4096][round % 3];
+            let first = generator.reserve(count);
+            for offset in 0..count {
+                let id = ObjectID(first.0 + offset);
+                assert!(!id.is_blob());
+                assert_eq!(
+                    (id.instance(), id.timestamp_ms()),
+                    (3, first.timestamp_ms())
+                );
+                assert!(seen.insert(id), "{id} handed out twice");
+            }
+            assert!(seen.insert(generator.object_id()));
         }
     }
 }

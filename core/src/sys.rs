@@ -3,7 +3,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, RawFd};
 
 /// Creates an anonymous shared-memory file of `size` bytes (pages are committed on touch).
 pub fn create_memfd(name: &str, size: u64) -> io::Result<File> {
@@ -71,55 +71,6 @@ pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
     }
 }
 
-/// Receives one fd sent by [`send_fd`] (blocking).
-pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
-    let mut byte = [0u8];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut control = vec![0u8; space];
-    // SAFETY: the buffers outlive the call; the kernel writes at most `space` control bytes and
-    // we read the fd only from a well-formed SCM_RIGHTS header it filled in.
-    unsafe {
-        let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_iov = &mut iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control.as_mut_ptr().cast();
-        message.msg_controllen = space as _;
-        let received = loop {
-            let received = libc::recvmsg(socket, &mut message, libc::MSG_CMSG_CLOEXEC);
-            if received < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            break received;
-        };
-        if received < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if received == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "server closed the socket while a file descriptor was expected",
-            ));
-        }
-        let header = libc::CMSG_FIRSTHDR(&message);
-        if header.is_null()
-            || (*header).cmsg_level != libc::SOL_SOCKET
-            || (*header).cmsg_type != libc::SCM_RIGHTS
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "expected a file descriptor from the server, got a plain byte",
-            ));
-        }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
-}
-
 /// Peeks at the next byte without consuming it or blocking: `Ok(0)` means the peer hung up.
 pub fn peek_byte(socket: RawFd) -> io::Result<usize> {
     let mut byte = [0u8];
@@ -142,6 +93,18 @@ pub fn peek_byte(socket: RawFd) -> io::Result<usize> {
 /// True if `socket` has a byte to read, or hung up, or failed: a read would not block.
 pub fn readable_now(socket: RawFd) -> bool {
     !matches!(peek_byte(socket), Err(error) if error.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// Bytes waiting in a socket's receive queue (0 if it cannot be asked).
+pub fn unread_bytes(socket: RawFd) -> usize {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the valid pointer.
+    let result = unsafe { libc::ioctl(socket, libc::FIONREAD, &mut queued) };
+    if result < 0 {
+        0
+    } else {
+        queued as usize
+    }
 }
 
 /// Faults in (and zero-fills where new) the pages of `[address, address + length)` for writing,

@@ -119,12 +119,19 @@ impl PyIpcClient {
     fn create_metadata(&self, py: Python<'_>, tree_json: &str) -> PyResult<(String, u64, u64)> {
         let meta = parse_tree(tree_json)?;
         let created = self.with(py, |client| client.create_metadata(&meta))?;
-        let id = created.id().expect("created trees have ids");
-        let signature = created.get("signature").and_then(|value| value.as_u64());
-        let instance = created
-            .instance_id()
-            .expect("created trees have instance ids");
-        Ok((id.to_string(), signature.unwrap_or_default(), instance))
+        Ok(created_fields(&created))
+    }
+
+    /// Like `create_metadata`, without waiting for the server when it takes ids its clients
+    /// reserve: the create's error, if any, fails this client's next request.
+    fn create_metadata_unawaited(
+        &self,
+        py: Python<'_>,
+        tree_json: &str,
+    ) -> PyResult<(String, u64, u64)> {
+        let meta = parse_tree(tree_json)?;
+        let created = self.with(py, |client| client.create_metadata_unawaited(&meta))?;
+        Ok(created_fields(&created))
     }
 
     /// The trees (JSON text) of `ids`; fails if any is missing.
@@ -275,4 +282,14 @@ impl PyIpcClient {
     fn __repr__(&self) -> String {
         format!("IPCClient <{}>", self.socket)
     }
+}
+
+/// `(id, signature, instance_id)` of a created tree, the id as the tree spells it.
+fn created_fields(created: &ObjectMeta) -> (String, u64, u64) {
+    let id = created.id().expect("created trees have ids");
+    let signature = created.get("signature").and_then(|value| value.as_u64());
+    let instance = created
+        .instance_id()
+        .expect("created trees have instance ids");
+    (id.to_string(), signature.unwrap_or_default(), instance)
 }

@@ -20,7 +20,7 @@ def test_put_is_visible_to_another_client_at_once(vineyard_socket: str) -> None:
             frame = {"a": array, "b": data}
             for value in (data, array, frame):
                 object_id = writer.put(value)
-                # No request on `writer` in between: the seal replies were read by `put`.
+                # `put` did not wait for its seal and create: the server answers `get` after them.
                 got = reader.get(object_id)
                 if isinstance(value, dict):
                     assert got["b"] == data

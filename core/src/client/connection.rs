@@ -1,4 +1,5 @@
-//! The client's side of one socket: exact-length frames, then the fds a reply announces.
+//! The client's side of one socket: requests out, frames and the fds a reply announces in
+//! (through the [`Inbox`]).
 //!
 //! Two things keep round trips short. The client polls briefly for a reply before blocking:
 //! on virtual machines, waking a vCPU that went idle costs 20-40 µs, more than most requests
@@ -8,6 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
+use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -19,6 +21,8 @@ use crate::id::ObjectID;
 use crate::protocol::{frame, Request};
 use crate::sys;
 
+use super::inbox::Inbox;
+
 /// A registered connection. Not thread-safe by itself: the client wraps it in a mutex.
 pub struct Connection {
     stream: UnixStream,
@@ -29,6 +33,9 @@ pub struct Connection {
     /// Replies to requests sent with [`Connection::send_unawaited`], not read yet, in order.
     unread: VecDeque<Unread>,
     broken: Option<String>,
+    /// Object ids reserved for this connection and not used yet.
+    reserved: Range<u64>,
+    inbox: Inbox,
 }
 
 /// What to do with the reply of a request sent without waiting for it.
@@ -38,10 +45,15 @@ pub enum Unread {
     Ignore,
     /// An error in it fails the next request (`seal` followed by a request that needs it).
     Check,
+    /// The create of this object: an error in it fails the next request, saying so.
+    Created(ObjectID),
 }
 
 /// How long a client polls for a reply before blocking.
 const REPLY_POLL: Duration = Duration::from_micros(100);
+
+/// Object ids reserved at a time (one round trip per this many creates without waiting).
+const RESERVED_RUN: u64 = 256;
 
 /// Unread replies allowed before the client reads them: bounded, so that the server never
 /// blocks writing replies to a client that is not reading.
@@ -56,7 +68,30 @@ impl Connection {
             holds: HashMap::new(),
             unread: VecDeque::new(),
             broken: None,
+            reserved: 0..0,
+            inbox: Inbox::default(),
         }
+    }
+
+    /// The next object id this connection may give an object itself; reserves a new run of
+    /// ids from the server when the last one is used up.
+    pub fn next_reserved_id(&mut self) -> Result<ObjectID> {
+        if self.reserved.is_empty() {
+            let reply = self.call(&Request::ReserveIds {
+                count: RESERVED_RUN,
+            })?;
+            let first =
+                reply
+                    .get("first")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| Error::Protocol {
+                        message: "reserve_ids_reply lacks the unsigned integer `first`".into(),
+                    })?;
+            self.reserved = first..first + RESERVED_RUN;
+        }
+        let id = self.reserved.start;
+        self.reserved.start += 1;
+        Ok(ObjectID(id))
     }
 
     /// Sends a request and reads its reply (and announced fds); error replies become errors.
@@ -126,21 +161,33 @@ impl Connection {
         let mut failed = None;
         while let Some(unread) = self.unread.pop_front() {
             let reply = self.read_reply()?;
-            if unread == Unread::Check && failed.is_none() {
-                failed = reply_error(&reply);
+            if failed.is_none() {
+                failed = match unread {
+                    Unread::Ignore => None,
+                    Unread::Check => reply_error(&reply),
+                    Unread::Created(id) => reply_error(&reply).map(|error| Error::Server {
+                        code: error.code(),
+                        message: format!(
+                            "creating {id}, sent by an earlier put that did not wait for the \
+                             server, failed: {error}"
+                        ),
+                    }),
+                };
             }
         }
         Ok(failed)
     }
 
-    /// Reads the next frame, polling briefly before blocking.
+    /// Reads the next frame, polling briefly before blocking when none has arrived yet.
     fn read_reply(&mut self) -> Result<Map<String, Value>> {
         let socket = self.stream.as_raw_fd();
-        let deadline = Instant::now() + REPLY_POLL;
-        while !sys::readable_now(socket) && Instant::now() < deadline {
-            std::thread::yield_now();
+        if !self.inbox.has_frame() {
+            let deadline = Instant::now() + REPLY_POLL;
+            while !sys::readable_now(socket) && Instant::now() < deadline {
+                std::thread::yield_now();
+            }
         }
-        frame::read_blocking(&mut self.stream)
+        self.inbox.read_frame(socket)
     }
 
     fn exchange(&mut self, request: &Request) -> Result<Map<String, Value>> {
@@ -171,7 +218,7 @@ impl Connection {
             _ => Vec::new(),
         };
         for store_fd in announced {
-            let received = sys::recv_fd(self.stream.as_raw_fd())?;
+            let received = self.inbox.read_fd(self.stream.as_raw_fd())?;
             self.files.insert(store_fd as i32, File::from(received));
         }
         Ok(())

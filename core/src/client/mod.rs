@@ -5,6 +5,7 @@
 
 mod blob;
 mod connection;
+mod inbox;
 mod mapping;
 
 use std::collections::HashMap;
@@ -48,6 +49,8 @@ pub(crate) struct ClientInner {
     socket: PathBuf,
     instance_id: InstanceID,
     rpc_endpoint: String,
+    /// The server takes ids its clients reserved (`reserve_ids_request`, our extension).
+    reserves_ids: bool,
     pid: u32,
     connection: Mutex<Connection>,
     mappings: Mutex<HashMap<(i32, bool), Arc<Mapping>>>,
@@ -227,11 +230,13 @@ impl IpcClient {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        let reserves_ids = reply.get("reserve_ids") == Some(&Value::Bool(true));
         Ok(IpcClient {
             inner: Arc::new(ClientInner {
                 socket,
                 instance_id,
                 rpc_endpoint,
+                reserves_ids,
                 pid: std::process::id(),
                 connection: Mutex::new(connection),
                 mappings: Mutex::new(HashMap::new()),
@@ -415,10 +420,49 @@ impl IpcClient {
         let reply = self.inner.call(&Request::CreateData {
             contents: vec![meta.as_map().clone()],
             plural: false,
+            assigned: None,
         })?;
         meta.set_id(ObjectID(number(&reply, "id")?));
         meta.insert("signature", number(&reply, "signature")?);
         meta.set_instance_id(number(&reply, "instance_id")?);
+        Ok(meta)
+    }
+
+    /// Stores a metadata tree like [`IpcClient::create_metadata`], without waiting for the
+    /// server: the object gets an id this connection reserved. The create's error, if any,
+    /// fails this client's next request (or [`IpcClient::flush`]). Other clients that ask
+    /// for the id meanwhile are answered once the create is handled.
+    ///
+    /// Waits as `create_metadata` does when the server cannot take reserved ids (Vineyard's
+    /// own) or when a member was made on another instance (the object is then global).
+    pub fn create_metadata_unawaited(&self, meta: &ObjectMeta) -> Result<ObjectMeta> {
+        let instance = self.instance_id();
+        let remote_member = meta.as_map().values().any(|member| {
+            member
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| id.parse::<ObjectID>().ok())
+                .is_some_and(|id| id != EMPTY_BLOB_ID && !id.made_by(instance))
+        });
+        if !self.inner.reserves_ids || remote_member {
+            return self.create_metadata(meta);
+        }
+        let mut meta = meta.clone();
+        if meta.instance_id().is_none() {
+            meta.set_instance_id(instance);
+        }
+        let mut connection = self.inner.connection()?;
+        let id = connection.next_reserved_id()?;
+        meta.set_id(id);
+        meta.insert("signature", id.0);
+        connection.send_unawaited(
+            &Request::CreateData {
+                contents: vec![meta.as_map().clone()],
+                plural: false,
+                assigned: Some(id),
+            },
+            Unread::Created(id),
+        )?;
         Ok(meta)
     }
 

@@ -61,6 +61,14 @@ impl<'a> Fields<'a> {
         self.id_of(key, value)
     }
 
+    /// An optional object id.
+    pub fn opt_id(&self, key: &str) -> Result<Option<ObjectID>> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => self.id_of(key, value).map(Some),
+        }
+    }
+
     fn id_of(&self, key: &str, value: &Value) -> Result<ObjectID> {
         match value {
             Value::Number(number) => number

@@ -81,6 +81,14 @@ pub enum Request {
         contents: Vec<Map<String, Value>>,
         /// True for the plural form (`create_datas_request`).
         plural: bool,
+        /// The id to give the (one) tree: one this connection reserved (our extension,
+        /// `assigned_id`; servers that do not know it choose an id and ignore it).
+        assigned: Option<ObjectID>,
+    },
+    /// Reserve ids for objects the client names itself (our extension).
+    ReserveIds {
+        /// How many (1 to 4096).
+        count: u64,
     },
     /// Read metadata trees.
     GetData {
@@ -240,10 +248,15 @@ impl Request {
             "create_data_request" => Request::CreateData {
                 contents: vec![fields.object("content")?],
                 plural: false,
+                assigned: fields.opt_id("assigned_id")?,
             },
             "create_datas_request" => Request::CreateData {
                 contents: fields.objects("contents")?,
                 plural: true,
+                assigned: None,
+            },
+            "reserve_ids_request" => Request::ReserveIds {
+                count: fields.u64("count")?,
             },
             "get_data_request" => Request::GetData {
                 ids: fields.ids("id")?,
@@ -318,6 +331,7 @@ impl Request {
             Request::Release { .. } => "release_reply",
             Request::CreateData { plural: false, .. } => "create_data_reply",
             Request::CreateData { plural: true, .. } => "create_datas_reply",
+            Request::ReserveIds { .. } => "reserve_ids_reply",
             Request::GetData { .. } | Request::ListData { .. } => "get_data_reply",
             Request::DelData {
                 feedback: false, ..
@@ -382,8 +396,13 @@ impl Request {
             Request::CreateData {
                 contents,
                 plural: false,
+                assigned,
             } if contents.len() == 1 => {
-                json!({"type": "create_data_request", "content": contents[0]})
+                let mut message = json!({"type": "create_data_request", "content": contents[0]});
+                if let Some(id) = assigned {
+                    message["assigned_id"] = id.0.into();
+                }
+                message
             }
             Request::CreateData { contents, .. } => {
                 json!({"type": "create_datas_request", "num": contents.len(), "contents": contents})
@@ -412,6 +431,9 @@ impl Request {
                                  else { "del_data_request" },
                         "id": ids_json(ids), "force": force, "deep": deep,
                         "fastpath": fastpath, "memory_trim": false}),
+            Request::ReserveIds { count } => {
+                json!({"type": "reserve_ids_request", "count": count})
+            }
             Request::Exists { id } => json!({"type": "exists_request", "id": id.0}),
             Request::Persist { id } => json!({"type": "persist_request", "id": id.0}),
             Request::IfPersist { id } => json!({"type": "if_persist_request", "id": id.0}),
@@ -508,6 +530,12 @@ mod tests {
                 id: ObjectID(5),
                 name: "x".into(),
             },
+            Request::CreateData {
+                contents: vec![Map::new()],
+                plural: false,
+                assigned: Some(ObjectID(9)),
+            },
+            Request::ReserveIds { count: 256 },
         ];
         for request in requests {
             let Value::Object(map) = request.to_json() else {

@@ -5,10 +5,12 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
 
+use super::frames::FrameReader;
 use super::handler::{error_reply, handle, Outcome, Session};
+use super::progress::{settle, Progress};
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::protocol::{frame, Request};
@@ -17,14 +19,16 @@ use crate::sys;
 /// Serves one connection until the client exits or the stream breaks.
 pub async fn serve(shared: Arc<Shared>, mut stream: UnixStream) {
     let connection = shared.table().open_connection();
+    let progress = shared.progress.open(connection, stream.as_raw_fd());
     let mut session = Session {
         connection,
         registered: false,
         sent_fds: HashSet::new(),
     };
-    if let Err(error) = serve_requests(&shared, &mut session, &mut stream).await {
+    if let Err(error) = serve_requests(&shared, &mut session, &progress, &mut stream).await {
         tracing::debug!(connection, %error, "connection ended");
     }
+    shared.progress.close(connection);
     shared.table().close_connection(connection);
     shared.changed.notify_waiters();
 }
@@ -32,35 +36,30 @@ pub async fn serve(shared: Arc<Shared>, mut stream: UnixStream) {
 async fn serve_requests(
     shared: &Shared,
     session: &mut Session,
+    progress: &Progress,
     stream: &mut UnixStream,
 ) -> Result<()> {
+    let mut reader = FrameReader::default();
     loop {
-        let mut header = [0u8; frame::HEADER_LEN];
-        match stream.read_exact(&mut header).await {
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(error) => return Err(error.into()),
-        }
-        let length = match frame::body_len(header) {
-            Ok(length) => length,
-            Err(error) => {
+        let body = match reader.next(stream, progress).await {
+            Ok(Some(body)) => body,
+            Ok(None) => return Ok(()),
+            Err(error @ Error::FrameTooLarge { .. }) => {
                 // The stream cannot be resynchronised: explain, then close.
                 write_frame(stream, &error_reply(&error)).await?;
                 return Err(error);
             }
+            Err(Error::Io(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Ok(())
+            }
+            Err(error) => return Err(error),
         };
-        // Grow the buffer as bytes arrive rather than trusting the announced length.
-        let mut body = Vec::with_capacity(length.min(1 << 20));
-        (&mut *stream)
-            .take(length as u64)
-            .read_to_end(&mut body)
-            .await?;
-        if body.len() < length {
-            return Ok(());
-        }
         let request = frame::decode_body(&body).and_then(|message| Request::parse(&message));
         let outcome = match request {
-            Ok(request) => handle_waiting(shared, session, &request, stream).await,
+            Ok(request) => {
+                settle(shared, session.connection, &request).await;
+                handle_waiting(shared, session, progress, &request, stream).await
+            }
             Err(error) => Outcome::Reply {
                 message: error_reply(&error),
                 fds: Vec::new(),
@@ -81,9 +80,11 @@ async fn serve_requests(
 
 /// Handles a request, parking it (`wait: true`) until the table changes enough to answer.
 /// A client that hangs up meanwhile ends the wait (and the connection, releasing its holds).
+/// A parked connection counts as idle: its client waits for the reply and sends nothing.
 async fn handle_waiting(
     shared: &Shared,
     session: &mut Session,
+    progress: &Progress,
     request: &Request,
     stream: &UnixStream,
 ) -> Outcome {
@@ -99,6 +100,7 @@ async fn handle_waiting(
                 if !counted {
                     counted = true;
                     shared.deferred.fetch_add(1, Ordering::Relaxed);
+                    progress.set_idle();
                 }
                 tokio::select! {
                     _ = changed => {}
@@ -113,6 +115,7 @@ async fn handle_waiting(
     };
     if counted {
         shared.deferred.fetch_sub(1, Ordering::Relaxed);
+        progress.set_busy();
     }
     outcome
 }

@@ -126,6 +126,7 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
                 "rpc_endpoint": shared.rpc_endpoint(),
                 "session_id": 0,
                 "store_match": store_matches,
+                "reserve_ids": true,
                 "support_rpc_compression": false,
                 "version": PROTOCOL_VERSION,
             }))
@@ -203,10 +204,15 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             shared.table().release(connection, *id);
             reply(json!({"type": kind}))
         }
-        Request::CreateData { contents, plural } => {
+        Request::CreateData {
+            contents,
+            plural,
+            assigned,
+        } => {
+            let assigned = assigned.map(|id| (connection, id));
             let mut created = Vec::with_capacity(contents.len());
             for tree in contents {
-                created.push(shared.create_data(tree).await?);
+                created.push(shared.create_data(tree, assigned).await?);
             }
             shared.changed.notify_waiters();
             if *plural {
@@ -226,6 +232,10 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
                     "instance_id": created.instance_id,
                 }))
             }
+        }
+        Request::ReserveIds { count } => {
+            let first = shared.table().reserve_ids(connection, *count)?;
+            reply(json!({"type": kind, "first": first.0, "count": count}))
         }
         Request::GetData {
             ids,

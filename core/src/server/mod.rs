@@ -3,7 +3,9 @@
 pub mod cli;
 mod config;
 mod connection;
+mod frames;
 mod handler;
+mod progress;
 mod socket;
 
 mod events;
@@ -26,7 +28,7 @@ use crate::cluster::{
 use crate::error::{Error, Result};
 use crate::id::{InstanceID, ObjectID};
 use crate::store::Arena;
-use crate::table::{Created, Deleted, ObjectTable};
+use crate::table::{ConnectionId, Created, Deleted, ObjectTable};
 
 /// State shared by every connection of one server.
 pub struct Shared {
@@ -39,6 +41,8 @@ pub struct Shared {
     cluster: Arc<dyn MetaStore>,
     /// Live instances of the cluster, this one included.
     instances: Mutex<BTreeMap<InstanceID, InstanceInfo>>,
+    /// Which connections have requests not handled yet.
+    progress: progress::ProgressBoard,
 }
 
 impl Shared {
@@ -53,12 +57,17 @@ impl Shared {
         self.config.instance_id
     }
 
-    /// Stores a tree; members only the cluster knows are fetched first, and a tree whose
-    /// members span instances is published at once (it is global).
-    async fn create_data(&self, tree: &Map<String, Value>) -> Result<Created> {
+    /// Stores a tree (as `assigned`, an id its connection reserved, if given); members only
+    /// the cluster knows are fetched first, and a tree whose members span instances is
+    /// published at once (it is global).
+    async fn create_data(
+        &self,
+        tree: &Map<String, Value>,
+        assigned: Option<(ConnectionId, ObjectID)>,
+    ) -> Result<Created> {
         let unknown = self.table().unknown_members(tree);
         self.fetch_from_cluster(&unknown).await;
-        let created = self.table().create_data(tree.clone())?;
+        let created = self.table().create_data(tree.clone(), assigned)?;
         if !created.publish.is_empty() {
             if let Err(error) = self.cluster.publish(created.publish.clone()).await {
                 let _ = self.table().delete(&[created.id], false, false, false);
@@ -287,6 +296,7 @@ impl Server {
             deferred: AtomicUsize::new(0),
             cluster,
             instances: Mutex::new(BTreeMap::new()),
+            progress: progress::ProgressBoard::default(),
             config,
         });
         shared.apply(ClusterEvent::Resynced(Box::new(view)));

@@ -9,8 +9,10 @@ mod blobs;
 mod objects;
 mod pattern;
 mod remote;
+mod reserved;
 
 pub use objects::{Created, Deleted};
+pub use reserved::MAX_RESERVED_IDS;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -63,6 +65,7 @@ struct RemoteObject {
 struct ConnectionRefs {
     held: HashSet<ObjectID>,
     unsealed: HashSet<ObjectID>,
+    reserved: Option<reserved::Reservation>,
 }
 
 /// The state of one instance's store.

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::{Matcher, ObjectEntry, ObjectTable};
+use super::{ConnectionId, Matcher, ObjectEntry, ObjectTable};
 use crate::error::{Error, Result};
 use crate::id::{now_millis, InstanceID, ObjectID, EMPTY_BLOB_ID};
 use crate::meta::BLOB_TYPENAME;
@@ -61,8 +61,13 @@ fn member_id(typename: &str, key: &str, member: &Map<String, Value>) -> Result<O
 }
 
 impl ObjectTable {
-    /// Stores a metadata tree whose members already exist; returns the new id.
-    pub fn create_data(&mut self, mut tree: Map<String, Value>) -> Result<Created> {
+    /// Stores a metadata tree whose members already exist; returns the new id: `assigned`,
+    /// an id the connection reserved, or a fresh one.
+    pub fn create_data(
+        &mut self,
+        mut tree: Map<String, Value>,
+        assigned: Option<(ConnectionId, ObjectID)>,
+    ) -> Result<Created> {
         let typename = match tree.get("typename") {
             Some(Value::String(typename)) => typename.clone(),
             _ => {
@@ -120,7 +125,13 @@ impl ObjectTable {
         if spans_instances {
             tree.insert("global".into(), true.into());
         }
-        let id = self.ids.object_id();
+        let id = match assigned {
+            Some((connection, id)) => {
+                self.take_reserved(connection, id)?;
+                id
+            }
+            None => self.ids.object_id(),
+        };
         let signature = match tree.get("signature").and_then(Value::as_u64) {
             Some(signature) => signature,
             None => self.ids.signature(),

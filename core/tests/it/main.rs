@@ -7,6 +7,7 @@
 //! - `blobs`: create, write, seal, get, abort; empty and missing blobs.
 //! - `refcounts`: held blobs survive deletes; releases and disconnects free them.
 //! - `pipelining`: `get_objects` in one round trip; unawaited releases and seals.
+//! - `reserved_ids`: objects created without waiting, under ids their client reserved.
 //! - `connections`: what a dropped connection leaves behind (nothing).
 //! - `memory`: `NotEnoughMemory` and reuse of freed memory.
 //! - `metadata`: trees, members, list, delete rules, persist, names, clear.
@@ -29,5 +30,6 @@ mod metadata;
 mod pipelining;
 mod raw_frames;
 mod refcounts;
+mod reserved_ids;
 mod server;
 mod validation;

@@ -41,6 +41,11 @@ impl RawConnection {
             .expect("write header");
     }
 
+    /// Sends bytes as they are (e.g. the body of a frame whose header went first).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write bytes");
+    }
+
     /// Sends one frame with `body` as is.
     pub fn send_body(&mut self, body: &[u8]) {
         let mut frame = (body.len() as u64).to_le_bytes().to_vec();

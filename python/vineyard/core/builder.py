@@ -216,10 +216,14 @@ def builder_context(
         _local.builders = current
 
 
+def inside_put() -> bool:
+    """True while a `put` runs on this thread: its requests are then sent without waiting."""
+    return bool(getattr(_local, "putting", 0))
+
+
 def seal_blob(writer: Any) -> ObjectID:
-    """Seals a blob a builder filled: without waiting inside `put` (which waits before it
-    returns), else at once."""
-    if getattr(_local, "putting", 0):
+    """Seals a blob a builder filled: without waiting inside `put`, else at once."""
+    if inside_put():
         return writer.seal_before_next_request()
     return writer.seal()
 
@@ -247,8 +251,10 @@ def put(
 ) -> ObjectID:
     """Stores `value` with the current builders (or `builder`: a context or a function).
 
-    Blobs made inside are sealed without waiting (the next request reads the reply); the
-    outermost `put` waits for those replies before it returns the id.
+    Seals and creates inside are sent without waiting for their replies, so `put` returns
+    as soon as its requests are written. The id is usable at once by every client: the
+    server answers requests for it after the create. An error in one of them fails this
+    client's next request (or `client.flush()`).
     """
     depth = getattr(_local, "putting", 0)
     _local.putting = depth + 1
@@ -263,8 +269,6 @@ def put(
             )
     finally:
         _local.putting = depth
-    if depth == 0:
-        client.flush()
     object_id = _result_id(result)
     if persist:
         client.persist(object_id)

@@ -20,6 +20,7 @@ from typing import Any
 from vineyard import _native
 from vineyard._native import Blob, BlobBuilder, ObjectID
 from vineyard.core.blob_index import find_blob, remember_instance
+from vineyard.core.builder import inside_put
 from vineyard.core.meta import BLOB_TYPENAME, EMPTY_BLOB_ID, ObjectMeta, ObjectName
 from vineyard.core.object import is_blob_meta, wrap_object
 
@@ -199,6 +200,7 @@ class IPCClient:
         """Creates an object from its tree; returns the tree, now with `id` and `signature`.
 
         Members must exist already, except members without an id, which are created first.
+        Inside `put` (a builder's call), it does not wait for the server (see `put`).
         """
         if isinstance(metadata, (list, tuple)):
             return [self.create_metadata(meta, instance_id) for meta in metadata]
@@ -206,9 +208,10 @@ class IPCClient:
             raise TypeError(f"create_metadata takes an ObjectMeta, got {type(metadata).__name__}")
         tree = self._wire_tree(metadata, instance_id)
         own = metadata._tree
-        own["id"], own["signature"], own["instance_id"] = self._native.create_metadata(
-            json.dumps(tree)
+        create = (
+            self._native.create_metadata_unawaited if inside_put() else self._native.create_metadata
         )
+        own["id"], own["signature"], own["instance_id"] = create(json.dumps(tree))
         metadata._local_instance = self._instance_id
         return metadata
 
@@ -404,7 +407,8 @@ class IPCClient:
         return [wrap_object(meta, blobs, self) for meta in metas]
 
     def flush(self) -> None:
-        """Waits until the blobs sealed without waiting (inside `put`) are sealed."""
+        """Waits for the replies of the requests `put` sent without waiting; raises the
+        first error among them."""
         self._native.flush()
 
     def clear(self) -> None:
