@@ -160,9 +160,15 @@ impl PyIpcClient {
         ))
     }
 
-    /// Waits for the replies of requests sent without waiting (pipelined seals).
+    /// Waits for the replies of requests sent without waiting (seals, creates in `put`).
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         self.with(py, |client| client.flush())
+    }
+
+    /// Ends a `put`: waits for its unawaited requests only if the server would not make
+    /// other clients wait for them.
+    fn finish_put(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |client| client.finish_put())
     }
 
     /// Trees (JSON text) whose typename matches a glob or regex.

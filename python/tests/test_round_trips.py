@@ -1,13 +1,16 @@
-"""Fewer round trips, same guarantees: `put` seals its blobs without waiting for each reply,
+"""Fewer round trips, same guarantees: `put` seals and creates without waiting for replies,
 `get` maps an object's blobs with its metadata, and dropped views release without waiting.
-What `put` returns is readable by every other client at once."""
+What `put` returns is readable by every other client at once, and an error in a request
+`put` did not wait for reaches the client's next request."""
 
 from __future__ import annotations
 
 import multiprocessing
 
 import numpy as np
+import pytest
 import vineyard
+from vineyard.core.builder import builder_context
 
 
 def test_put_is_visible_to_another_client_at_once(vineyard_socket: str) -> None:
@@ -83,3 +86,26 @@ def test_dropped_views_are_released_without_waiting(client: vineyard.IPCClient) 
     del held
     # The release is sent, not awaited; requests on this connection come after it.
     assert client.status.memory_usage == baseline
+
+
+def _broken_builder(client, value, **_kw):
+    meta = vineyard.ObjectMeta()
+    meta["typename"] = "test::Broken"
+    meta.add_member("first", vineyard.ObjectID(0x42))  # never created
+    return client.create_metadata(meta)
+
+
+def test_an_error_put_did_not_wait_for_fails_the_next_request(
+    client: vineyard.IPCClient,
+) -> None:
+    with builder_context({str: _broken_builder}):
+        object_id = client.put("value")
+    with pytest.raises(vineyard.MetaTreeInvalidException) as raised:
+        client.exists(object_id)
+    message = str(raised.value)
+    assert "earlier put" in message and str(object_id) in message
+    assert "o0000000000000042" in message and "does not exist" in message
+    # Back in step: the object exists for nobody, later puts work.
+    assert not client.exists(object_id)
+    assert client.get(client.put("after")) == "after"
+

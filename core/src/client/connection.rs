@@ -165,12 +165,18 @@ impl Connection {
                 failed = match unread {
                     Unread::Ignore => None,
                     Unread::Check => reply_error(&reply),
-                    Unread::Created(id) => reply_error(&reply).map(|error| Error::Server {
-                        code: error.code(),
-                        message: format!(
-                            "creating {id}, sent by an earlier put that did not wait for the \
-                             server, failed: {error}"
-                        ),
+                    Unread::Created(id) => reply_error(&reply).map(|error| {
+                        let reason = match &error {
+                            Error::Server { message, .. } => message.clone(),
+                            other => other.to_string(),
+                        };
+                        Error::Server {
+                            code: error.code(),
+                            message: format!(
+                                "creating {id}, sent by an earlier put that did not wait for \
+                                 the server, failed: {reason}"
+                            ),
+                        }
                     }),
                 };
             }

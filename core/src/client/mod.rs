@@ -610,6 +610,17 @@ impl IpcClient {
         self.inner.connection()?.flush()
     }
 
+    /// Ends a `put` whose seals and creates were sent without waiting. This server answers
+    /// other clients only after such requests (see [`IpcClient::create_metadata_unawaited`]),
+    /// so nothing is left to do; with a server that does not (Vineyard's), waits for them.
+    pub fn finish_put(&self) -> Result<()> {
+        if self.inner.reserves_ids {
+            Ok(())
+        } else {
+            self.flush()
+        }
+    }
+
     /// Deletes every object and blob of the instance.
     pub fn clear(&self) -> Result<()> {
         self.inner.call(&Request::Clear).map(drop)

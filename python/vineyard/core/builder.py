@@ -253,8 +253,9 @@ def put(
 
     Seals and creates inside are sent without waiting for their replies, so `put` returns
     as soon as its requests are written. The id is usable at once by every client: the
-    server answers requests for it after the create. An error in one of them fails this
-    client's next request (or `client.flush()`).
+    server answers requests for it after the create (a server without reserved ids, such as
+    Vineyard's, is waited for instead). An error in one of them fails this client's next
+    request (or `client.flush()`).
     """
     depth = getattr(_local, "putting", 0)
     _local.putting = depth + 1
@@ -269,6 +270,8 @@ def put(
             )
     finally:
         _local.putting = depth
+    if depth == 0:
+        client._native.finish_put()
     object_id = _result_id(result)
     if persist:
         client.persist(object_id)
