@@ -108,4 +108,3 @@ def test_an_error_put_did_not_wait_for_fails_the_next_request(
     # Back in step: the object exists for nobody, later puts work.
     assert not client.exists(object_id)
     assert client.get(client.put("after")) == "after"
-
