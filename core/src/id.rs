@@ -44,6 +44,16 @@ impl ObjectID {
         (self.0 >> COUNTER_BITS) & INSTANCE_MASK
     }
 
+    /// This id as a blob id (bit 63 set): a client names a blob after an id it reserved.
+    pub fn as_blob(self) -> ObjectID {
+        ObjectID(self.0 | BLOB_BIT)
+    }
+
+    /// This id with bit 63 clear (the reserved id a blob id was made from).
+    pub fn without_blob_bit(self) -> ObjectID {
+        ObjectID(self.0 & !BLOB_BIT)
+    }
+
     /// True if `instance` made this id (compares the low 10 bits the id keeps of it).
     pub fn made_by(self, instance: InstanceID) -> bool {
         self.instance() == instance & INSTANCE_MASK

@@ -303,6 +303,15 @@ impl ContiguousBuffer {
     pub fn address(&self) -> *const u8 {
         self.view.buf as *const u8
     }
+
+    /// The bytes of the view.
+    pub fn bytes(&self) -> &[u8] {
+        if self.length() == 0 {
+            return &[];
+        }
+        // SAFETY: the view stays valid and unmoved while `self` lives; it holds `length` bytes.
+        unsafe { std::slice::from_raw_parts(self.address(), self.length()) }
+    }
 }
 
 impl Drop for ContiguousBuffer {

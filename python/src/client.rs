@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
 
-use crate::blob::{PyBlob, PyBlobBuilder};
+use crate::blob::{ContiguousBuffer, PyBlob, PyBlobBuilder};
 use crate::errors::{to_py, ConnectionErrorException};
 use crate::json::to_python;
 use crate::object_id::{extract_id, PyObjectId};
@@ -132,6 +132,15 @@ impl PyIpcClient {
         let meta = parse_tree(tree_json)?;
         let created = self.with(py, |client| client.create_metadata_unawaited(&meta))?;
         Ok(created_fields(&created))
+    }
+
+    /// Stores the bytes of a small buffer as a sealed blob without waiting for the server
+    /// (when it takes reserved ids); returns the blob's id.
+    fn put_blob_unawaited(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<PyObjectId> {
+        let source = ContiguousBuffer::new(data)?;
+        let bytes = source.bytes();
+        let id = self.with(py, |client| client.put_blob_unawaited(bytes))?;
+        Ok(PyObjectId(id))
     }
 
     /// The trees (JSON text) of `ids`; fails if any is missing.

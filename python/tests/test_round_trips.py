@@ -108,3 +108,16 @@ def test_an_error_put_did_not_wait_for_fails_the_next_request(
     # Back in step: the object exists for nobody, later puts work.
     assert not client.exists(object_id)
     assert client.get(client.put("after")) == "after"
+
+
+def test_a_small_put_into_a_full_store_fails_the_next_request(start_server) -> None:
+    server = start_server("1Mi")
+    with vineyard.connect(server.socket) as client:
+        big = client.put(np.zeros((1 << 20) - 4096, dtype=np.uint8))
+        small = client.put(b"x" * 8192)  # sent whole, without waiting: no room for it
+        with pytest.raises(vineyard.NotEnoughMemoryException) as raised:
+            client.flush()
+        assert str(small) in str(raised.value)
+        assert not client.exists(small)
+        client.delete(big)
+        assert client.get(client.put(b"x" * 8192)) == b"x" * 8192

@@ -313,6 +313,31 @@ impl IpcClient {
         writer.seal()
     }
 
+    /// Stores small `bytes` as a sealed blob without waiting for the server. The bytes travel
+    /// in the request (as hex text: keep this to small payloads, large ones belong in
+    /// [`IpcClient::create_blob`]) and the blob is named after an id this connection
+    /// reserved. As with [`IpcClient::create_metadata_unawaited`], an error reaches this
+    /// client's next request and other clients asking for the blob are answered after it.
+    /// Waits as `put_bytes` does when the server cannot take reserved ids.
+    pub fn put_blob_unawaited(&self, bytes: &[u8]) -> Result<ObjectID> {
+        if bytes.is_empty() {
+            return Ok(EMPTY_BLOB_ID);
+        }
+        if !self.inner.reserves_ids {
+            return self.put_bytes(bytes);
+        }
+        let mut connection = self.inner.connection()?;
+        let id = connection.next_reserved_id()?.as_blob();
+        connection.send_unawaited(
+            &Request::PutBlob {
+                id,
+                data: bytes.to_vec(),
+            },
+            Unread::Created(id),
+        )?;
+        Ok(id)
+    }
+
     /// Maps sealed blobs for reading. Fails if any does not exist.
     pub fn get_blobs(&self, ids: &[ObjectID]) -> Result<Vec<Blob>> {
         let mut connection = self.inner.connection()?;

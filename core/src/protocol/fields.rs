@@ -122,6 +122,20 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Required bytes, sent as hex text.
+    pub fn hex_bytes(&self, key: &str) -> Result<Vec<u8>> {
+        match self.map.get(key) {
+            None => Err(self.missing(key, "hex text")),
+            Some(Value::String(text)) => super::hex::decode(text).ok_or_else(|| {
+                Error::invalid(format!(
+                    "{}: field `{key}` must be hex text (two digits per byte)",
+                    self.kind
+                ))
+            }),
+            Some(value) => Err(self.wrong(key, "hex text", value)),
+        }
+    }
+
     /// A string, `default` when missing.
     pub fn string_or(&self, key: &str, default: &str) -> Result<String> {
         match self.map.get(key) {

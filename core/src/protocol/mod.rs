@@ -2,6 +2,7 @@
 
 pub mod fields;
 pub mod frame;
+mod hex;
 mod payload;
 mod request;
 

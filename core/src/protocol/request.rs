@@ -85,6 +85,14 @@ pub enum Request {
         /// `assigned_id`; servers that do not know it choose an id and ignore it).
         assigned: Option<ObjectID>,
     },
+    /// Store a small sealed blob whose bytes travel in the request, under a blob id made
+    /// from an id this connection reserved (our extension).
+    PutBlob {
+        /// The blob's id.
+        id: ObjectID,
+        /// Its bytes.
+        data: Vec<u8>,
+    },
     /// Reserve ids for objects the client names itself (our extension).
     ReserveIds {
         /// How many (1 to 4096).
@@ -255,6 +263,10 @@ impl Request {
                 plural: true,
                 assigned: None,
             },
+            "put_blob_request" => Request::PutBlob {
+                id: fields.id("assigned_id")?,
+                data: fields.hex_bytes("data")?,
+            },
             "reserve_ids_request" => Request::ReserveIds {
                 count: fields.u64("count")?,
             },
@@ -332,6 +344,7 @@ impl Request {
             Request::CreateData { plural: false, .. } => "create_data_reply",
             Request::CreateData { plural: true, .. } => "create_datas_reply",
             Request::ReserveIds { .. } => "reserve_ids_reply",
+            Request::PutBlob { .. } => "put_blob_reply",
             Request::GetData { .. } | Request::ListData { .. } => "get_data_reply",
             Request::DelData {
                 feedback: false, ..
@@ -433,6 +446,10 @@ impl Request {
                         "fastpath": fastpath, "memory_trim": false}),
             Request::ReserveIds { count } => {
                 json!({"type": "reserve_ids_request", "count": count})
+            }
+            Request::PutBlob { id, data } => {
+                json!({"type": "put_blob_request", "assigned_id": id.0,
+                       "data": super::hex::encode(data)})
             }
             Request::Exists { id } => json!({"type": "exists_request", "id": id.0}),
             Request::Persist { id } => json!({"type": "persist_request", "id": id.0}),
@@ -536,6 +553,10 @@ mod tests {
                 assigned: Some(ObjectID(9)),
             },
             Request::ReserveIds { count: 256 },
+            Request::PutBlob {
+                id: ObjectID(1 << 63 | 5),
+                data: vec![0, 1, 254, 255],
+            },
         ];
         for request in requests {
             let Value::Object(map) = request.to_json() else {

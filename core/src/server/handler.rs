@@ -233,6 +233,11 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
                 }))
             }
         }
+        Request::PutBlob { id, data } => {
+            shared.table().put_blob(connection, *id, data)?;
+            shared.changed.notify_waiters();
+            reply(json!({"type": kind, "id": id.0}))
+        }
         Request::ReserveIds { count } => {
             let first = shared.table().reserve_ids(connection, *count)?;
             reply(json!({"type": kind, "first": first.0, "count": count}))

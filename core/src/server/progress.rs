@@ -136,28 +136,35 @@ pub async fn settle(shared: &Shared, me: ConnectionId, request: &Request) {
         Awaited::Ids(_) => SETTLE_LIMIT,
         Awaited::Everything => LISTING_SETTLE_LIMIT,
     };
+    if is_settled(shared, me, &awaited) {
+        return;
+    }
     let started = tokio::time::Instant::now();
     loop {
         let changed = shared.changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let creators: Vec<ConnectionId> = {
-            let table = shared.table();
-            match &awaited {
-                Awaited::Ids(ids) => ids
-                    .iter()
-                    .filter(|&&id| !table.exists(id))
-                    .filter_map(|&id| table.pending_creator(id))
-                    .collect(),
-                _ => table.connections_with_reserved_ids(),
-            }
-        };
-        let waiting = creators
-            .into_iter()
-            .any(|creator| creator != me && !shared.progress.is_drained(creator));
-        if !waiting || started.elapsed() >= limit {
+        if is_settled(shared, me, &awaited) || started.elapsed() >= limit {
             return;
         }
         let _ = tokio::time::timeout(SETTLE_RECHECK, changed).await;
     }
+}
+
+/// True unless a connection other than `me` may still send what `awaited` needs.
+fn is_settled(shared: &Shared, me: ConnectionId, awaited: &Awaited) -> bool {
+    let creators: Vec<ConnectionId> = {
+        let table = shared.table();
+        match awaited {
+            Awaited::Ids(ids) => ids
+                .iter()
+                .filter(|&&id| !table.exists(id))
+                .filter_map(|&id| table.pending_creator(id))
+                .collect(),
+            _ => table.connections_with_reserved_ids(),
+        }
+    };
+    creators
+        .into_iter()
+        .all(|creator| creator == me || shared.progress.is_drained(creator))
 }

@@ -53,6 +53,17 @@ impl Arena {
         self.mapping.as_ptr() as u64 + offset
     }
 
+    /// Copies `data` to `offset`: for a range just allocated that no one else can see yet.
+    pub fn write_fresh(&self, offset: u64, data: &[u8]) {
+        assert!(offset + data.len() as u64 <= self.capacity);
+        // SAFETY: the range lies within the live mapping (checked above); the caller owns it
+        // alone, so nothing reads or writes it meanwhile.
+        unsafe {
+            let to = self.mapping.as_mut_ptr().add(offset as usize);
+            std::ptr::copy_nonoverlapping(data.as_ptr(), to, data.len());
+        }
+    }
+
     /// Faults in every page of the arena from a background thread, so that first writes into
     /// fresh memory run at memcpy speed instead of paying a page fault per 4 KiB.
     pub fn prefault_in_background(self: &Arc<Arena>) {

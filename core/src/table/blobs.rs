@@ -58,6 +58,43 @@ impl ObjectTable {
         Ok(payload)
     }
 
+    /// Stores `data` as a sealed blob under `id`, a blob id made from an id `connection`
+    /// reserved (see [`ObjectTable::reserve_ids`]).
+    pub fn put_blob(&mut self, connection: ConnectionId, id: ObjectID, data: &[u8]) -> Result<()> {
+        if !id.is_blob() || data.is_empty() {
+            return Err(Error::invalid(format!(
+                "put_blob_request needs a blob id (a reserved id with bit 63 set) and at least \
+                 one byte, got {id} and {} bytes; the empty blob is {EMPTY_BLOB_ID}",
+                data.len()
+            )));
+        }
+        let size = data.len() as u64;
+        let offset = self
+            .allocator
+            .allocate(size)
+            .ok_or(Error::NotEnoughMemory {
+                requested: size,
+                available: self.allocator.free_bytes(),
+            })?;
+        if let Err(error) = self.take_reserved(connection, id.without_blob_bit()) {
+            self.allocator.free(offset, size);
+            return Err(error);
+        }
+        self.arena.write_fresh(offset, data);
+        self.blobs.insert(
+            id,
+            BlobEntry {
+                offset,
+                size,
+                sealed: true,
+                creator: connection,
+                holders: 0,
+                users: Default::default(),
+            },
+        );
+        Ok(())
+    }
+
     /// Allocates several buffers, all or none.
     pub fn create_buffers(
         &mut self,

@@ -1,6 +1,7 @@
 //! Ids a client reserves to name its objects itself, so that it can create them without
 //! waiting for replies (our extension: `reserve_ids_request`, then `create_data_request`
-//! with `assigned_id`).
+//! with `assigned_id`, or `put_blob_request` for a small blob named by the id with bit 63
+//! set).
 //!
 //! Each connection has at most one run of reserved ids, used in order. A client reserves a
 //! new run only after its last one is used up, so the server has handled every create of the
@@ -60,19 +61,16 @@ impl ObjectTable {
     }
 
     /// The connection whose request may still be on the way to make `id` exist: the writer
-    /// of an unsealed blob (its seal), or the connection that reserved the id and has not
-    /// used it yet (its create).
+    /// of an unsealed blob (its seal), or the connection that reserved the id (a blob id:
+    /// the id without bit 63) and has not used it yet (its create).
     pub fn pending_creator(&self, id: ObjectID) -> Option<ConnectionId> {
-        if id.is_blob() {
-            return self
-                .blobs
-                .get(&id)
-                .filter(|entry| !entry.sealed)
-                .map(|entry| entry.creator);
+        if let Some(entry) = self.blobs.get(&id) {
+            return (!entry.sealed).then_some(entry.creator);
         }
+        let reserved = id.without_blob_bit().0;
         self.connections.iter().find_map(|(&connection, refs)| {
             refs.reserved
-                .filter(|run| (run.next..run.end).contains(&id.0))
+                .filter(|run| (run.next..run.end).contains(&reserved))
                 .map(|_| connection)
         })
     }

@@ -46,6 +46,13 @@ fn unawaited_creates_are_visible_to_other_clients_at_once() {
         let blob = meta.member("buffer_").unwrap().id().unwrap();
         assert_eq!(&reader.get_blob(blob).unwrap()[..], &payload[..]);
     }
+    // Small blobs sent whole, without waiting, likewise.
+    for seed in 0..300u32 {
+        let payload = pattern(1 + seed as usize * 7, seed as u8);
+        let blob = writer.put_blob_unawaited(&payload).unwrap();
+        assert!(blob.is_blob());
+        assert_eq!(&reader.get_blob(blob).unwrap()[..], &payload[..]);
+    }
     // A blob sealed without waiting, with nothing after it, is readable by others too.
     let mut lone = writer.create_blob(8).unwrap();
     lone.copy_from_slice(b"12345678");
@@ -127,6 +134,39 @@ fn ids_must_be_reserved_unused_and_in_order() {
     let mut other = RawConnection::registered(server.socket());
     let (_, message) = expect_error(&other.request(&create(first)));
     assert!(message.contains("not an unused id"), "{message}");
+}
+
+#[test]
+fn put_blob_takes_a_reserved_blob_id_and_hex_bytes() {
+    let server = TestServer::with_size(1 << 20);
+    let mut connection = RawConnection::registered(server.socket());
+    let first = reserve(&mut connection, 4);
+    let blob =
+        |id: u64, data: &str| json!({"type": "put_blob_request", "assigned_id": id, "data": data});
+    let reply = connection.request(&blob(first | 1 << 63, "00ff10"));
+    assert_eq!(reply["type"], "put_blob_reply", "{reply:?}");
+    let stored = server.client().get_blob(ObjectID(first | 1 << 63)).unwrap();
+    assert_eq!(&stored[..], &[0x00, 0xff, 0x10]);
+    for (request, expected) in [
+        (blob(first + 1, "00"), "blob id"),
+        (blob((first + 1) | 1 << 63, ""), "at least one byte"),
+        (blob((first + 1) | 1 << 63, "0g"), "hex text"),
+        (blob(first | 1 << 63, "01"), "not an unused id"),
+    ] {
+        let (_, message) = expect_error(&connection.request(&request));
+        assert!(message.contains(expected), "{message}");
+    }
+    let usage = server.memory_usage();
+    let full = server.client().status().unwrap().memory_limit;
+    let too_big = "00".repeat(full as usize + 1);
+    let reply = connection.request(&blob((first + 2) | 1 << 63, &too_big));
+    let (_, message) = expect_error(&reply);
+    assert!(message.contains("memory"), "{message}");
+    assert_eq!(
+        server.memory_usage(),
+        usage,
+        "a refused blob keeps no memory"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from vineyard.core.blob_index import find_blob
-from vineyard.core.builder import seal_blob
+from vineyard.core.builder import inside_put, seal_blob
 from vineyard.core.meta import EMPTY_BLOB_ID, ObjectMeta
 
 __all__ = [
@@ -164,14 +164,7 @@ def build_buffer(
             return ObjectMeta.blob(ref.blob_id, ref.size, client.instance_id)
     if view.ndim != 1 or view.format not in ("B", "b", "c") or view.nbytes != nbytes:
         view = view.cast("B")[:nbytes]
-    writer = client.create_blob(nbytes)
-    try:
-        writer.copy(0, view)
-    except BaseException:
-        writer.abort()
-        raise
-    blob_id = seal_blob(writer)
-    return ObjectMeta.blob(blob_id, nbytes, client.instance_id)
+    return ObjectMeta.blob(_new_blob(client, view, nbytes), nbytes, client.instance_id)
 
 
 def build_numpy_buffer(client: Any, array: np.ndarray) -> ObjectMeta:
@@ -184,11 +177,23 @@ def build_numpy_buffer(client: Any, array: np.ndarray) -> ObjectMeta:
     if ref is not None and ref.instance_id in (None, client.instance_id):
         return ObjectMeta.blob(ref.blob_id, ref.size, client.instance_id)
     raw = array.reshape(-1).view(np.uint8)
-    writer = client.create_blob(array.nbytes)
+    blob_id = _new_blob(client, raw, array.nbytes)
+    return ObjectMeta.blob(blob_id, array.nbytes, client.instance_id)
+
+
+# Inside `put`, blobs up to this size travel in one request the client does not wait for
+# (`put_blob_request`); larger ones are allocated first (a round trip) and written in place.
+_SMALL_BLOB_BYTES = 16 << 10
+
+
+def _new_blob(client: Any, data: Any, nbytes: int) -> Any:
+    """A new sealed blob holding the `nbytes` bytes of `data` (a flat byte buffer)."""
+    if nbytes <= _SMALL_BLOB_BYTES and inside_put():
+        return client._native.put_blob_unawaited(data)
+    writer = client.create_blob(nbytes)
     try:
-        writer.copy(0, raw)
+        writer.copy(0, data)
     except BaseException:
         writer.abort()
         raise
-    blob_id = seal_blob(writer)
-    return ObjectMeta.blob(blob_id, array.nbytes, client.instance_id)
+    return seal_blob(writer)
