@@ -22,7 +22,7 @@ import time
 
 import vineyard
 from common import duration, parser, server_command, write_json
-from servers import etcd, instance, now, stop_on_sigterm
+from servers import etcd, instance, now, settle, stop_on_sigterm
 
 INSTANCE_SIZE = "256Mi"
 WAIT_TIMEOUT = 30.0
@@ -37,7 +37,9 @@ def new_object(client, index: int):
 
 
 def rates(client, count: int) -> dict[str, float]:
-    """`create_metadata` and `persist` per second."""
+    """`create_metadata` and `persist` per second (after a short warm-up)."""
+    for index in range(count // 10):
+        client.persist(new_object(client, index))
     started = time.perf_counter()
     ids = [new_object(client, index) for index in range(count)]
     created = time.perf_counter()
@@ -103,6 +105,8 @@ def with_etcd(command: list[str], program: str, count: int, rounds: int) -> dict
         flags = {"size": INSTANCE_SIZE, "meta": "etcd", "etcd_endpoint": endpoint}
         flags["etcd_prefix"] = f"bench-{os.getpid()}"
         with instance(command, **flags) as one, instance(command, **flags) as two:
+            settle(one.process.pid)
+            settle(two.process.pid)
             client = vineyard.connect(one.socket)
             wait_for_instances(client, 2)
             results = rates(client, count)
@@ -123,6 +127,7 @@ def main() -> None:
     stop_on_sigterm()
     command = server_command(args)
     with instance(command, size=INSTANCE_SIZE) as local:
+        settle(local.process.pid)
         client = vineyard.connect(local.socket)
         results = {"count": count, "local": rates(client, count)}
         client.close()

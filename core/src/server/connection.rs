@@ -58,7 +58,9 @@ async fn serve_requests(
         let outcome = match request {
             Ok(request) => {
                 settle(shared, session.connection, &request).await;
-                handle_waiting(shared, session, progress, &request, stream).await
+                // A parked request makes the connection idle only if nothing follows it.
+                let parked_progress = (!reader.has_buffered()).then_some(progress);
+                handle_waiting(shared, session, parked_progress, &request, stream).await
             }
             Err(error) => Outcome::Reply {
                 message: error_reply(&error),
@@ -80,11 +82,12 @@ async fn serve_requests(
 
 /// Handles a request, parking it (`wait: true`) until the table changes enough to answer.
 /// A client that hangs up meanwhile ends the wait (and the connection, releasing its holds).
-/// A parked connection counts as idle: its client waits for the reply and sends nothing.
+/// While parked, the connection counts as idle (through `progress`, given when no request
+/// follows this one): its client waits for the reply and sends nothing.
 async fn handle_waiting(
     shared: &Shared,
     session: &mut Session,
-    progress: &Progress,
+    progress: Option<&Progress>,
     request: &Request,
     stream: &UnixStream,
 ) -> Outcome {
@@ -100,7 +103,9 @@ async fn handle_waiting(
                 if !counted {
                     counted = true;
                     shared.deferred.fetch_add(1, Ordering::Relaxed);
-                    progress.set_idle();
+                    if let Some(progress) = progress {
+                        progress.set_idle();
+                    }
                 }
                 tokio::select! {
                     _ = changed => {}
@@ -115,7 +120,9 @@ async fn handle_waiting(
     };
     if counted {
         shared.deferred.fetch_sub(1, Ordering::Relaxed);
-        progress.set_busy();
+        if let Some(progress) = progress {
+            progress.set_busy();
+        }
     }
     outcome
 }

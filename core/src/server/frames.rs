@@ -59,6 +59,11 @@ impl FrameReader {
         }
     }
 
+    /// True if bytes of a next request were read already.
+    pub fn has_buffered(&self) -> bool {
+        self.waiting() > 0
+    }
+
     fn waiting(&self) -> usize {
         self.bytes.len() - self.start
     }
