@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import vineyard
 from vineyard.core.builder import builder_context
+from vineyard.core.resolver import get_current_resolvers, resolver_context
 
 
 def test_put_is_visible_to_another_client_at_once(vineyard_socket: str) -> None:
@@ -121,3 +122,38 @@ def test_a_small_put_into_a_full_store_fails_the_next_request(start_server) -> N
         assert not client.exists(small)
         client.delete(big)
         assert client.get(client.put(b"x" * 8192)) == b"x" * 8192
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.arange(10, dtype=np.int32),
+        np.arange(12.0).reshape(3, 4),
+        np.asfortranarray(np.arange(12).reshape(3, 4)),
+        np.array(3.5),
+        np.array([], dtype=np.float64),
+        np.array([{"a": 1}, None], dtype=object),
+        np.zeros((2, 3), dtype=[("x", "<i4"), ("y", "<f8")]),
+    ],
+)
+def test_get_builds_arrays_from_the_tree_as_the_object_path_does(
+    client: vineyard.IPCClient, value: np.ndarray
+) -> None:
+    object_id = client.put(value)
+    direct = client.get(object_id)
+    through_object = get_current_resolvers().run(client.get_object(object_id))
+    assert type(direct) is type(through_object)
+    if isinstance(direct, np.ndarray):
+        assert direct.dtype == through_object.dtype and direct.shape == through_object.shape
+        assert direct.flags.f_contiguous == through_object.flags.f_contiguous
+        np.testing.assert_array_equal(direct, value)
+        np.testing.assert_array_equal(through_object, value)
+    else:
+        assert direct == through_object == value[()]
+
+
+def test_a_registered_resolver_wins_over_the_tree_form(client: vineyard.IPCClient) -> None:
+    object_id = client.put(np.arange(4))
+    with resolver_context({"vineyard::Array": lambda obj: ("mine", obj.typename)}):
+        assert client.get(object_id) == ("mine", "vineyard::Array")
+    np.testing.assert_array_equal(client.get(object_id), np.arange(4))

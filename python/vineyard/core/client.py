@@ -374,6 +374,20 @@ class IPCClient:
         if not ids:
             return []
         trees, blobs = self._native.get_objects(ids)
+        return self._wrap_fetched(trees, blobs, fetch)
+
+    def _fetch_trees(self, object_id: Any) -> tuple[list[dict[str, Any]], list[Blob]] | None:
+        """The tree (as a dict) of a non-blob object and its local blobs, mapped, in one round
+        trip; None for a blob id (`get_object` handles those)."""
+        object_id = as_object_id(object_id)
+        if object_id.is_blob:
+            return None
+        return self._native.get_objects([object_id])
+
+    def _wrap_fetched(
+        self, trees: list[dict[str, Any]], blobs: list[Blob], fetch: bool
+    ) -> list[Any]:
+        """Objects over fetched trees and their mapped blobs."""
         instance = self._instance_id
         metas = [ObjectMeta.from_tree(tree, instance) for tree in trees]
         return self._objects(metas, fetch, blobs)

@@ -9,6 +9,11 @@ readable with `get_object`), so a pair with one remote element reads as `(None, 
 
 `resolver_context(...)` opens a thread-local context, nested in the current one, that is
 restored on exit; `get` uses the current context.
+
+A resolver may also have a tree form (`register_tree_resolver`): the same value built from
+the fetched tree (a dict) and its mapped blobs, without `Object` wrappers. `get` uses it when
+the current context picks that resolver and the tree needs nothing else (all its blobs are
+here); the built-in array and tensor resolvers have one.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from typing import Any
 
 from vineyard._native import Blob
 from vineyard.core.builder import context_pairs
-from vineyard.core.calling import call_with_context
-from vineyard.core.meta import BLOB_TYPENAME
+from vineyard.core.blob_index import remember_instance
+from vineyard.core.calling import call_with_context, materialize
+from vineyard.core.meta import BLOB_TYPENAME, JSON_FIELDS_KEY
 from vineyard.core.object import Object, RemoteBlob
 
 __all__ = [
@@ -30,7 +36,24 @@ __all__ = [
     "default_resolver_context",
     "get_current_resolvers",
     "get",
+    "register_tree_resolver",
+    "NOT_FROM_TREE",
 ]
+
+NOT_FROM_TREE: Any = object()
+"""What a tree resolver returns when the tree needs the full `Object` path (e.g. a blob that
+is not mapped here)."""
+
+_tree_resolvers: dict[Callable[..., Any], Callable[[dict[str, Any], dict[int, Blob]], Any]] = {}
+
+
+def register_tree_resolver(
+    resolver: Callable[..., Any],
+    from_tree: Callable[[dict[str, Any], dict[int, Blob]], Any],
+) -> None:
+    """Gives `resolver` a tree form: `from_tree(tree, blobs)` builds the same value from the
+    fetched tree and the mapped blobs by id (or returns `NOT_FROM_TREE`)."""
+    _tree_resolvers[resolver] = from_tree
 
 
 class ResolverContext:
@@ -94,6 +117,22 @@ class ResolverContext:
 
     __call__ = run
 
+    def run_tree(self, tree: dict[str, Any], blobs: list[Blob], local_instance: int) -> Any:
+        """The value of a fetched tree built by its resolver's tree form, or `NOT_FROM_TREE`
+        when it has none or the tree needs the `Object` path."""
+        found = self.find(tree.get("typename", ""))
+        if found is None or JSON_FIELDS_KEY in tree:
+            return NOT_FROM_TREE
+        from_tree = _tree_resolvers.get(materialize(found[1]))
+        if from_tree is None:
+            return NOT_FROM_TREE
+        mapped = {}
+        for blob in blobs:
+            blob_id = int(blob.id)
+            mapped[blob_id] = blob
+            remember_instance(blob_id, local_instance)
+        return from_tree(tree, mapped)
+
     def extend(self, resolvers: Any = None) -> ResolverContext:
         """A child context holding these resolvers plus `resolvers` (a dict or pairs)."""
         child = ResolverContext(self)
@@ -148,6 +187,16 @@ def get(
         if name is None:
             raise ValueError("get() needs an object id or a name")
         object_id = client.get_name(name)
+    if resolver is None and not kwargs and hasattr(client, "_fetch_trees"):
+        # The common case: one round trip, then the resolver's tree form if it has one.
+        fetched = client._fetch_trees(object_id)
+        if fetched is not None:
+            trees, blobs = fetched
+            context = get_current_resolvers()
+            value = context.run_tree(trees[0], blobs, client.instance_id)
+            if value is not NOT_FROM_TREE:
+                return value
+            return context.run(client._wrap_fetched(trees, blobs, fetch)[0])
     obj = client.get_object(object_id, fetch=fetch)
     if resolver is None:
         return get_current_resolvers().run(obj, **kwargs)

@@ -8,7 +8,16 @@ __all__ = [
     "default_resolver_context",
     "get_current_resolvers",
     "get",
+    "register_tree_resolver",
+    "NOT_FROM_TREE",
 ]
+
+NOT_FROM_TREE: Any
+
+def register_tree_resolver(
+    resolver: Callable[..., Any],
+    from_tree: Callable[[dict[str, Any], dict[int, Any]], Any],
+) -> None: ...
 
 class ResolverContext:
     def __init__(self, parent_context: ResolverContext | None = None) -> None: ...
@@ -19,6 +28,7 @@ class ResolverContext:
     def find(self, typename: str) -> tuple[str, Callable[..., Any]] | None: ...
     def run(self, obj: Any, **kw: Any) -> Any: ...
     __call__ = run
+    def run_tree(self, tree: dict[str, Any], blobs: list[Any], local_instance: int) -> Any: ...
     def extend(self, resolvers: Any = None) -> ResolverContext: ...
 
 default_resolver_context: ResolverContext

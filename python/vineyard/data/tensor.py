@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from vineyard.core.meta import ObjectMeta
+from vineyard.core.resolver import NOT_FROM_TREE, register_tree_resolver
 from vineyard.data.utils import (
     build_buffer,
     build_numpy_buffer,
@@ -170,37 +172,64 @@ def numpy_scalar_builder(
     return client.create_metadata(meta)
 
 
-def _elements(obj: Any, dtype: np.dtype, count: int) -> np.ndarray:
+def _elements(buffer: Callable[[], Any], dtype: np.dtype, count: int) -> np.ndarray:
     # np.frombuffer keeps the Blob as the array's base: the mapping stays alive, and a later
     # put finds the blob through the base chain.
     if count == 0 or dtype.itemsize == 0:
         return np.empty(count, dtype=dtype)
-    return np.frombuffer(obj.member("buffer_"), dtype=dtype, count=count)
+    return np.frombuffer(buffer(), dtype=dtype, count=count)
 
 
 def array_resolver(obj: Any) -> np.ndarray:
     """A `vineyard::Array` (or C++ `vineyard::Array<T>`) as a 1-D read-only view."""
-    meta = obj.meta
-    dtype = dtype_of(meta, obj.typename)
-    return _elements(obj, dtype, int(meta["size_"])).view(ndarray)
+    return _array_of(obj.meta, obj.typename, lambda: obj.member("buffer_"))
 
 
 def tensor_resolver(obj: Any) -> Any:
     """A `vineyard::Tensor<T>` as a read-only view (object tensors are unpickled)."""
-    meta = obj.meta
+    return _tensor_of(obj.meta, obj.typename, lambda: obj.member("buffer_"))
+
+
+# The resolvers read their fields from `meta`: an ObjectMeta, or the plain tree (a dict) when
+# `get` uses their tree forms; `buffer()` gives the blob of `buffer_`.
+
+
+def _array_of(meta: Any, typename: str, buffer: Callable[[], Any]) -> np.ndarray:
+    dtype = dtype_of(meta, typename)
+    return _elements(buffer, dtype, int(meta["size_"])).view(ndarray)
+
+
+def _tensor_of(meta: Any, typename: str, buffer: Callable[[], Any]) -> Any:
     if meta.get("value_type_") == "object":
         size = int(meta.get("size_") or 0)
-        view = memoryview(obj.member("buffer_"))
+        view = memoryview(buffer())
         return pickle.loads(view[:size] if size else view)
-    dtype = dtype_of(meta, obj.typename)
+    dtype = dtype_of(meta, typename)
     shape = tuple(json.loads(meta["shape_"]))
     count = 1
     for extent in shape:
         count *= extent
     order = json.loads(meta["order_"]) if "order_" in meta else "C"
-    array = _elements(obj, dtype, count).reshape(shape)
+    array = _elements(buffer, dtype, count).reshape(shape)
     if order == "F" and array.ndim > 1:
         array = np.asfortranarray(array)
     if meta.get("numpy_scalar_"):
         return array[()]
     return array
+
+
+def _from_tree(build: Callable[[Any, str, Callable[[], Any]], Any]) -> Callable[..., Any]:
+    """The tree form of a resolver built on `build`: needs its `buffer_` blob mapped."""
+
+    def from_tree(tree: dict[str, Any], blobs: dict[int, Any]) -> Any:
+        member = tree.get("buffer_")
+        blob = blobs.get(int(member["id"][1:], 16)) if type(member) is dict else None
+        if blob is None:
+            return NOT_FROM_TREE
+        return build(tree, tree.get("typename", ""), lambda: blob)
+
+    return from_tree
+
+
+register_tree_resolver(array_resolver, _from_tree(_array_of))
+register_tree_resolver(tensor_resolver, _from_tree(_tensor_of))
