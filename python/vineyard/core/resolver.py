@@ -24,8 +24,8 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from vineyard._native import Blob
-from vineyard.core.builder import context_pairs
 from vineyard.core.blob_index import remember_instance
+from vineyard.core.builder import context_pairs
 from vineyard.core.calling import call_with_context, materialize
 from vineyard.core.meta import BLOB_TYPENAME, JSON_FIELDS_KEY
 from vineyard.core.object import Object, RemoteBlob
