@@ -9,7 +9,8 @@ Starts an instance (`--server-cmd` plus `--size 3Gi --meta local`; `--socket` us
 one instead), waits until its memory has settled, and measures, per kind and size (1 KiB to
 1 GiB, `--quick`: up to 16 MiB), the median of several repetitions of:
 - vineyard: `client.put(value)`, `client.get(id)` in this process, and `client.get(id)` in a
-  second process that is already connected;
+  second process that is already connected: once, right after it was idle (woken by the pipe),
+  and back to back (`get` of the same object repeated there; the median of the repeats);
 - pickle protocol 5: `dumps` and `loads` in band (one copy each), and a transfer to the second
   process out of band (the header and the buffers through a pipe, `loads` there);
 - per size, on a uint8 array of that many bytes (not with `--no-baselines`): memcpy
@@ -45,6 +46,11 @@ from common import (
 from servers import instance, now, settle, stop_on_sigterm
 
 
+def back_to_back(size: int) -> int:
+    """How many gets the second process repeats per object (fewer of large copies)."""
+    return 20 if size <= MIB else 5
+
+
 def repetitions(size: int, quick: bool) -> int:
     """How often each operation is timed at `size`."""
     if size >= 256 * MIB:
@@ -71,6 +77,14 @@ def serve_requests(socket: str, connection) -> None:
             elapsed = time.perf_counter() - started
             del value
             connection.send(elapsed)
+        elif request[0] == "get_repeated":
+            times = []
+            for _ in range(request[2]):
+                started = time.perf_counter()
+                value = client.get(request[1])
+                times.append(time.perf_counter() - started)
+                del value
+            connection.send(statistics.median(times))
         elif request[0] == "attach":
             started = time.perf_counter()
             memory = shared_memory.SharedMemory(name=request[1])
@@ -135,9 +149,9 @@ def timed(function, *args) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def measure_vineyard(client, second: SecondProcess, value, count: int) -> dict:
-    """Medians of put, get here and get in the second process."""
-    puts, gets, remote_gets = [], [], []
+def measure_vineyard(client, second: SecondProcess, value, count: int, repeats: int) -> dict:
+    """Medians of put, get here and get in the second process (once, and back to back)."""
+    puts, gets, remote_gets, repeated = [], [], [], []
     returned = None
     for _ in range(count):
         elapsed, object_id = timed(client.put, value)
@@ -147,11 +161,13 @@ def measure_vineyard(client, second: SecondProcess, value, count: int) -> dict:
         returned = type(result).__name__
         del result
         remote_gets.append(second.ask("get", object_id))
+        repeated.append(second.ask("get_repeated", object_id, repeats))
         client.delete(object_id)
     return {
         "put": statistics.median(puts),
         "get": statistics.median(gets),
         "remote_get": statistics.median(remote_gets),
+        "remote_get_repeated": statistics.median(repeated),
         "get_returns": returned,
     }
 
@@ -239,7 +255,11 @@ def run(socket: str, args) -> dict:
             count = repetitions(size, args.quick)
             for kind in KINDS:
                 value = make_value(kind, size)
-                row = {"kind": kind, "size": size, **measure_vineyard(client, second, value, count)}
+                row = {
+                    "kind": kind,
+                    "size": size,
+                    **measure_vineyard(client, second, value, count, back_to_back(size)),
+                }
                 if not args.no_baselines:
                     row.update(measure_pickle(second, value, count))
                 rows.append(row)
@@ -262,6 +282,7 @@ def print_results(results: dict) -> None:
         ("put", "put"),
         ("get", "get"),
         ("get 2nd proc", "remote_get"),
+        ("2nd, repeated", "remote_get_repeated"),
         ("pickle dumps", "pickle_dumps"),
         ("pickle loads", "pickle_loads"),
         ("pickle to 2nd", "pickle_transfer"),

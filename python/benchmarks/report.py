@@ -293,6 +293,17 @@ def put_get_section(results: Results, chart_link: str) -> list[str]:
                 "pickle5": row.get("pickle_transfer"),
             },
         ),
+        (
+            "get from a second process, back to back: `client.get(id)` of the same object "
+            "repeated there (the median of the repeats: a process that keeps reading, not one "
+            "just woken up); attaching the `SharedMemory` plus a numpy view.",
+            "remote_get_repeated",
+            ["shared_memory attach"],
+            lambda other, row: {
+                V6D: other.get("remote_get_repeated"),
+                "shared_memory": row.get("shm_attach"),
+            },
+        ),
     ]
     for description, key, titles, alternatives in tables:
         rows, ratios = compared_rows(items(key, alternatives), time_text, lower_is_better=True)
