@@ -295,8 +295,8 @@ def put_get_section(results: Results, chart_link: str) -> list[str]:
         ),
         (
             "get from a second process, back to back: `client.get(id)` of the same object "
-            "repeated there (the median of the repeats: a process that keeps reading, not one "
-            "just woken up); attaching the `SharedMemory` plus a numpy view.",
+            "repeated there after one untimed get (the median: a process that keeps reading, "
+            "not one just woken up); attaching the `SharedMemory` plus a numpy view.",
             "remote_get_repeated",
             ["shared_memory attach"],
             lambda other, row: {

@@ -157,3 +157,12 @@ def test_a_registered_resolver_wins_over_the_tree_form(client: vineyard.IPCClien
     with resolver_context({"vineyard::Array": lambda obj: ("mine", obj.typename)}):
         assert client.get(object_id) == ("mine", "vineyard::Array")
     np.testing.assert_array_equal(client.get(object_id), np.arange(4))
+
+
+def test_close_reports_an_error_no_later_request_did(vineyard_socket: str) -> None:
+    client = vineyard.connect(vineyard_socket)
+    with builder_context({str: _broken_builder}):
+        object_id = client.put("value")
+    with pytest.raises(vineyard.MetaTreeInvalidException, match=str(object_id)):
+        client.close()
+    client.close()  # closed already: nothing more to say

@@ -139,7 +139,14 @@ class IPCClient:
         return IPCClient(_native_client=self._native.reconnect())
 
     def close(self) -> None:
-        self._native.close()
+        """Closes the client. An error in a request `put` did not wait for, which no later
+        request reported, is raised here (a connection already lost is no error)."""
+        try:
+            self._native.flush()
+        except _native.ConnectionErrorException:
+            pass
+        finally:
+            self._native.close()
 
     def __enter__(self) -> IPCClient:
         return self
