@@ -3,7 +3,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Creates an anonymous shared-memory file of `size` bytes (pages are committed on touch).
 pub fn create_memfd(name: &str, size: u64) -> io::Result<File> {
@@ -28,6 +28,30 @@ pub fn ignore_file_size_signal() {
     }
 }
 
+/// Bytes of control space for one fd (`CMSG_SPACE(sizeof(int))`).
+fn fd_control_space() -> usize {
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize }
+}
+
+/// A message header over one iovec and a control buffer of `control_len` bytes.
+///
+/// # Safety
+/// Both must stay valid (and unmoved) while the header is in use.
+unsafe fn message_header(
+    iov: &mut libc::iovec,
+    control: *mut u8,
+    control_len: usize,
+) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is a valid empty header.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.cast();
+    message.msg_controllen = control_len as _;
+    message
+}
+
 /// Sends one fd with a single dummy byte, as Vineyard's clients expect (`SCM_RIGHTS`).
 ///
 /// Returns `WouldBlock` if a non-blocking socket is full.
@@ -37,17 +61,12 @@ pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
     };
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let space = fd_control_space();
     let mut control = vec![0u8; space];
     // SAFETY: all pointers refer to live local buffers of the stated sizes; the control
     // buffer has room for exactly one cmsghdr carrying one int.
     unsafe {
-        let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_iov = &mut iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control.as_mut_ptr().cast();
-        message.msg_controllen = space as _;
+        let message = message_header(&mut iov, control.as_mut_ptr(), space);
         let header = libc::CMSG_FIRSTHDR(&message);
         (*header).cmsg_level = libc::SOL_SOCKET;
         (*header).cmsg_type = libc::SCM_RIGHTS;
@@ -68,6 +87,53 @@ pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
                 io::Error::new(io::ErrorKind::WriteZero, "fd message not sent")
             });
         }
+    }
+}
+
+/// One blocking `recvmsg` of up to `buffer.len()` bytes, with room for the one fd a read can
+/// bring (Linux ends a read after a byte that carries fds). Retries on EINTR; the end of the
+/// stream is an error (a reply was expected).
+pub fn receive_with_fd(
+    socket: RawFd,
+    buffer: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut iov = libc::iovec {
+        iov_base: buffer.as_mut_ptr().cast(),
+        iov_len: buffer.len(),
+    };
+    let mut control = [0u64; 4];
+    let space = fd_control_space();
+    debug_assert!(space <= std::mem::size_of_val(&control));
+    // SAFETY: the iovec and control buffer outlive the call and have the stated sizes; the fd
+    // is read only from a well-formed SCM_RIGHTS header the kernel filled in.
+    unsafe {
+        let mut message = message_header(&mut iov, control.as_mut_ptr().cast(), space);
+        let received = loop {
+            let received = libc::recvmsg(socket, &mut message, libc::MSG_CMSG_CLOEXEC);
+            if received < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break received;
+        };
+        if received < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if received == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            ));
+        }
+        let header = libc::CMSG_FIRSTHDR(&message);
+        let fd = (!header.is_null()
+            && (*header).cmsg_level == libc::SOL_SOCKET
+            && (*header).cmsg_type == libc::SCM_RIGHTS)
+            .then(|| {
+                OwnedFd::from_raw_fd(std::ptr::read_unaligned(
+                    libc::CMSG_DATA(header).cast::<RawFd>(),
+                ))
+            });
+        Ok((received as usize, fd))
     }
 }
 

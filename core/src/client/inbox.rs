@@ -1,18 +1,19 @@
 //! The client's reading side of the socket: whatever has arrived, taken in one `recvmsg`.
 //!
 //! Replies of requests sent without waiting pile up; one read takes them all instead of two
-//! reads per reply. Fds travel with one byte each (see [`crate::sys::send_fd`]); Linux ends a
-//! read right after a byte that carries fds, so each fd arrives in the same read as its byte
-//! and is queued in stream order until the reply that announces it takes it.
+//! reads per reply. Fds travel with one byte each (see [`crate::sys::send_fd`]) and arrive in
+//! the same read as their byte ([`crate::sys::receive_with_fd`]); they are queued in stream
+//! order until the reply that announces them takes them.
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 
 use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::protocol::frame;
+use crate::sys;
 
 /// Bytes asked for per read (more when a frame is larger).
 const READ_SIZE: usize = 64 << 10;
@@ -85,59 +86,11 @@ impl Inbox {
             self.bytes.reserve(room);
             let filled = self.bytes.len();
             let spare = &mut self.bytes.spare_capacity_mut()[..room];
-            let (read, fd) = receive(socket, spare.as_mut_ptr().cast(), room)?;
+            let (read, fd) = sys::receive_with_fd(socket, spare)?;
             // SAFETY: `receive` initialised the first `read` bytes of the spare capacity.
             unsafe { self.bytes.set_len(filled + read) };
             self.fds.extend(fd);
         }
         Ok(())
-    }
-}
-
-/// One `recvmsg` of up to `room` bytes into `buffer`, with room for the one fd a read can
-/// bring. Retries on EINTR; end of stream is an error (a reply was expected).
-fn receive(socket: RawFd, buffer: *mut u8, room: usize) -> io::Result<(usize, Option<OwnedFd>)> {
-    let mut iov = libc::iovec {
-        iov_base: buffer.cast(),
-        iov_len: room,
-    };
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut control = [0u64; 4];
-    debug_assert!(space <= std::mem::size_of_val(&control));
-    // SAFETY: the iovec and control buffer outlive the call and have the stated sizes; the fd
-    // is read only from a well-formed SCM_RIGHTS header the kernel filled in.
-    unsafe {
-        let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_iov = &mut iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control.as_mut_ptr().cast();
-        message.msg_controllen = space as _;
-        let received = loop {
-            let received = libc::recvmsg(socket, &mut message, libc::MSG_CMSG_CLOEXEC);
-            if received < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            break received;
-        };
-        if received < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if received == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection",
-            ));
-        }
-        let header = libc::CMSG_FIRSTHDR(&message);
-        let fd = (!header.is_null()
-            && (*header).cmsg_level == libc::SOL_SOCKET
-            && (*header).cmsg_type == libc::SCM_RIGHTS)
-            .then(|| {
-                OwnedFd::from_raw_fd(std::ptr::read_unaligned(
-                    libc::CMSG_DATA(header).cast::<RawFd>(),
-                ))
-            });
-        Ok((received as usize, fd))
     }
 }

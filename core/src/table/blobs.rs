@@ -27,6 +27,14 @@ impl ObjectTable {
         }
     }
 
+    /// `size` bytes of the arena, or `NotEnoughMemory`.
+    fn allocate(&mut self, size: u64) -> Result<u64> {
+        self.allocator.allocate(size).ok_or(Error::NotEnoughMemory {
+            requested: size,
+            available: self.allocator.free_bytes(),
+        })
+    }
+
     /// Allocates a writable buffer owned by `connection` until it is sealed.
     pub fn create_buffer(&mut self, connection: ConnectionId, size: u64) -> Result<Payload> {
         if size == 0 {
@@ -34,13 +42,7 @@ impl ObjectTable {
             empty.is_sealed = false;
             return Ok(empty);
         }
-        let offset = self
-            .allocator
-            .allocate(size)
-            .ok_or(Error::NotEnoughMemory {
-                requested: size,
-                available: self.allocator.free_bytes(),
-            })?;
+        let offset = self.allocate(size)?;
         let id = self.ids.blob_id();
         let entry = BlobEntry {
             offset,
@@ -69,13 +71,7 @@ impl ObjectTable {
             )));
         }
         let size = data.len() as u64;
-        let offset = self
-            .allocator
-            .allocate(size)
-            .ok_or(Error::NotEnoughMemory {
-                requested: size,
-                available: self.allocator.free_bytes(),
-            })?;
+        let offset = self.allocate(size)?;
         if let Err(error) = self.take_reserved(connection, id.without_blob_bit()) {
             self.allocator.free(offset, size);
             return Err(error);
