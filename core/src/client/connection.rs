@@ -33,6 +33,8 @@ pub struct Connection {
     pub holds: HashMap<ObjectID, usize>,
     /// Replies to requests sent with [`Connection::send_unawaited`], not read yet, in order.
     unread: VecDeque<Unread>,
+    /// The first error among those replies, read but not reported yet.
+    failed: Option<Error>,
     broken: Option<String>,
     /// Object ids reserved for this connection and not used yet.
     reserved: Range<u64>,
@@ -44,9 +46,9 @@ pub struct Connection {
 pub enum Unread {
     /// Drop it, error or not (`release`).
     Ignore,
-    /// An error in it fails the next request (`seal` followed by a request that needs it).
+    /// An error in it fails the next awaited request (`seal`, which later requests need).
     Check,
-    /// The create of this object: an error in it fails the next request, saying so.
+    /// The create of this object: an error in it fails the next awaited request, saying so.
     Created(ObjectID),
 }
 
@@ -68,6 +70,7 @@ impl Connection {
             files: HashMap::new(),
             holds: HashMap::new(),
             unread: VecDeque::new(),
+            failed: None,
             broken: None,
             reserved: 0..0,
             inbox: Inbox::default(),
@@ -132,38 +135,33 @@ impl Connection {
     }
 
     /// Sends a request without waiting for its reply, which is read before the next one:
-    /// `Ignore` for replies nobody needs (`release`), `Check` when the next request depends
-    /// on this one, which then fails with its error, if any.
+    /// `Ignore` for replies nobody needs (`release`); `Check` and `Created` for replies whose
+    /// error the next awaited request (or [`Connection::flush`]) reports.
     pub fn send_unawaited(&mut self, request: &Request, unread: Unread) -> Result<()> {
         self.check_unbroken()?;
-        let mut failed = None;
         if self.unread.len() >= MAX_UNREAD_REPLIES {
-            failed = self
-                .read_unread_replies()
+            self.read_unread_replies()
                 .map_err(|error| self.lost_on(error))?;
         }
         frame::write_blocking(&mut self.stream, &request.to_json())
             .map_err(|error| self.lost_on(error))?;
-        // Written: its reply is on its way, whatever an earlier one said.
         self.unread.push_back(unread);
-        failed.map_or(Ok(()), Err)
+        Ok(())
     }
 
-    /// Reads the replies not read yet; fails with the error of a `Check` one, if any.
+    /// Reads the replies not read yet; fails with the first error among them not reported yet.
     pub fn flush(&mut self) -> Result<()> {
-        match self.read_unread_replies() {
-            Ok(failed) => failed.map_or(Ok(()), Err),
-            Err(error) => Err(self.lost_on(error)),
-        }
+        self.read_unread_replies()
+            .map_err(|error| self.lost_on(error))?;
+        self.failed.take().map_or(Ok(()), Err)
     }
 
-    /// Reads the replies not read yet; returns the first error of a `Check` one.
-    fn read_unread_replies(&mut self) -> Result<Option<Error>> {
-        let mut failed = None;
+    /// Reads the replies not read yet, keeping the first error of a `Check` or `Created` one.
+    fn read_unread_replies(&mut self) -> Result<()> {
         while let Some(unread) = self.unread.pop_front() {
             let reply = self.read_reply()?;
-            if failed.is_none() {
-                failed = match unread {
+            if self.failed.is_none() {
+                self.failed = match unread {
                     Unread::Ignore => None,
                     Unread::Check => reply_error(&reply),
                     Unread::Created(id) => {
@@ -172,7 +170,7 @@ impl Connection {
                 };
             }
         }
-        Ok(failed)
+        Ok(())
     }
 
     /// Reads the next frame, polling briefly before blocking when none has arrived yet.
@@ -189,10 +187,10 @@ impl Connection {
 
     fn exchange(&mut self, request: &Request) -> Result<Map<String, Value>> {
         frame::write_blocking(&mut self.stream, &request.to_json())?;
-        let unread_failed = self.read_unread_replies()?;
+        self.read_unread_replies()?;
         let reply = self.read_reply()?;
         if let Some(failed) = reply_error(&reply) {
-            return Err(unread_failed.unwrap_or(failed));
+            return Err(self.failed.take().unwrap_or(failed));
         }
         let expected = request.reply_type();
         match reply.get("type").and_then(Value::as_str) {
@@ -205,7 +203,7 @@ impl Connection {
         }
         // The fds follow the reply on the stream: take them even when failing below.
         self.receive_announced_fds(&reply)?;
-        unread_failed.map_or(Ok(reply), Err)
+        self.failed.take().map_or(Ok(reply), Err)
     }
 
     fn receive_announced_fds(&mut self, reply: &Map<String, Value>) -> Result<()> {

@@ -111,6 +111,38 @@ fn a_failed_unawaited_create_fails_the_next_request_and_names_the_object() {
 }
 
 #[test]
+fn an_early_failure_waits_for_the_next_awaited_request_and_later_creates_stand() {
+    let server = TestServer::start();
+    let client = server.client();
+    let mut broken = ObjectMeta::with_typename("test::Wrapper");
+    broken.add_member_id("first", ObjectID(0x42));
+    let failed = client
+        .create_metadata_unawaited(&broken)
+        .unwrap()
+        .id()
+        .unwrap();
+    // More than the replies a client leaves unread: the early error is read meanwhile.
+    let made: Vec<ObjectID> = (0..200)
+        .map(|index| {
+            let mut meta = ObjectMeta::with_typename("test::Later");
+            meta.insert("index", index);
+            client
+                .create_metadata_unawaited(&meta)
+                .unwrap()
+                .id()
+                .unwrap()
+        })
+        .collect();
+    let reported = client.flush().unwrap_err().to_string();
+    assert!(reported.contains(&failed.to_string()), "{reported}");
+    client.flush().unwrap();
+    let reader = server.client();
+    for id in made {
+        assert!(reader.exists(id).unwrap(), "{id} was created");
+    }
+}
+
+#[test]
 fn ids_must_be_reserved_unused_and_in_order() {
     let server = TestServer::start();
     let mut connection = RawConnection::registered(server.socket());
