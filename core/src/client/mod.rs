@@ -317,8 +317,8 @@ impl IpcClient {
     /// in the request (as hex text: keep this to small payloads, large ones belong in
     /// [`IpcClient::create_blob`]) and the blob is named after an id this connection
     /// reserved. As with [`IpcClient::create_metadata_unawaited`], an error reaches this
-    /// client's next request and other clients asking for the blob are answered after it.
-    /// Waits as `put_bytes` does when the server cannot take reserved ids.
+    /// client's next awaited request, and other clients asking for the blob are answered
+    /// after it. Waits as `put_bytes` does when the server cannot take reserved ids.
     pub fn put_blob_unawaited(&self, bytes: &[u8]) -> Result<ObjectID> {
         if bytes.is_empty() {
             return Ok(EMPTY_BLOB_ID);
@@ -455,8 +455,8 @@ impl IpcClient {
 
     /// Stores a metadata tree like [`IpcClient::create_metadata`], without waiting for the
     /// server: the object gets an id this connection reserved. The create's error, if any,
-    /// fails this client's next request (or [`IpcClient::flush`]). Other clients that ask
-    /// for the id meanwhile are answered once the create is handled.
+    /// fails this client's next awaited request (or [`IpcClient::flush`]). Other clients
+    /// that ask for the id meanwhile are answered once the create is handled.
     ///
     /// Waits as `create_metadata` does when the server cannot take reserved ids (Vineyard's
     /// own) or when a member was made on another instance (the object is then global).

@@ -255,7 +255,7 @@ def put(
     as soon as its requests are written. The id is usable at once by every client: the
     server answers requests for it after the create (a server without reserved ids, such as
     Vineyard's, is waited for instead). An error in one of them fails this client's next
-    request (or `client.flush()`).
+    request that waits for its reply (or `client.flush()`, or `close()`).
     """
     depth = getattr(_local, "putting", 0)
     _local.putting = depth + 1
