@@ -128,13 +128,13 @@ pub enum Error {
     },
     /// The bulk store cannot hold the requested buffer.
     #[error(
-        "not enough memory: requested {requested} bytes but only {available} bytes are free; \
-         delete objects or start the server with a larger --size"
+        "not enough memory: requested {requested} bytes but the largest free range holds \
+         {available} bytes; delete objects or start the server with a larger --size"
     )]
     NotEnoughMemory {
         /// Bytes asked for.
         requested: u64,
-        /// Bytes free in the store at the time.
+        /// The largest free range at the time: the most one buffer could get.
         available: u64,
     },
     /// The blob exists but has not been sealed by its writer yet.

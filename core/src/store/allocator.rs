@@ -42,6 +42,11 @@ impl OffsetAllocator {
         self.free_bytes
     }
 
+    /// The longest free range: the most one allocation could get now.
+    pub fn largest_free_range(&self) -> u64 {
+        self.free_by_size.last().map_or(0, |&(length, _)| length)
+    }
+
     /// The length actually reserved for a request of `size` bytes.
     pub fn reserved_size(size: u64) -> u64 {
         size.max(1).div_ceil(ALIGNMENT) * ALIGNMENT
@@ -139,6 +144,24 @@ mod tests {
         allocator.free(small, 64);
         assert_eq!(allocator.allocate(60), Some(small));
         assert_eq!(allocator.allocate(1000), Some(big));
+    }
+
+    #[test]
+    fn a_fragmented_arena_reports_its_largest_free_range() {
+        let mut allocator = OffsetAllocator::new(1024);
+        let blocks: Vec<u64> = (0..8).map(|_| allocator.allocate(128).unwrap()).collect();
+        for &offset in blocks.iter().step_by(2) {
+            allocator.free(offset, 128);
+        }
+        assert_eq!(allocator.free_bytes(), 512);
+        assert_eq!(allocator.largest_free_range(), 128);
+        assert_eq!(
+            allocator.allocate(256),
+            None,
+            "half is free, but in pieces of 128"
+        );
+        allocator.free(blocks[1], 128);
+        assert_eq!(allocator.largest_free_range(), 384);
     }
 
     proptest! {

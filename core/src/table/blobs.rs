@@ -31,7 +31,7 @@ impl ObjectTable {
     fn allocate(&mut self, size: u64) -> Result<u64> {
         self.allocator.allocate(size).ok_or(Error::NotEnoughMemory {
             requested: size,
-            available: self.allocator.free_bytes(),
+            available: self.allocator.largest_free_range(),
         })
     }
 

@@ -51,6 +51,25 @@ fn full_store_is_not_enough_memory_then_reusable_after_delete() {
 }
 
 #[test]
+fn a_fragmented_store_reports_the_largest_free_range() {
+    let server = TestServer::start();
+    let client = server.client();
+    let parts: Vec<_> = (0..3)
+        .map(|part| client.put_bytes(&vec![part; (20 * MIB) as usize]).unwrap())
+        .collect();
+    client.delete(&[parts[1]], false, true).unwrap();
+    // 24 MiB are free, but in pieces of 20 and 4 MiB.
+    match client.create_blob((22 * MIB) as usize) {
+        Err(Error::NotEnoughMemory {
+            requested,
+            available,
+        }) => assert_eq!((requested, available), (22 * MIB, 20 * MIB)),
+        other => panic!("expected NotEnoughMemory, got {other:?}"),
+    }
+    assert!(client.create_blob((20 * MIB) as usize).is_ok());
+}
+
+#[test]
 fn create_buffers_is_all_or_nothing() {
     let server = TestServer::start();
     let mut raw = crate::raw_frames::RawConnection::registered(server.socket());
