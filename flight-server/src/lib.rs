@@ -24,6 +24,7 @@
 pub mod actions;
 mod auth;
 pub mod client;
+mod counted;
 mod do_get;
 mod encode;
 pub mod error;

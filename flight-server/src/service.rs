@@ -11,8 +11,11 @@ use std::future::Future;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures::StreamExt;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use tonic::service::interceptor::InterceptedService;
@@ -20,6 +23,7 @@ use tonic::transport::server::TcpIncoming;
 use vineyard_core::server::cli::{RpcOptions, RpcService};
 
 use crate::auth::TokenCheck;
+use crate::counted::CountedStream;
 use crate::do_get::DoGetRoute;
 use crate::error::{Error, Result};
 use crate::handler::Handler;
@@ -34,6 +38,8 @@ pub struct FlightService {
     listener: Option<TcpListener>,
     endpoint: Option<String>,
     token: Option<String>,
+    /// TCP connections open now.
+    open_connections: Arc<AtomicUsize>,
 }
 
 impl FlightService {
@@ -112,7 +118,10 @@ impl FlightService {
             message: "cannot register the RPC listener with the runtime".into(),
             source,
         })?;
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let open = Arc::clone(&self.open_connections);
+        let incoming = TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .map(move |accepted| accepted.map(|stream| CountedStream::new(stream, open.clone())));
         let instance = Instance::new(socket);
         let token = TokenCheck::new(self.token.as_deref());
         let flight = InterceptedService::new(
@@ -177,6 +186,10 @@ impl RpcService for FlightService {
     fn bind(&mut self, options: &RpcOptions) -> vineyard_core::Result<String> {
         self.bind_listener(options)
             .map_err(|error| vineyard_core::Error::invalid(error.to_string()))
+    }
+
+    fn open_connections(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.open_connections)
     }
 
     /// Serves on a runtime of its own: dropping a blob makes a blocking IPC call to the

@@ -153,6 +153,23 @@ def test_errors_are_clear(ipc, plain):
         list(plain.do_action(flight.Action("explode", b"")))
 
 
+def test_status_counts_open_flight_connections(ipc, endpoint):
+    def open_now() -> int:
+        return ipc.status.rpc_connections
+
+    before = open_now()
+    clients = [flight.FlightClient(f"grpc+tcp://{endpoint}") for _ in range(2)]
+    for client in clients:
+        list(client.list_actions())  # a call makes the connection
+    assert open_now() == before + 2
+    for client in clients:
+        client.close()
+    deadline = time.monotonic() + 10
+    while open_now() > before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert open_now() == before
+
+
 def test_do_put_from_a_plain_client(ipc, plain):
     table = sample_table(100)
     descriptor = flight.FlightDescriptor.for_path("put_by_pyarrow")

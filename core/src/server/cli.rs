@@ -4,6 +4,8 @@ use std::ffi::OsString;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
@@ -112,6 +114,10 @@ pub trait RpcService: Send + 'static {
     /// Binds the service; returns the `host:port` clients should use.
     fn bind(&mut self, options: &RpcOptions) -> crate::Result<String>;
 
+    /// The number of connections the service has open, kept up to date by it (reported as
+    /// `rpc_connections` in the instance's status).
+    fn open_connections(&self) -> Arc<AtomicUsize>;
+
     /// Serves until `shutdown` resolves, reaching the instance through its IPC `socket`.
     fn serve(
         self: Box<Self>,
@@ -192,6 +198,7 @@ pub fn run_with(
         let mut rpc = rpc.filter(|_| options.enabled);
         if let Some(service) = rpc.as_mut() {
             config.rpc_endpoint = Some(service.bind(&options)?);
+            config.rpc_connections = Some(service.open_connections());
         }
         let shutdown = shutdown_signal();
         let socket = config.socket.clone();

@@ -1,6 +1,8 @@
 //! What a server is started with: the flags of `vineyardd` and `python -m vineyard`.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 
 use crate::id::InstanceID;
 
@@ -40,6 +42,8 @@ pub struct ServerConfig {
     /// `host:port` of the RPC service serving beside this instance, if any; announced to
     /// clients and to the cluster.
     pub rpc_endpoint: Option<String>,
+    /// Connections open on that RPC service, counted by it.
+    pub rpc_connections: Option<Arc<AtomicUsize>>,
     /// Where to spill cold blobs (not used yet).
     pub spill_path: Option<PathBuf>,
     /// Fault in all of the shared memory at start-up, in the background.
@@ -61,6 +65,7 @@ impl ServerConfig {
             etcd_cmd: None,
             rpc_socket_port: 9600,
             rpc_endpoint: None,
+            rpc_connections: None,
             spill_path: None,
             reserve_memory: true,
             instance_id: 0,

@@ -173,7 +173,9 @@ impl Shared {
             "memory_limit": table.memory_limit(),
             "deferred_requests": self.deferred.load(std::sync::atomic::Ordering::Relaxed),
             "ipc_connections": table.connection_count(),
-            "rpc_connections": 0,
+            "rpc_connections": self.config.rpc_connections.as_ref().map_or(0, |open| {
+                open.load(std::sync::atomic::Ordering::Relaxed)
+            }),
         })
     }
 
