@@ -61,6 +61,79 @@ pub fn read_blocking(stream: &mut impl Read) -> Result<Map<String, Value>> {
     decode_body(&body)
 }
 
+/// Bytes asked for per read into a [`FrameBuffer`] (more when a frame needs more).
+pub const READ_SIZE: usize = 64 << 10;
+
+/// Bytes read from a stream and not taken yet, cut into frames as they complete. It grows
+/// with the bytes that arrive, not with the length a header announces; one read can bring
+/// many frames (replies or requests nobody waited for).
+#[derive(Default)]
+pub struct FrameBuffer {
+    bytes: Vec<u8>,
+    /// Start of the bytes not taken yet.
+    start: usize,
+}
+
+impl FrameBuffer {
+    /// Bytes read and not taken yet.
+    pub fn waiting(&self) -> usize {
+        self.bytes.len() - self.start
+    }
+
+    /// The body of the next frame, taken off the front once all of it is here; fails for a
+    /// header announcing more than [`MAX_FRAME`].
+    pub fn take_frame(&mut self) -> Result<Option<&[u8]>> {
+        let Some(length) = self.next_body_len() else {
+            return Ok(None);
+        };
+        let length = length?;
+        if self.waiting() - HEADER_LEN < length {
+            return Ok(None);
+        }
+        let body_start = self.start + HEADER_LEN;
+        self.start = body_start + length;
+        Ok(Some(&self.bytes[body_start..self.start]))
+    }
+
+    /// Bytes still to read before the next frame is whole (0 when it is). Call it after
+    /// [`FrameBuffer::take_frame`], which refuses oversized headers.
+    pub fn missing(&self) -> usize {
+        match self.next_body_len() {
+            None => HEADER_LEN - self.waiting(),
+            Some(length) => (HEADER_LEN + length.unwrap_or(0)).saturating_sub(self.waiting()),
+        }
+    }
+
+    /// Takes `count` bytes off the front (the byte an fd travels with).
+    pub fn skip(&mut self, count: usize) {
+        assert!(count <= self.waiting(), "skipping bytes not read yet");
+        self.start += count;
+    }
+
+    /// Drops the bytes taken and makes room for `room` more: returns the buffer to append
+    /// them to.
+    pub fn room_for(&mut self, room: usize) -> &mut Vec<u8> {
+        if self.start == self.bytes.len() {
+            if self.bytes.capacity() > 4 * READ_SIZE {
+                // A large frame is gone: do not keep its memory.
+                self.bytes = Vec::new();
+            }
+            self.bytes.clear();
+        } else {
+            self.bytes.drain(..self.start);
+        }
+        self.start = 0;
+        self.bytes.reserve(room);
+        &mut self.bytes
+    }
+
+    /// The body length the next header announces, once the whole header is here.
+    fn next_body_len(&self) -> Option<Result<usize>> {
+        let header = self.bytes.get(self.start..self.start + HEADER_LEN)?;
+        Some(body_len(header.try_into().expect("header length")))
+    }
+}
+
 /// A short name for a JSON value's kind, for error messages.
 pub fn kind_of(value: &Value) -> &'static str {
     match value {
@@ -104,6 +177,34 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not valid JSON"));
+    }
+
+    #[test]
+    fn frame_buffer_cuts_frames_that_arrive_in_pieces() {
+        let mut stream = encode(&json!({"n": 1}));
+        stream.extend(encode(&json!({"n": 22})));
+        let mut buffer = FrameBuffer::default();
+        let mut bodies = Vec::new();
+        for piece in stream.chunks(5) {
+            assert!(buffer.missing() > 0);
+            buffer.room_for(piece.len()).extend_from_slice(piece);
+            while let Some(body) = buffer.take_frame().unwrap() {
+                bodies.push(decode_body(body).unwrap());
+            }
+        }
+        assert_eq!(
+            bodies,
+            [json!({"n": 1}), json!({"n": 22})].map(|v| v.as_object().unwrap().clone())
+        );
+        assert_eq!((buffer.waiting(), buffer.missing()), (0, HEADER_LEN));
+
+        buffer
+            .room_for(8)
+            .extend_from_slice(&(MAX_FRAME + 1).to_le_bytes());
+        assert!(matches!(
+            buffer.take_frame(),
+            Err(Error::FrameTooLarge { .. })
+        ));
     }
 
     proptest! {
