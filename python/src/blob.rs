@@ -216,12 +216,13 @@ impl PyBlobBuilder {
                 self.size
             )));
         }
-        let (from, to) = (source.address() as usize, self.address + offset);
-        // SAFETY: the source view is held by `source` until the end of this function; the
-        // destination lies inside this builder's writable range (checked above), which no
-        // other slice in this process covers while the copy runs.
+        if length == 0 {
+            return Ok(());
+        }
+        let (from, to) = (source.bytes(), self.address + offset);
+        // SAFETY: the destination lies inside this builder's writable range (checked above),
+        // which no other slice in this process covers while the copy runs.
         py.detach(move || unsafe {
-            let from = std::slice::from_raw_parts(from as *const u8, length);
             let to = std::slice::from_raw_parts_mut(to as *mut u8, length);
             vineyard_core::copy_bytes(to, from);
         });
@@ -300,7 +301,7 @@ impl ContiguousBuffer {
     }
 
     /// Address of the first byte.
-    pub fn address(&self) -> *const u8 {
+    fn address(&self) -> *const u8 {
         self.view.buf as *const u8
     }
 

@@ -184,9 +184,9 @@ impl MappedBlob {
 }
 
 /// The trees of `ids` in a `get_data_reply`, in order; an id without one does not exist.
-fn metas_of(reply: &Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
-    let mut content = match reply.get("content") {
-        Some(Value::Object(content)) => content.clone(),
+fn metas_of(mut reply: Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
+    let mut content = match reply.remove("content") {
+        Some(Value::Object(content)) => content,
         _ => Map::new(),
     };
     ids.iter()
@@ -427,7 +427,7 @@ impl IpcClient {
         let mapped = self.map_payloads(&mut connection, payloads_of(&reply)?)?;
         drop(connection);
         let blobs = self.wrap(mapped).collect();
-        Ok((metas_of(&reply, ids)?, blobs))
+        Ok((metas_of(reply, ids)?, blobs))
     }
 
     /// Maps one sealed blob for reading.
@@ -499,7 +499,7 @@ impl IpcClient {
             wait: false,
             buffers: false,
         })?;
-        metas_of(&reply, ids)
+        metas_of(reply, ids)
     }
 
     /// The metadata tree of one object.

@@ -9,6 +9,7 @@
 //! id could travel anywhere, so once that connection's socket is empty and it is not inside
 //! a request, the create was handled (or failed) and the miss is real.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,26 +96,27 @@ impl ProgressBoard {
 }
 
 /// What a request needs settled before it is handled.
-enum Awaited {
+enum Awaited<'a> {
     /// Nothing.
     Nothing,
     /// Objects it names.
-    Ids(Vec<ObjectID>),
+    Ids(Cow<'a, [ObjectID]>),
     /// Every object (a listing).
     Everything,
 }
 
-fn awaited(request: &Request) -> Awaited {
+fn awaited(request: &Request) -> Awaited<'_> {
     match request {
-        Request::GetData { ids, .. } | Request::DelData { ids, .. } => Awaited::Ids(ids.clone()),
-        Request::GetBuffers {
+        Request::GetData { ids, .. }
+        | Request::DelData { ids, .. }
+        | Request::GetBuffers {
             ids,
             unsafe_read: false,
-        } => Awaited::Ids(ids.clone()),
+        } => Awaited::Ids(Cow::Borrowed(ids)),
         Request::Exists { id }
         | Request::Persist { id }
         | Request::IfPersist { id }
-        | Request::PutName { id, .. } => Awaited::Ids(vec![*id]),
+        | Request::PutName { id, .. } => Awaited::Ids(Cow::Borrowed(std::slice::from_ref(id))),
         Request::CreateData { contents, .. } => Awaited::Ids(
             contents
                 .iter()
