@@ -17,8 +17,13 @@ fn wrapped_unawaited(client: &IpcClient, payload: &[u8]) -> ObjectID {
     let blob = writer.seal_before_next_request().unwrap();
     let mut meta = ObjectMeta::with_typename("test::Wrapper");
     meta.add_member_id("buffer_", blob);
+    created_unawaited(client, &meta)
+}
+
+/// The id of `meta`, created without waiting.
+fn created_unawaited(client: &IpcClient, meta: &ObjectMeta) -> ObjectID {
     client
-        .create_metadata_unawaited(&meta)
+        .create_metadata_unawaited(meta)
         .unwrap()
         .id()
         .unwrap()
@@ -69,13 +74,7 @@ fn listings_include_unawaited_creates() {
     for index in 0..50 {
         let mut meta = ObjectMeta::with_typename("test::Listed");
         meta.insert("index", index);
-        made.push(
-            writer
-                .create_metadata_unawaited(&meta)
-                .unwrap()
-                .id()
-                .unwrap(),
-        );
+        made.push(created_unawaited(&writer, &meta));
     }
     let listed = reader.list_metadatas("test::Listed", false, 1000).unwrap();
     let mut listed: Vec<ObjectID> = listed.iter().filter_map(ObjectMeta::id).collect();
@@ -91,11 +90,7 @@ fn a_failed_unawaited_create_fails_the_next_request_and_names_the_object() {
     let mut meta = ObjectMeta::with_typename("test::Wrapper");
     let missing = ObjectID(0x42);
     meta.add_member_id("first", missing);
-    let id = client
-        .create_metadata_unawaited(&meta)
-        .unwrap()
-        .id()
-        .unwrap();
+    let id = created_unawaited(&client, &meta);
 
     let failed = client.exists(id).unwrap_err().to_string();
     assert!(
@@ -116,21 +111,13 @@ fn an_early_failure_waits_for_the_next_awaited_request_and_later_creates_stand()
     let client = server.client();
     let mut broken = ObjectMeta::with_typename("test::Wrapper");
     broken.add_member_id("first", ObjectID(0x42));
-    let failed = client
-        .create_metadata_unawaited(&broken)
-        .unwrap()
-        .id()
-        .unwrap();
+    let failed = created_unawaited(&client, &broken);
     // More than the replies a client leaves unread: the early error is read meanwhile.
     let made: Vec<ObjectID> = (0..200)
         .map(|index| {
             let mut meta = ObjectMeta::with_typename("test::Later");
             meta.insert("index", index);
-            client
-                .create_metadata_unawaited(&meta)
-                .unwrap()
-                .id()
-                .unwrap()
+            created_unawaited(&client, &meta)
         })
         .collect();
     let reported = client.flush().unwrap_err().to_string();
