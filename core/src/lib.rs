@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`id`]: `ObjectID` (`o` + 16 hex digits) and the id generator.
 //! - [`meta`]: `ObjectMeta`, an object's metadata tree.
+//! - [`meta_index`]: sealed objects' trees in shared memory, for `get` without a round trip.
 //! - [`size`]: parsing `512Mi` / `4Gi` / `8G`.
 //! - [`store`]: memfd arenas and the 64-byte-aligned offset allocator.
 //! - [`table`]: the object table: blobs, objects, names, holds, deferred frees.
@@ -21,6 +22,7 @@ pub mod copy;
 pub mod error;
 pub mod id;
 pub mod meta;
+pub mod meta_index;
 pub mod protocol;
 pub mod server;
 pub mod size;

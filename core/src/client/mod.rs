@@ -6,6 +6,7 @@
 mod blob;
 mod connection;
 mod inbox;
+mod indexed;
 mod mapping;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use mapping::Mapping;
 use crate::error::{Error, Result};
 use crate::id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 use crate::meta::ObjectMeta;
+use crate::meta_index::IndexView;
 use crate::protocol::{Pattern, Payload, Request, PROTOCOL_VERSION};
 use crate::store::MAP_SIZE_SLACK;
 
@@ -54,6 +56,8 @@ pub(crate) struct ClientInner {
     pid: u32,
     connection: Mutex<Connection>,
     mappings: Mutex<HashMap<(i32, bool), Arc<Mapping>>>,
+    /// The server's metadata index, mapped (our extension; `get` reads it first).
+    index: Option<IndexView>,
 }
 
 impl ClientInner {
@@ -96,6 +100,15 @@ impl ClientInner {
             // Best effort: a broken connection has released everything server-side already.
             let _ = connection.send_unawaited(&Request::Release { id }, Unread::Ignore);
         }
+    }
+
+    /// The read-only mapping of memory file `store_fd`, if a reply made one already.
+    fn mapped(&self, store_fd: i32) -> Option<Arc<Mapping>> {
+        let mappings = self
+            .mappings
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        mappings.get(&(store_fd, false)).cloned()
     }
 
     fn mapping(
@@ -197,6 +210,20 @@ fn metas_of(mut reply: Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<Objec
         .collect()
 }
 
+/// Maps the server's metadata index; `None` if the server cannot give it.
+fn open_index(connection: &mut Connection) -> Result<Option<IndexView>> {
+    let reply = match connection.call(&Request::MetaIndex) {
+        Ok(reply) => reply,
+        Err(Error::ConnectionLost { message }) => return Err(Error::ConnectionLost { message }),
+        Err(_) => return Ok(None),
+    };
+    let fd = number(&reply, "fd")? as i32;
+    let Some(file) = connection.files.remove(&fd) else {
+        return Ok(None);
+    };
+    Ok(IndexView::open(&file).ok())
+}
+
 fn number(reply: &Map<String, Value>, key: &str) -> Result<u64> {
     reply
         .get(key)
@@ -231,6 +258,11 @@ impl IpcClient {
             .unwrap_or_default()
             .to_string();
         let reserves_ids = reply.get("reserve_ids") == Some(&Value::Bool(true));
+        let index = if reply.get("meta_index") == Some(&Value::Bool(true)) {
+            open_index(&mut connection)?
+        } else {
+            None
+        };
         Ok(IpcClient {
             inner: Arc::new(ClientInner {
                 socket,
@@ -240,6 +272,7 @@ impl IpcClient {
                 pid: std::process::id(),
                 connection: Mutex::new(connection),
                 mappings: Mutex::new(HashMap::new()),
+                index,
             }),
         })
     }
@@ -417,6 +450,9 @@ impl IpcClient {
     /// The metadata trees of `ids` (members expanded) and their blobs on this instance,
     /// mapped for reading, in one round trip. Fails if any object does not exist.
     pub fn get_objects(&self, ids: &[ObjectID]) -> Result<(Vec<ObjectMeta>, Vec<Blob>)> {
+        if let Some(found) = self.get_from_index(ids)? {
+            return Ok(found);
+        }
         let mut connection = self.inner.connection()?;
         let reply = connection.call(&Request::GetData {
             ids: ids.to_vec(),
@@ -493,6 +529,9 @@ impl IpcClient {
 
     /// The metadata trees of `ids`, members expanded. Fails if any does not exist.
     pub fn get_metadatas(&self, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
+        if let Some(metas) = self.get_metadatas_from_index(ids)? {
+            return Ok(metas);
+        }
         let reply = self.inner.call(&Request::GetData {
             ids: ids.to_vec(),
             sync_remote: true,

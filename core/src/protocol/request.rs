@@ -93,6 +93,8 @@ pub enum Request {
         /// Its bytes.
         data: Vec<u8>,
     },
+    /// The metadata index file, to map read-only (our extension): its fd follows the reply.
+    MetaIndex,
     /// Reserve ids for objects the client names itself (our extension).
     ReserveIds {
         /// How many (1 to 4096).
@@ -267,6 +269,7 @@ impl Request {
                 id: fields.id("assigned_id")?,
                 data: fields.hex_bytes("data")?,
             },
+            "meta_index_request" => Request::MetaIndex,
             "reserve_ids_request" => Request::ReserveIds {
                 count: fields.u64("count")?,
             },
@@ -344,6 +347,7 @@ impl Request {
             Request::CreateData { plural: false, .. } => "create_data_reply",
             Request::CreateData { plural: true, .. } => "create_datas_reply",
             Request::ReserveIds { .. } => "reserve_ids_reply",
+            Request::MetaIndex => "meta_index_reply",
             Request::PutBlob { .. } => "put_blob_reply",
             Request::GetData { .. } | Request::ListData { .. } => "get_data_reply",
             Request::DelData {
@@ -444,6 +448,7 @@ impl Request {
                                  else { "del_data_request" },
                         "id": ids_json(ids), "force": force, "deep": deep,
                         "fastpath": fastpath, "memory_trim": false}),
+            Request::MetaIndex => json!({"type": "meta_index_request"}),
             Request::ReserveIds { count } => {
                 json!({"type": "reserve_ids_request", "count": count})
             }
@@ -553,6 +558,7 @@ mod tests {
                 assigned: Some(ObjectID(9)),
             },
             Request::ReserveIds { count: 256 },
+            Request::MetaIndex,
             Request::PutBlob {
                 id: ObjectID(1 << 63 | 5),
                 data: vec![0, 1, 254, 255],

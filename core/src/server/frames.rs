@@ -8,12 +8,14 @@ use tokio::net::UnixStream;
 
 use super::progress::Progress;
 use crate::error::Result;
-use crate::protocol::frame::{FrameBuffer, READ_SIZE};
+use crate::protocol::frame::{FrameBuffer, HEADER_LEN, READ_SIZE};
 
 /// The bytes read from one client and not handled yet.
 #[derive(Default)]
 pub struct FrameReader {
     buffer: FrameBuffer,
+    /// Stream position after the last frame taken.
+    taken: u64,
 }
 
 impl FrameReader {
@@ -29,6 +31,7 @@ impl FrameReader {
     ) -> Result<Option<Vec<u8>>> {
         loop {
             if let Some(body) = self.buffer.take_frame()? {
+                self.taken += (HEADER_LEN + body.len()) as u64;
                 return Ok(Some(body.to_vec()));
             }
             if !self.has_buffered() {
@@ -36,7 +39,10 @@ impl FrameReader {
                 progress.set_busy();
                 match stream.try_read_buf(bytes) {
                     Ok(0) => return Ok(None),
-                    Ok(_) => continue,
+                    Ok(count) => {
+                        progress.received(count);
+                        continue;
+                    }
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                         progress.set_idle();
                         stream.readable().await?;
@@ -46,10 +52,16 @@ impl FrameReader {
                 }
             }
             // Part of a frame is here: wait for the rest.
-            if stream.read_buf(self.buffer.room_for(READ_SIZE)).await? == 0 {
-                return Ok(None);
+            match stream.read_buf(self.buffer.room_for(READ_SIZE)).await? {
+                0 => return Ok(None),
+                count => progress.received(count),
             }
         }
+    }
+
+    /// The stream position after the frame [`FrameReader::next`] returned last.
+    pub fn taken(&self) -> u64 {
+        self.taken
     }
 
     /// True if bytes of a next request were read already.

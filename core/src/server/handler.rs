@@ -1,14 +1,14 @@
 //! The one dispatch `match`: applies a request to the shared state and builds its reply.
 
 use std::collections::{BTreeSet, HashSet};
+use std::os::fd::AsRawFd;
 
 use serde_json::{json, Map, Value};
 
 use super::Shared;
 use crate::error::{Error, Result};
-use crate::id::ObjectID;
 use crate::protocol::{Payload, Request, PROTOCOL_VERSION};
-use crate::table::ConnectionId;
+use crate::table::{collect_blob_ids, ConnectionId};
 
 /// Per-connection protocol state.
 pub struct Session {
@@ -82,23 +82,6 @@ fn payloads_json(payloads: &[Payload]) -> Vec<Value> {
         .collect()
 }
 
-/// The ids of the blobs in an expanded tree, the tree itself included (repeats possible).
-fn collect_blob_ids(tree: &Value, found: &mut Vec<ObjectID>) {
-    let Value::Object(tree) = tree else {
-        return;
-    };
-    if let Some(id) = tree.get("id").and_then(Value::as_str) {
-        if let Ok(id) = id.parse::<ObjectID>() {
-            if id.is_blob() {
-                found.push(id);
-            }
-        }
-    }
-    for member in tree.values() {
-        collect_blob_ids(member, found);
-    }
-}
-
 /// Handles one request. Errors become error replies; the connection stays open.
 pub async fn handle(shared: &Shared, session: &mut Session, request: &Request) -> Outcome {
     match dispatch(shared, session, request).await {
@@ -127,12 +110,15 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
                 "session_id": 0,
                 "store_match": store_matches,
                 "reserve_ids": true,
+                "meta_index": shared.table().index_file().is_some(),
                 "support_rpc_compression": false,
                 "version": PROTOCOL_VERSION,
             }))
         }
         Request::CreateBuffer { size } => {
-            let payload = shared.table().create_buffer(connection, *size)?;
+            let payload = shared
+                .allocating(|table| table.create_buffer(connection, *size))
+                .await?;
             let fds = session.new_fds([&payload]);
             Outcome::Reply {
                 message: json!({
@@ -145,7 +131,9 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             }
         }
         Request::CreateBuffers { sizes } => {
-            let payloads = shared.table().create_buffers(connection, sizes)?;
+            let payloads = shared
+                .allocating(|table| table.create_buffers(connection, sizes))
+                .await?;
             let fds: Vec<i32> = session
                 .new_fds(&payloads)
                 .into_iter()
@@ -234,9 +222,21 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             }
         }
         Request::PutBlob { id, data } => {
-            shared.table().put_blob(connection, *id, data)?;
+            shared
+                .allocating(|table| table.put_blob(connection, *id, data))
+                .await?;
             shared.changed.notify_waiters();
             reply(json!({"type": kind, "id": id.0}))
+        }
+        Request::MetaIndex => {
+            let fd = shared.table().index_file().map(|file| file.as_raw_fd());
+            let fd = fd.ok_or_else(|| Error::NotImplemented {
+                what: "a metadata index on this instance (it could not be created)".into(),
+            })?;
+            Outcome::Reply {
+                message: json!({"type": kind, "fd": fd}),
+                fds: vec![fd],
+            }
         }
         Request::ReserveIds { count } => {
             let first = shared.table().reserve_ids(connection, *count)?;

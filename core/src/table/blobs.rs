@@ -51,6 +51,7 @@ impl ObjectTable {
             creator: connection,
             holders: 0,
             users: Default::default(),
+            published: false,
         };
         let payload = self.payload(id, &entry);
         self.blobs.insert(id, entry);
@@ -86,6 +87,7 @@ impl ObjectTable {
                 creator: connection,
                 holders: 0,
                 users: Default::default(),
+                published: false,
             },
         );
         Ok(())
@@ -168,12 +170,17 @@ impl ObjectTable {
         Ok(payloads)
     }
 
-    /// Records that `connection` uses blob `id` (once per connection).
+    /// Records that `connection` uses blob `id` (once per connection). A deleted blob whose
+    /// memory is not freed yet can be held too: a client may have found it in the index.
     pub fn hold(&mut self, connection: ConnectionId, id: ObjectID) {
         let Some(refs) = self.connections.get_mut(&connection) else {
             return;
         };
-        if let Some(entry) = self.blobs.get_mut(&id) {
+        let entry = match self.blobs.get_mut(&id) {
+            Some(entry) => Some(entry),
+            None => self.zombies.get_mut(&id),
+        };
+        if let Some(entry) = entry {
             if refs.held.insert(id) {
                 entry.holders += 1;
             }
@@ -203,10 +210,15 @@ impl ObjectTable {
         }
     }
 
-    /// Frees a blob removed from the table, or parks it until its holders let go.
-    pub(super) fn free_or_defer(&mut self, id: ObjectID, entry: BlobEntry) {
+    /// Frees a blob removed from the table, or parks it until its holders let go (and, if it
+    /// was indexed, until readers that may have found it there have said so).
+    pub(super) fn free_or_defer(&mut self, id: ObjectID, mut entry: BlobEntry) {
         if entry.size == 0 {
             return;
+        }
+        if entry.published {
+            entry.holders += 1;
+            self.awaiting_readers.push(id);
         }
         if entry.holders == 0 {
             self.allocator.free(entry.offset, entry.size);

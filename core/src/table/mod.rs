@@ -6,11 +6,13 @@
 //! frees its memory only when the last holder releases it or disconnects.
 
 mod blobs;
+mod indexed;
 mod objects;
 mod pattern;
 mod remote;
 mod reserved;
 
+pub use indexed::collect_blob_ids;
 pub use objects::{Created, Deleted};
 pub use reserved::MAX_RESERVED_IDS;
 
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::id::{IdGenerator, InstanceID, ObjectID};
+use crate::meta_index::MetaIndex;
 use crate::store::{Arena, OffsetAllocator};
 
 use pattern::Matcher;
@@ -37,6 +40,8 @@ struct BlobEntry {
     holders: u32,
     /// Objects whose trees have this blob as a member.
     users: BTreeSet<ObjectID>,
+    /// Was in the metadata index: clients may map it without asking (see `indexed`).
+    published: bool,
 }
 
 #[derive(Debug)]
@@ -78,6 +83,11 @@ pub struct ObjectTable {
     blobs: HashMap<ObjectID, BlobEntry>,
     /// Deleted blobs whose memory waits for their holders to let go.
     zombies: HashMap<ObjectID, BlobEntry>,
+    /// Sealed local objects' trees in shared memory (none if it could not be created).
+    index: Option<MetaIndex>,
+    /// Deleted blobs that were indexed, pinned until readers that may have found them in the
+    /// index have registered their holds (see [`ObjectTable::take_awaiting_readers`]).
+    awaiting_readers: Vec<ObjectID>,
     objects: HashMap<ObjectID, ObjectEntry>,
     /// Objects other instances published: expanded trees by id.
     remote: HashMap<ObjectID, RemoteObject>,
@@ -89,6 +99,11 @@ pub struct ObjectTable {
 impl ObjectTable {
     /// A table over `arena` for the instance `instance_id`.
     pub fn new(instance_id: InstanceID, arena: Arc<Arena>) -> ObjectTable {
+        let index = MetaIndex::create(arena.fd(), arena.map_size())
+            .inspect_err(|error| {
+                tracing::warn!(%error, "cannot create the metadata index; every get asks the server")
+            })
+            .ok();
         ObjectTable {
             instance_id,
             ids: IdGenerator::new(instance_id),
@@ -96,6 +111,8 @@ impl ObjectTable {
             arena,
             blobs: HashMap::new(),
             zombies: HashMap::new(),
+            index,
+            awaiting_readers: Vec::new(),
             objects: HashMap::new(),
             remote: HashMap::new(),
             names: BTreeMap::new(),

@@ -174,6 +174,7 @@ impl ObjectTable {
         let publish = if spans_instances {
             self.persist(id)?
         } else {
+            self.publish(id);
             Vec::new()
         };
         Ok(Created {
@@ -410,6 +411,7 @@ impl ObjectTable {
         let Some(entry) = self.objects.remove(&id) else {
             return;
         };
+        self.withdraw_from_index(id);
         if entry.tree.get("transient") == Some(&Value::Bool(false)) {
             out.persisted.push(id);
         }
@@ -486,6 +488,7 @@ impl ObjectTable {
     pub fn persist(&mut self, id: ObjectID) -> Result<Vec<(ObjectID, Map<String, Value>)>> {
         let mut newly = Vec::new();
         self.mark_persisted(id, &mut newly)?;
+        self.republish_with_users(&newly);
         Ok(newly
             .into_iter()
             .filter_map(|id| Some((id, self.get_tree(id)?)))
@@ -499,6 +502,7 @@ impl ObjectTable {
                 entry.tree.insert("transient".into(), true.into());
             }
         }
+        self.republish_with_users(ids);
     }
 
     fn mark_persisted(&mut self, id: ObjectID, newly: &mut Vec<ObjectID>) -> Result<()> {
@@ -571,6 +575,7 @@ impl ObjectTable {
         if let Some(entry) = self.objects.get_mut(&id) {
             entry.tree.insert("__name".into(), name.into());
         }
+        self.republish_with_users(&[id]);
         Ok(())
     }
 
@@ -585,6 +590,7 @@ impl ObjectTable {
             if let Some(entry) = self.objects.get_mut(&id) {
                 if entry.tree.get("__name").and_then(Value::as_str) == Some(name) {
                     entry.tree.remove("__name");
+                    self.republish_with_users(&[id]);
                 }
             }
         }

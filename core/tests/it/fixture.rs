@@ -10,6 +10,7 @@ use tempfile::TempDir;
 
 use tokio::sync::oneshot;
 use vineyard_core::cluster::{LocalMetaStore, MetaStore};
+use vineyard_core::server::Shared;
 use vineyard_core::{Error, IpcClient, Result, Server, ServerConfig};
 
 /// Shared memory of a test server unless a test asks for more.
@@ -18,6 +19,7 @@ pub const TEST_SIZE: u64 = 64 << 20;
 /// A server running on its own tokio runtime until dropped.
 pub struct TestServer {
     socket: PathBuf,
+    shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     crash: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<()>>>,
@@ -61,6 +63,7 @@ impl TestServer {
         let server = runtime
             .block_on(Server::bind_with(config, cluster))
             .expect("server binds");
+        let shared = Arc::clone(server.shared());
         let (shutdown, stopped) = oneshot::channel::<()>();
         let (crash, crashed) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -84,6 +87,7 @@ impl TestServer {
             .expect("server thread");
         let server = TestServer {
             socket,
+            shared,
             shutdown: Some(shutdown),
             crash: Some(crash),
             thread: Some(thread),
@@ -112,6 +116,11 @@ impl TestServer {
     /// The server's socket path.
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+
+    /// The server's state, e.g. to lock its table (which stops it from answering).
+    pub fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// A new registered client.

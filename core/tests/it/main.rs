@@ -9,6 +9,7 @@
 //! - `pipelining`: `get_objects` in one round trip; unawaited releases and seals.
 //! - `reserved_ids`: objects created without waiting, under ids their client reserved.
 //! - `connections`: what a dropped connection leaves behind (nothing).
+//! - `meta_index`: `get` from the metadata index; memory found there is not reused under it.
 //! - `memory`: `NotEnoughMemory` and reuse of freed memory.
 //! - `metadata`: trees, members, list, delete rules, persist, names, clear.
 //! - `validation`: malformed requests get clear error replies.
@@ -26,6 +27,7 @@ mod etcd;
 mod fixture;
 mod frame_fuzz;
 mod memory;
+mod meta_index;
 mod metadata;
 mod pipelining;
 mod raw_frames;

@@ -1,0 +1,117 @@
+//! `get` from the server's metadata index, without waiting for the server (see
+//! [`crate::meta_index`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::blob::Blob;
+use super::connection::Unread;
+use super::IpcClient;
+use crate::error::{Error, Result};
+use crate::id::ObjectID;
+use crate::meta::ObjectMeta;
+use crate::meta_index::{IndexView, IndexedBlob, Snapshot};
+use crate::protocol::Request;
+
+impl IpcClient {
+    /// The trees and blobs of `ids` read from the index, or `None` if any is not indexed or
+    /// changed while being read (the caller then asks the server). The blobs are held on the
+    /// server like those of a [`IpcClient::get_objects`] reply.
+    pub(super) fn get_from_index(
+        &self,
+        ids: &[ObjectID],
+    ) -> Result<Option<(Vec<ObjectMeta>, Vec<Blob>)>> {
+        let Some(index) = &self.inner.index else {
+            return Ok(None);
+        };
+        let Some(snapshots) = snapshots(index, ids) else {
+            return Ok(None);
+        };
+        let (store_fd, _) = index.store();
+        // Blobs are only read from a mapping an earlier reply made.
+        let Some(mapping) = self.inner.mapped(store_fd) else {
+            return Ok(None);
+        };
+        let blobs: BTreeMap<u64, IndexedBlob> = snapshots
+            .iter()
+            .flat_map(|snapshot| &snapshot.blobs)
+            .map(|blob| (blob.id, *blob))
+            .collect();
+        if blobs.values().any(|blob| {
+            blob.size > 0
+                && mapping
+                    .check(blob.offset as usize, blob.size as usize)
+                    .is_err()
+        }) {
+            return Ok(None);
+        }
+        let mut connection = self.inner.connection()?;
+        let fresh: Vec<ObjectID> = blobs
+            .values()
+            .filter(|blob| blob.size > 0 && !connection.holds.contains_key(&ObjectID(blob.id)))
+            .map(|blob| ObjectID(blob.id))
+            .collect();
+        if !fresh.is_empty() {
+            connection.send_unawaited(
+                &Request::IncreaseReferenceCount { ids: fresh.clone() },
+                Unread::Ignore,
+            )?;
+        }
+        if !snapshots.iter().all(|snapshot| index.unchanged(snapshot)) {
+            for id in fresh {
+                connection.send_unawaited(&Request::Release { id }, Unread::Ignore)?;
+            }
+            return Ok(None);
+        }
+        let handles: Vec<Blob> = blobs
+            .values()
+            .map(|blob| {
+                let id = ObjectID(blob.id);
+                if blob.size == 0 {
+                    return Blob::new(id, None, 0, 0, None);
+                }
+                *connection.holds.entry(id).or_insert(0) += 1;
+                Blob::new(
+                    id,
+                    Some(Arc::clone(&mapping)),
+                    blob.offset as usize,
+                    blob.size as usize,
+                    Some(Arc::clone(&self.inner)),
+                )
+            })
+            .collect();
+        drop(connection);
+        Ok(Some((metas_of(snapshots)?, handles)))
+    }
+
+    /// The trees of `ids` read from the index, or `None` if any is not indexed.
+    pub(super) fn get_metadatas_from_index(
+        &self,
+        ids: &[ObjectID],
+    ) -> Result<Option<Vec<ObjectMeta>>> {
+        let Some(index) = &self.inner.index else {
+            return Ok(None);
+        };
+        snapshots(index, ids).map(metas_of).transpose()
+    }
+}
+
+/// The index entries of `ids`, or `None` if any is missing (blobs never are indexed).
+fn snapshots(index: &IndexView, ids: &[ObjectID]) -> Option<Vec<Snapshot>> {
+    ids.iter()
+        .map(|&id| index.read(id.0).filter(|_| !id.is_blob()))
+        .collect()
+}
+
+/// The trees of index entries.
+fn metas_of(snapshots: Vec<Snapshot>) -> Result<Vec<ObjectMeta>> {
+    snapshots
+        .into_iter()
+        .map(|snapshot| {
+            let tree = serde_json::from_slice(&snapshot.tree).map_err(|error| Error::Protocol {
+                message: format!("a tree in the metadata index is not JSON: {error}"),
+            })?;
+            ObjectMeta::from_json(tree)
+        })
+        .collect()
+}

@@ -1,0 +1,192 @@
+//! `get` from the metadata index: no round trip, the same trees, and memory that a reader
+//! found there is not reused under it, whoever deletes the object and whenever.
+
+use std::time::Duration;
+
+use serde_json::json;
+use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
+
+use crate::blobs::pattern;
+use crate::fixture::TestServer;
+use crate::raw_frames::RawConnection;
+
+const SIZE: usize = 1 << 20;
+
+/// An object with one blob member of `bytes`; returns its id and the blob's.
+fn put_object(client: &IpcClient, bytes: &[u8]) -> (ObjectID, ObjectID) {
+    let blob = client.put_bytes(bytes).unwrap();
+    let mut meta = ObjectMeta::with_typename("test::Indexed");
+    meta.insert("size_", bytes.len() as u64);
+    meta.add_member_id("buffer_", blob);
+    let meta = client.create_metadata(&meta).unwrap();
+    (meta.id().unwrap(), blob)
+}
+
+/// A client that has mapped the store already (the index only serves mapped stores).
+fn mapped_reader(server: &TestServer) -> IpcClient {
+    let reader = server.client();
+    let writer = server.client();
+    let (warm_up, _) = put_object(&writer, b"warm up");
+    drop(reader.get_objects(&[warm_up]).unwrap());
+    reader
+}
+
+#[test]
+fn an_indexed_object_is_read_without_the_server() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let bytes = pattern(SIZE, 7);
+    let (id, blob) = put_object(&writer, &bytes);
+    let from_server = writer.get_metadata(id).unwrap();
+
+    // With the table locked the server cannot answer anything: the get must not ask.
+    let table = server.shared().table();
+    let (sender, received) = std::sync::mpsc::channel();
+    let getting = std::thread::spawn(move || sender.send(reader.get_objects(&[id])));
+    let got = received.recv_timeout(Duration::from_secs(5));
+    drop(table);
+    getting.join().unwrap().ok();
+    let (metas, blobs) = got.expect("the get waited for the server").unwrap();
+    assert_eq!(metas, vec![from_server]);
+    assert_eq!(blobs.len(), 1);
+    assert_eq!(blobs[0].id(), blob);
+    assert_eq!(&blobs[0][..], &bytes[..]);
+}
+
+#[test]
+fn a_deleted_object_leaves_the_index() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let (id, _) = put_object(&writer, b"short-lived");
+    drop(reader.get_objects(&[id]).unwrap());
+    writer.delete(&[id], false, true).unwrap();
+    assert!(matches!(
+        reader.get_objects(&[id]),
+        Err(Error::ObjectNotExists { .. })
+    ));
+}
+
+#[test]
+fn changes_to_a_tree_reach_the_index() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let (member, _) = put_object(&writer, b"member");
+    let mut outer = ObjectMeta::with_typename("test::Outer");
+    outer.add_member_id("inner", member);
+    let outer = writer.create_metadata(&outer).unwrap().id().unwrap();
+    let (metas, _) = reader.get_objects(&[outer]).unwrap();
+    assert!(metas[0].member("inner").unwrap().is_transient());
+
+    // Persisting the member changes the outer object's expanded tree too.
+    writer.persist(member).unwrap();
+    writer.put_name(member, "the-member").unwrap();
+    let (metas, _) = reader.get_objects(&[outer]).unwrap();
+    let inner = metas[0].member("inner").unwrap();
+    assert!(!inner.is_transient());
+    assert_eq!(inner.get("__name"), Some(&json!("the-member")));
+    assert_eq!(metas[0], writer.get_metadata(outer).unwrap());
+}
+
+#[test]
+fn memory_read_from_the_index_outlives_the_delete() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let baseline = server.memory_usage();
+    let bytes = pattern(SIZE, 11);
+    let (id, _) = put_object(&writer, &bytes);
+    let (_, blobs) = reader.get_objects(&[id]).unwrap();
+
+    writer.delete(&[id], false, true).unwrap();
+    let other = writer.put_bytes(&pattern(SIZE, 200)).unwrap();
+    assert_eq!(
+        &blobs[0][..],
+        &bytes[..],
+        "the view shows another blob's bytes"
+    );
+    writer.delete(&[other], false, true).unwrap();
+    server.wait_for_memory_usage(baseline + SIZE as u64);
+    drop(blobs);
+    server.wait_for_memory_usage(baseline);
+}
+
+/// A hold written before the delete but read by the server after it: the memory must wait
+/// for it. A half-sent frame stands for a hold still in the reader's socket.
+#[test]
+fn a_hold_still_in_a_socket_keeps_the_memory() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let baseline = server.memory_usage();
+    let bytes = pattern(SIZE, 23);
+    let (id, blob) = put_object(&writer, &bytes);
+    let mut reader = RawConnection::registered(server.socket());
+    let hold = serde_json::to_vec(&json!({
+        "type": "increase_reference_count_request", "ids": [blob.0]}))
+    .unwrap();
+    reader.send_header(hold.len() as u64);
+
+    writer.delete(&[id], false, true).unwrap();
+    assert!(!writer.exists(id).unwrap(), "deleted for everybody at once");
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        server.memory_usage(),
+        baseline + SIZE as u64,
+        "freed while a hold may be in a socket"
+    );
+
+    reader.send_raw(&hold);
+    let reply = reader.read_reply();
+    assert_eq!(reply["type"], "increase_reference_count_reply", "{reply:?}");
+    // The barrier passed, but the hold keeps the memory...
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(server.memory_usage(), baseline + SIZE as u64);
+    // ...until released.
+    reader.request(&json!({"type": "release_request", "object_id": blob.0}));
+    server.wait_for_memory_usage(baseline);
+}
+
+#[test]
+fn without_a_hold_the_memory_is_freed_once_the_socket_is_read() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let baseline = server.memory_usage();
+    let (id, _) = put_object(&writer, &pattern(SIZE, 29));
+    let mut busy = RawConnection::registered(server.socket());
+    let exists = serde_json::to_vec(&json!({"type": "exists_request", "id": id.0})).unwrap();
+    busy.send_header(exists.len() as u64);
+
+    writer.delete(&[id], false, true).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(server.memory_usage(), baseline + SIZE as u64);
+    busy.send_raw(&exists);
+    assert_eq!(busy.read_reply()["exists"], false);
+    server.wait_for_memory_usage(baseline);
+}
+
+#[test]
+fn an_allocation_waits_for_memory_behind_a_barrier() {
+    let server = TestServer::with_size(3 << 20);
+    let writer = server.client();
+    let (id, _) = put_object(&writer, &pattern(2 << 20, 31));
+    let mut busy = RawConnection::registered(server.socket());
+    let exists = serde_json::to_vec(&json!({"type": "exists_request", "id": id.0})).unwrap();
+    busy.send_header(exists.len() as u64);
+    writer.delete(&[id], false, true).unwrap();
+
+    let finishing = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        busy.send_raw(&exists);
+        busy.read_reply();
+        busy
+    });
+    // Only fits once the deleted object's memory is back.
+    let blob = writer.put_bytes(&pattern(2 << 20, 37)).unwrap();
+    finishing.join().unwrap();
+    assert_eq!(
+        &writer.get_blob(blob).unwrap()[..],
+        &pattern(2 << 20, 37)[..]
+    );
+}
