@@ -156,6 +156,18 @@ pub fn peek_byte(socket: RawFd) -> io::Result<usize> {
     }
 }
 
+/// True if the peer of `socket` hung up (or the socket failed), even with bytes still to read.
+pub fn peer_hung_up(socket: RawFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd: socket,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout never blocks.
+    let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+    ready > 0 && poll.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
 /// True if `socket` has a byte to read, or hung up, or failed: a read would not block.
 pub fn readable_now(socket: RawFd) -> bool {
     !matches!(peek_byte(socket), Err(error) if error.kind() == io::ErrorKind::WouldBlock)

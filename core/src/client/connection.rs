@@ -114,6 +114,19 @@ impl Connection {
         }
     }
 
+    /// Fails if the server hung up: answers read from shared memory need it alive too.
+    pub fn check_alive(&mut self) -> Result<()> {
+        self.check_unbroken()?;
+        if sys::peer_hung_up(self.stream.as_raw_fd()) {
+            let error = std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the server closed the connection",
+            );
+            return Err(self.lost_on(error.into()));
+        }
+        Ok(())
+    }
+
     /// Passes a server's error on; a failure of the stream itself (I/O, or a frame that
     /// cannot be read) breaks the connection for good and becomes `ConnectionLost`.
     fn lost_on(&mut self, error: Error) -> Error {

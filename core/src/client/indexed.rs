@@ -46,6 +46,7 @@ impl IpcClient {
             return Ok(None);
         }
         let mut connection = self.inner.connection()?;
+        connection.check_alive()?;
         let fresh: Vec<ObjectID> = blobs
             .values()
             .filter(|blob| blob.size > 0 && !connection.holds.contains_key(&ObjectID(blob.id)))
@@ -92,7 +93,11 @@ impl IpcClient {
         let Some(index) = &self.inner.index else {
             return Ok(None);
         };
-        snapshots(index, ids).map(metas_of).transpose()
+        let Some(snapshots) = snapshots(index, ids) else {
+            return Ok(None);
+        };
+        self.inner.connection()?.check_alive()?;
+        metas_of(snapshots).map(Some)
     }
 }
 

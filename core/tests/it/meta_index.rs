@@ -190,3 +190,29 @@ fn an_allocation_waits_for_memory_behind_a_barrier() {
         &pattern(2 << 20, 37)[..]
     );
 }
+
+#[test]
+fn a_get_from_the_index_of_a_dead_server_fails() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let (id, _) = put_object(&writer, b"outlives its server");
+    let (_, held) = reader.get_objects(&[id]).unwrap();
+    server.crash();
+    std::thread::sleep(Duration::from_millis(50));
+    // The blob is held already, so the get would send nothing: it must still notice.
+    for outcome in [
+        reader.get_objects(&[id]).map(drop),
+        reader.get_metadatas(&[id]).map(drop),
+    ] {
+        assert!(
+            matches!(outcome, Err(Error::ConnectionLost { .. })),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(
+        &held[0][..],
+        b"outlives its server",
+        "mapped views stay readable"
+    );
+}
