@@ -16,7 +16,8 @@ one instead), waits until its memory has settled, and measures, per kind and siz
   process out of band (the header and the buffers through a pipe, `loads` there);
 - per size, on a uint8 array of that many bytes (not with `--no-baselines`): memcpy
   (`numpy.copyto` into touched memory), memcpy into new pages (a fresh anonymous mmap), and
-  `SharedMemory(create=True)` plus a copy in, then attaching it in the second process.
+  `SharedMemory(create=True)` plus a copy in, then attaching it in the second process; and
+  the floor of any call there right after the same idle: `numpy.frombuffer` of 64 bytes.
 Then small objects: puts and gets per second of small ints and of 16-byte `bytes`.
 """
 
@@ -64,6 +65,10 @@ def repetitions(size: int, quick: bool) -> int:
 # -- the second process ---------------------------------------------------------------------
 
 
+# What the second process views for the floor measurement.
+FLOOR_BYTES = bytes(64)
+
+
 def serve_requests(socket: str, connection) -> None:
     """The second process: answers `get`, `attach` and `pickle` requests with the seconds they
     took (`pickle`: with the clock time at which the value was loaded)."""
@@ -87,6 +92,12 @@ def serve_requests(socket: str, connection) -> None:
                 times.append(time.perf_counter() - started)
                 del value
             connection.send(statistics.median(times))
+        elif request[0] == "floor":
+            started = time.perf_counter()
+            value = np.frombuffer(FLOOR_BYTES, dtype=np.uint8)
+            elapsed = time.perf_counter() - started
+            del value
+            connection.send(elapsed)
         elif request[0] == "attach":
             started = time.perf_counter()
             memory = shared_memory.SharedMemory(name=request[1])
@@ -209,7 +220,7 @@ def measure_copies(second: SecondProcess, size: int, count: int) -> dict:
     create+copy and attach, for `size` bytes."""
     source = np.frombuffer(np.random.default_rng(size).bytes(size), dtype=np.uint8)
     target = np.ones_like(source)  # touched: copying into it is a plain memcpy
-    warm, fresh, creates, attaches = [], [], [], []
+    warm, fresh, creates, attaches, floors = [], [], [], [], []
     for _ in range(count):
         warm.append(timed(np.copyto, target, source)[0])
         fresh.append(copy_to_new_pages(source))
@@ -217,6 +228,7 @@ def measure_copies(second: SecondProcess, size: int, count: int) -> dict:
         memory = shared_memory.SharedMemory(create=True, size=size)
         np.ndarray((size,), dtype=np.uint8, buffer=memory.buf)[:] = source
         creates.append(time.perf_counter() - started)
+        floors.append(second.ask("floor"))
         try:
             attaches.append(second.ask("attach", memory.name, size))
         finally:
@@ -228,6 +240,7 @@ def measure_copies(second: SecondProcess, size: int, count: int) -> dict:
         "memcpy_fresh": statistics.median(fresh),
         "shm_create": statistics.median(creates),
         "shm_attach": statistics.median(attaches),
+        "idle_floor": statistics.median(floors),
     }
 
 
@@ -295,12 +308,11 @@ def print_results(results: dict) -> None:
         print(f"{row['kind']:<6} {human(row['size']):>8} " + " ".join(f"{c:>13}" for c in cells))
     if results["copies"]:
         print()
-        titles = ("memcpy", "memcpy new pages", "shm create+copy", "shm attach")
+        titles = ("memcpy", "memcpy new pages", "shm create+copy", "shm attach", "idle floor")
+        keys = ("memcpy", "memcpy_fresh", "shm_create", "shm_attach", "idle_floor")
         print(f"{'size':>8} " + " ".join(f"{title:>15}" for title in titles))
         for row in results["copies"]:
-            cells = [
-                duration(row[key]) for key in ("memcpy", "memcpy_fresh", "shm_create", "shm_attach")
-            ]
+            cells = [duration(row[key]) for key in keys]
             print(f"{human(row['size']):>8} " + " ".join(f"{cell:>15}" for cell in cells))
     print()
     for label, rate in results["small"].items():

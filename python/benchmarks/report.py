@@ -310,8 +310,24 @@ def put_get_section(results: Results, chart_link: str) -> list[str]:
         headers = ["value", "size", "ours", V6D, *titles, "best alternative", "ratio"]
         lines += [f"### {description.split(':')[0]}", "", description, ""]
         lines += markdown_table(headers, rows) + [tally(ratios)]
+        if key == "remote_get":
+            lines += idle_floor(copies)
     lines += returned_types(ours, v6d)
     return lines
+
+
+def idle_floor(copies: dict) -> list[str]:
+    """What any call costs in the second process right after the same idle."""
+    floors = [row["idle_floor"] for row in copies.values() if "idle_floor" in row]
+    if not floors:
+        return []
+    return [
+        f"The floor: `numpy.frombuffer` of 64 bytes in the second process right after the same "
+        f"idle takes {time_text(statistics.median(floors))} (median over sizes; "
+        f"{time_text(min(floors))} to {time_text(max(floors))}): the least any call costs in a "
+        "process that was just woken up on this machine.",
+        "",
+    ]
 
 
 def returned_types(ours: dict, v6d: dict | None) -> list[str]:

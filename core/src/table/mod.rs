@@ -3,7 +3,9 @@
 //! All state of one instance lives here behind one lock (never held across I/O). Blobs are
 //! ranges of the arena; objects are metadata trees whose members are blobs or other objects.
 //! A blob read by a connection is *held* by it; deleting a held blob hides it at once but
-//! frees its memory only when the last holder releases it or disconnects.
+//! frees its memory only when the last holder releases it or disconnects. Local objects are
+//! also published in the metadata index (see `indexed`); a deleted blob that was published
+//! stays pinned until the server says readers had their chance to hold it.
 
 mod blobs;
 mod indexed;

@@ -216,3 +216,58 @@ fn a_get_from_the_index_of_a_dead_server_fails() {
         "mapped views stay readable"
     );
 }
+
+/// Readers get the newest object from the index while a writer keeps deleting and putting
+/// objects in a store so small that memory is reused at once: every view a reader got must
+/// keep the bytes of its own object for as long as the reader keeps it.
+#[test]
+fn views_from_the_index_survive_a_writer_reusing_memory() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    const BLOB: usize = 256 << 10;
+    let server = TestServer::with_size(4 << 20);
+    let writer = server.client();
+    let newest = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let reader = mapped_reader(&server);
+            let (newest, stop) = (Arc::clone(&newest), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let (mut checked, mut kept) = (0, Vec::new());
+                while !stop.load(Ordering::SeqCst) {
+                    let id = ObjectID(newest.load(Ordering::SeqCst));
+                    let Ok((metas, blobs)) = reader.get_objects(&[id]) else {
+                        continue; // deleted meanwhile
+                    };
+                    let seed = metas[0].get("seed").and_then(|seed| seed.as_u64()).unwrap();
+                    kept.push((seed as u8, blobs));
+                    // Keep a few views a while, so that deletes happen under them.
+                    if kept.len() > 3 {
+                        let (seed, blobs) = kept.remove(0);
+                        assert!(blobs[0].iter().all(|&byte| byte == seed), "bytes changed");
+                        checked += 1;
+                    }
+                }
+                checked
+            })
+        })
+        .collect();
+    let mut previous = None;
+    for round in 0..400u64 {
+        let seed = (round % 250) as u8 + 1;
+        let blob = writer.put_bytes(&vec![seed; BLOB]).unwrap();
+        let mut meta = ObjectMeta::with_typename("test::Churn");
+        meta.insert("seed", seed as u64);
+        meta.add_member_id("buffer_", blob);
+        let id = writer.create_metadata(&meta).unwrap().id().unwrap();
+        newest.store(id.0, Ordering::SeqCst);
+        if let Some(previous) = previous.replace(id) {
+            writer.delete(&[previous], false, true).unwrap();
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let checked: usize = readers.into_iter().map(|reader| reader.join().unwrap()).sum();
+    assert!(checked > 0, "no view was checked");
+}
