@@ -46,13 +46,15 @@ impl IpcClient {
             return Ok(None);
         }
         let mut connection = self.inner.connection()?;
-        connection.check_alive()?;
         let fresh: Vec<ObjectID> = blobs
             .values()
             .filter(|blob| blob.size > 0 && !connection.holds.contains_key(&ObjectID(blob.id)))
             .map(|blob| ObjectID(blob.id))
             .collect();
-        if !fresh.is_empty() {
+        if fresh.is_empty() {
+            // Nothing to send, which would fail if the server is gone: look for a hang-up.
+            connection.check_alive()?;
+        } else {
             connection.send_unawaited(
                 &Request::IncreaseReferenceCount { ids: fresh.clone() },
                 Unread::Ignore,

@@ -197,13 +197,16 @@ fn a_get_from_the_index_of_a_dead_server_fails() {
     let writer = server.client();
     let reader = mapped_reader(&server);
     let (id, _) = put_object(&writer, b"outlives its server");
+    let (never_read, _) = put_object(&writer, b"never read");
     let (_, held) = reader.get_objects(&[id]).unwrap();
     server.crash();
     std::thread::sleep(Duration::from_millis(50));
-    // The blob is held already, so the get would send nothing: it must still notice.
+    // The blob of `id` is held already, so that get sends nothing: it must still notice;
+    // the other get sends a hold, which fails.
     for outcome in [
         reader.get_objects(&[id]).map(drop),
         reader.get_metadatas(&[id]).map(drop),
+        reader.get_objects(&[never_read]).map(drop),
     ] {
         assert!(
             matches!(outcome, Err(Error::ConnectionLost { .. })),
@@ -268,6 +271,9 @@ fn views_from_the_index_survive_a_writer_reusing_memory() {
         }
     }
     stop.store(true, Ordering::SeqCst);
-    let checked: usize = readers.into_iter().map(|reader| reader.join().unwrap()).sum();
+    let checked: usize = readers
+        .into_iter()
+        .map(|reader| reader.join().unwrap())
+        .sum();
     assert!(checked > 0, "no view was checked");
 }
