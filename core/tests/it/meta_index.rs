@@ -22,6 +22,15 @@ fn put_object(client: &IpcClient, bytes: &[u8]) -> (ObjectID, ObjectID) {
     (meta.id().unwrap(), blob)
 }
 
+/// A new connection that sent only the header of `request`: the server has read part of it,
+/// as if the rest were still on its way. Returns the body, to send later.
+fn half_sent(server: &TestServer, request: serde_json::Value) -> (RawConnection, Vec<u8>) {
+    let mut connection = RawConnection::registered(server.socket());
+    let body = serde_json::to_vec(&request).unwrap();
+    connection.send_header(body.len() as u64);
+    (connection, body)
+}
+
 /// A client that has mapped the store already (the index only serves mapped stores).
 fn mapped_reader(server: &TestServer) -> IpcClient {
     let reader = server.client();
@@ -122,11 +131,10 @@ fn a_hold_still_in_a_socket_keeps_the_memory() {
     let baseline = server.memory_usage();
     let bytes = pattern(SIZE, 23);
     let (id, blob) = put_object(&writer, &bytes);
-    let mut reader = RawConnection::registered(server.socket());
-    let hold = serde_json::to_vec(&json!({
-        "type": "increase_reference_count_request", "ids": [blob.0]}))
-    .unwrap();
-    reader.send_header(hold.len() as u64);
+    let (mut reader, hold) = half_sent(
+        &server,
+        json!({"type": "increase_reference_count_request", "ids": [blob.0]}),
+    );
 
     writer.delete(&[id], false, true).unwrap();
     assert!(!writer.exists(id).unwrap(), "deleted for everybody at once");
@@ -154,9 +162,7 @@ fn without_a_hold_the_memory_is_freed_once_the_socket_is_read() {
     let writer = server.client();
     let baseline = server.memory_usage();
     let (id, _) = put_object(&writer, &pattern(SIZE, 29));
-    let mut busy = RawConnection::registered(server.socket());
-    let exists = serde_json::to_vec(&json!({"type": "exists_request", "id": id.0})).unwrap();
-    busy.send_header(exists.len() as u64);
+    let (mut busy, exists) = half_sent(&server, json!({"type": "exists_request", "id": id.0}));
 
     writer.delete(&[id], false, true).unwrap();
     std::thread::sleep(Duration::from_millis(20));
@@ -171,9 +177,7 @@ fn an_allocation_waits_for_memory_behind_a_barrier() {
     let server = TestServer::with_size(3 << 20);
     let writer = server.client();
     let (id, _) = put_object(&writer, &pattern(2 << 20, 31));
-    let mut busy = RawConnection::registered(server.socket());
-    let exists = serde_json::to_vec(&json!({"type": "exists_request", "id": id.0})).unwrap();
-    busy.send_header(exists.len() as u64);
+    let (mut busy, exists) = half_sent(&server, json!({"type": "exists_request", "id": id.0}));
     writer.delete(&[id], false, true).unwrap();
 
     let finishing = std::thread::spawn(move || {
