@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Code, Error, Result};
 use crate::id::ObjectID;
+use crate::meta_index::HoldRing;
 use crate::protocol::{frame, Request};
 use crate::sys;
 
@@ -38,6 +39,8 @@ pub struct Connection {
     broken: Option<String>,
     /// Object ids reserved for this connection and not used yet.
     reserved: Range<u64>,
+    /// Where `get` from the metadata index writes its holds (see [`crate::meta_index`]).
+    pub ring: Option<HoldRing>,
     inbox: Inbox,
 }
 
@@ -73,6 +76,7 @@ impl Connection {
             failed: None,
             broken: None,
             reserved: 0..0,
+            ring: None,
             inbox: Inbox::default(),
         }
     }

@@ -1,5 +1,5 @@
-//! `get` from the server's metadata index, without waiting for the server (see
-//! [`crate::meta_index`]).
+//! `get` from the server's metadata index, without asking the server (see
+//! [`crate::meta_index`]): holds go to the connection's ring.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,15 +51,17 @@ impl IpcClient {
             .filter(|blob| blob.size > 0 && !connection.holds.contains_key(&ObjectID(blob.id)))
             .map(|blob| ObjectID(blob.id))
             .collect();
-        if fresh.is_empty() {
-            // Nothing to send, which would fail if the server is gone: look for a hang-up.
-            connection.check_alive()?;
-        } else {
-            connection.send_unawaited(
-                &Request::IncreaseReferenceCount { ids: fresh.clone() },
-                Unread::Ignore,
-            )?;
+        // Only a hold in the ring counts in time (the server takes rings, not sockets, before
+        // it frees): with the ring full, ask the server.
+        if !connection
+            .ring
+            .as_ref()
+            .is_some_and(|ring| ring.push(&fresh))
+        {
+            return Ok(None);
         }
+        // Nothing was sent, which would fail if the server were gone: look for a hang-up.
+        connection.check_alive()?;
         if !snapshots.iter().all(|snapshot| index.unchanged(snapshot)) {
             for id in fresh {
                 connection.send_unawaited(&Request::Release { id }, Unread::Ignore)?;

@@ -24,7 +24,7 @@ use mapping::Mapping;
 use crate::error::{Error, Result};
 use crate::id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 use crate::meta::ObjectMeta;
-use crate::meta_index::IndexView;
+use crate::meta_index::{HoldRing, IndexView};
 use crate::protocol::{Pattern, Payload, Request, PROTOCOL_VERSION};
 use crate::store::MAP_SIZE_SLACK;
 
@@ -210,18 +210,30 @@ fn metas_of(mut reply: Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<Objec
         .collect()
 }
 
-/// Maps the server's metadata index; `None` if the server cannot give it.
+/// Maps the server's metadata index and gives the connection its hold ring; `None` if the
+/// server cannot give them.
 fn open_index(connection: &mut Connection) -> Result<Option<IndexView>> {
     let reply = match connection.call(&Request::MetaIndex) {
         Ok(reply) => reply,
         Err(Error::ConnectionLost { message }) => return Err(Error::ConnectionLost { message }),
         Err(_) => return Ok(None),
     };
-    let fd = number(&reply, "fd")? as i32;
-    let Some(file) = connection.files.remove(&fd) else {
+    let index = connection
+        .files
+        .remove(&(number(&reply, "index_fd")? as i32));
+    let ring = connection
+        .files
+        .remove(&(number(&reply, "ring_fd")? as i32));
+    let (Some(index), Some(ring)) = (index, ring) else {
         return Ok(None);
     };
-    Ok(IndexView::open(&file).ok())
+    match (IndexView::open(&index), HoldRing::open(ring)) {
+        (Ok(view), Ok(ring)) => {
+            connection.ring = Some(ring);
+            Ok(Some(view))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn number(reply: &Map<String, Value>, key: &str) -> Result<u64> {

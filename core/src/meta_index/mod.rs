@@ -11,11 +11,12 @@
 //! that sees the same even number before and after copying the slot has a consistent tree.
 //!
 //! Reading a tree is not enough to use its blobs: the server could delete the object and
-//! reuse their memory. So the reader sends a hold for the blobs (not waiting for the reply),
-//! then looks at the slot again: if it is unchanged, the object was still indexed after the
-//! hold was written. The server, when it withdraws an object, frees its blobs only after every
-//! other connection has handled the bytes that were in its socket at that moment (see the
-//! server's `barrier`), which includes any such hold.
+//! reuse their memory. So the reader writes a hold for the blobs into its connection's
+//! [`HoldRing`] (shared memory, no system call), then looks at the slot again: if it is
+//! unchanged, the object was still indexed after the hold was written. The server, after it
+//! withdraws an object and before it frees any blob that was indexed, takes every ring's
+//! holds. Fences on both sides make sure that one of the two sees the other: the reader the
+//! withdrawal (and it asks the server instead), or the server the hold.
 //!
 //! # Layout (little-endian)
 //! - header, [`HEADER_LEN`] bytes: magic (8), slot count (4), heap length (4), the bulk
@@ -27,9 +28,11 @@
 //!   after its slot's sequence moved on, so a reader that checks the sequence after copying
 //!   never keeps bytes of another entry.
 
+mod hold_ring;
 mod reader;
 mod writer;
 
+pub use hold_ring::{HoldRing, RING_LEN};
 pub use reader::{IndexView, Snapshot};
 pub use writer::MetaIndex;
 

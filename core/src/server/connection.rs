@@ -34,7 +34,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: UnixStream) {
 }
 
 async fn serve_requests(
-    shared: &Arc<Shared>,
+    shared: &Shared,
     session: &mut Session,
     progress: &Progress,
     stream: &mut UnixStream,
@@ -55,11 +55,6 @@ async fn serve_requests(
             Err(error) => return Err(error),
         };
         let request = frame::decode_body(&body).and_then(|message| Request::parse(&message));
-        // Only holds can keep a deleted blob's memory: other requests count as handled at once.
-        let holds = matches!(request, Ok(Request::IncreaseReferenceCount { .. }));
-        if !holds {
-            progress.handled_to(reader.taken());
-        }
         let outcome = match request {
             Ok(request) => {
                 settle(shared, session.connection, &request).await;
@@ -72,10 +67,6 @@ async fn serve_requests(
                 fds: Vec::new(),
             },
         };
-        if holds {
-            progress.handled_to(reader.taken());
-        }
-        shared.after_request(session.connection);
         match outcome {
             Outcome::Reply { message, fds } => {
                 write_frame(stream, &message).await?;

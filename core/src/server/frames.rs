@@ -8,14 +8,12 @@ use tokio::net::UnixStream;
 
 use super::progress::Progress;
 use crate::error::Result;
-use crate::protocol::frame::{FrameBuffer, HEADER_LEN, READ_SIZE};
+use crate::protocol::frame::{FrameBuffer, READ_SIZE};
 
 /// The bytes read from one client and not handled yet.
 #[derive(Default)]
 pub struct FrameReader {
     buffer: FrameBuffer,
-    /// Stream position after the last frame taken.
-    taken: u64,
 }
 
 impl FrameReader {
@@ -31,7 +29,6 @@ impl FrameReader {
     ) -> Result<Option<Vec<u8>>> {
         loop {
             if let Some(body) = self.buffer.take_frame()? {
-                self.taken += (HEADER_LEN + body.len()) as u64;
                 return Ok(Some(body.to_vec()));
             }
             if !self.has_buffered() {
@@ -39,10 +36,7 @@ impl FrameReader {
                 progress.set_busy();
                 match stream.try_read_buf(bytes) {
                     Ok(0) => return Ok(None),
-                    Ok(count) => {
-                        progress.received(count);
-                        continue;
-                    }
+                    Ok(_) => continue,
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                         progress.set_idle();
                         stream.readable().await?;
@@ -52,16 +46,10 @@ impl FrameReader {
                 }
             }
             // Part of a frame is here: wait for the rest.
-            match stream.read_buf(self.buffer.room_for(READ_SIZE)).await? {
-                0 => return Ok(None),
-                count => progress.received(count),
+            if stream.read_buf(self.buffer.room_for(READ_SIZE)).await? == 0 {
+                return Ok(None);
             }
         }
-    }
-
-    /// The stream position after the frame [`FrameReader::next`] returned last.
-    pub fn taken(&self) -> u64 {
-        self.taken
     }
 
     /// True if bytes of a next request were read already.

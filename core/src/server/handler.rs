@@ -1,7 +1,6 @@
 //! The one dispatch `match`: applies a request to the shared state and builds its reply.
 
 use std::collections::{BTreeSet, HashSet};
-use std::os::fd::AsRawFd;
 
 use serde_json::{json, Map, Value};
 
@@ -116,9 +115,7 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             }))
         }
         Request::CreateBuffer { size } => {
-            let payload = shared
-                .allocating(|table| table.create_buffer(connection, *size))
-                .await?;
+            let payload = shared.table().create_buffer(connection, *size)?;
             let fds = session.new_fds([&payload]);
             Outcome::Reply {
                 message: json!({
@@ -131,9 +128,7 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             }
         }
         Request::CreateBuffers { sizes } => {
-            let payloads = shared
-                .allocating(|table| table.create_buffers(connection, sizes))
-                .await?;
+            let payloads = shared.table().create_buffers(connection, sizes)?;
             let fds: Vec<i32> = session
                 .new_fds(&payloads)
                 .into_iter()
@@ -189,7 +184,10 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             reply(json!({"type": kind}))
         }
         Request::Release { id } => {
-            shared.table().release(connection, *id);
+            let mut table = shared.table();
+            // Holds its client wrote to the ring before this release count first.
+            table.take_ring_holds(connection);
+            table.release(connection, *id);
             reply(json!({"type": kind}))
         }
         Request::CreateData {
@@ -222,20 +220,16 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             }
         }
         Request::PutBlob { id, data } => {
-            shared
-                .allocating(|table| table.put_blob(connection, *id, data))
-                .await?;
+            shared.table().put_blob(connection, *id, data)?;
             shared.changed.notify_waiters();
             reply(json!({"type": kind, "id": id.0}))
         }
         Request::MetaIndex => {
-            let fd = shared.table().index_file().map(|file| file.as_raw_fd());
-            let fd = fd.ok_or_else(|| Error::NotImplemented {
-                what: "a metadata index on this instance (it could not be created)".into(),
-            })?;
+            let (index, ring) = shared.table().open_meta_index(connection)?;
             Outcome::Reply {
-                message: json!({"type": kind, "fd": fd}),
-                fds: vec![fd],
+                message: json!({"type": kind, "fds": [index, ring], "index_fd": index,
+                                "ring_fd": ring}),
+                fds: vec![index, ring],
             }
         }
         Request::ReserveIds { count } => {
@@ -252,6 +246,8 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
                 shared.fetch_missing(ids).await;
             }
             let mut table = shared.table();
+            // A client whose ring is full asks here: empty it.
+            table.take_ring_holds(connection);
             let content = table.get_data(ids);
             if *wait && content.len() < ids.len() {
                 return Ok(Outcome::NotYet);

@@ -1,6 +1,5 @@
 //! `vineyardd`: the IPC server over a UNIX socket (tokio, one task per connection).
 
-mod barrier;
 pub mod cli;
 mod config;
 mod connection;
@@ -13,7 +12,7 @@ mod events;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -44,10 +43,6 @@ pub struct Shared {
     instances: Mutex<BTreeMap<InstanceID, InstanceInfo>>,
     /// Which connections have requests not handled yet.
     progress: progress::ProgressBoard,
-    /// Deleted blobs waiting for other connections' holds (see [`barrier`]).
-    barriers: Mutex<Vec<barrier::Barrier>>,
-    /// Set while a task looks at pending barriers.
-    watching_barriers: AtomicBool,
 }
 
 impl Shared {
@@ -304,8 +299,6 @@ impl Server {
             cluster,
             instances: Mutex::new(BTreeMap::new()),
             progress: progress::ProgressBoard::default(),
-            barriers: Mutex::new(Vec::new()),
-            watching_barriers: AtomicBool::new(false),
             config,
         });
         shared.apply(ClusterEvent::Resynced(Box::new(view)));

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,12 +38,6 @@ pub struct Progress {
     /// Set from before a request is read until it is handled; clear while the connection waits
     /// for bytes or is parked on a `wait: true` request.
     busy: AtomicBool,
-    /// Bytes read from the socket so far.
-    received: AtomicU64,
-    /// Bytes of the stream handled so far, as far as holds go (see [`Progress::handled_to`]).
-    handled: AtomicU64,
-    /// Set (under the board's lock) before the socket closes.
-    closed: AtomicBool,
 }
 
 impl Progress {
@@ -62,35 +56,6 @@ impl Progress {
     fn is_drained(&self) -> bool {
         sys::unread_bytes(self.socket) == 0 && !self.busy.load(Ordering::SeqCst)
     }
-
-    /// Counts `count` more bytes read from the socket.
-    pub fn received(&self, count: usize) {
-        self.received.fetch_add(count as u64, Ordering::SeqCst);
-    }
-
-    /// Records that the stream's requests up to byte `end` have taken effect on holds: a
-    /// request that cannot hold a deleted blob counts as soon as it is taken, so that a
-    /// parked request, or one waiting for memory, does not hold up a [`Barrier`].
-    ///
-    /// [`Barrier`]: super::barrier::Barrier
-    pub fn handled_to(&self, end: u64) {
-        self.handled.store(end, Ordering::SeqCst);
-    }
-
-    /// The stream position after the bytes the client has sent so far, or a little past it
-    /// (bytes read between the two looks are counted twice; `is_drained` covers that case).
-    pub(super) fn sent_so_far(&self) -> u64 {
-        let unread = sys::unread_bytes(self.socket) as u64;
-        unread + self.received.load(Ordering::SeqCst)
-    }
-
-    /// True once the requests up to stream position `target` have taken effect (or the
-    /// connection is drained or closed). Call under the board's lock.
-    pub(super) fn is_past(&self, target: u64) -> bool {
-        self.closed.load(Ordering::SeqCst)
-            || self.handled.load(Ordering::SeqCst) >= target
-            || self.is_drained()
-    }
 }
 
 /// The progress of every open connection.
@@ -105,9 +70,6 @@ impl ProgressBoard {
         let progress = Arc::new(Progress {
             socket,
             busy: AtomicBool::new(true),
-            received: AtomicU64::new(0),
-            handled: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
         });
         self.lock().insert(connection, Arc::clone(&progress));
         progress
@@ -115,9 +77,7 @@ impl ProgressBoard {
 
     /// Stops tracking a connection; call before its socket closes.
     pub fn close(&self, connection: ConnectionId) {
-        if let Some(progress) = self.lock().remove(&connection) {
-            progress.closed.store(true, Ordering::SeqCst);
-        }
+        self.lock().remove(&connection);
     }
 
     /// True unless `connection` is open and has requests not handled yet.
@@ -128,7 +88,7 @@ impl ProgressBoard {
             .is_none_or(|progress| progress.is_drained())
     }
 
-    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Arc<Progress>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Arc<Progress>>> {
         self.connections
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())

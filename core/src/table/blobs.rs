@@ -210,15 +210,16 @@ impl ObjectTable {
         }
     }
 
-    /// Frees a blob removed from the table, or parks it until its holders let go (and, if it
-    /// was indexed, until readers that may have found it there have said so).
+    /// Frees a blob removed from the table, or parks it until its holders let go (counting
+    /// the holds in rings first if it was indexed: a reader may have found it there).
     pub(super) fn free_or_defer(&mut self, id: ObjectID, mut entry: BlobEntry) {
         if entry.size == 0 {
             return;
         }
         if entry.published {
-            entry.holders += 1;
-            self.awaiting_readers.push(id);
+            self.zombies.insert(id, entry);
+            self.take_all_ring_holds();
+            entry = self.zombies.remove(&id).expect("parked above");
         }
         if entry.holders == 0 {
             self.allocator.free(entry.offset, entry.size);

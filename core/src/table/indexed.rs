@@ -1,15 +1,19 @@
 //! The table's side of the metadata index: local objects published there when created,
-//! withdrawn when deleted or changed, and the memory of their deleted blobs kept until
-//! readers that may have found them in the index have registered their holds.
+//! withdrawn when deleted or changed; holds clients wrote to their rings (for blobs they
+//! found in the index) applied before the connection's releases and before any indexed blob
+//! is freed.
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{fence, Ordering};
 
 use serde_json::Value;
 
-use super::ObjectTable;
+use super::{ConnectionId, ObjectTable};
+use crate::error::{Error, Result};
 use crate::id::{ObjectID, EMPTY_BLOB_ID};
-use crate::meta_index::IndexedBlob;
+use crate::meta_index::{HoldRing, IndexedBlob};
 
 /// The ids of the blobs in an expanded tree, the tree itself included (repeats possible).
 pub fn collect_blob_ids(tree: &Value, found: &mut Vec<ObjectID>) {
@@ -101,18 +105,52 @@ impl ObjectTable {
         }
     }
 
-    /// Deleted blobs that were indexed, each pinned (as if one more connection held it) since
-    /// the object left the index. Unpin them with [`ObjectTable::readers_done`] once every
-    /// other connection has handled what it had sent by the time they were taken.
-    pub fn take_awaiting_readers(&mut self) -> Vec<ObjectID> {
-        std::mem::take(&mut self.awaiting_readers)
+    /// Gives `connection` the index and a hold ring of its own; returns their fd numbers (to
+    /// pass to the client; the files live as long as the index and the connection).
+    pub fn open_meta_index(&mut self, connection: ConnectionId) -> Result<(RawFd, RawFd)> {
+        let index = self.index.as_ref().ok_or_else(|| Error::NotImplemented {
+            what: "a metadata index on this instance (it could not be created)".into(),
+        })?;
+        let index = index.file().as_raw_fd();
+        let refs = self
+            .connections
+            .get_mut(&connection)
+            .ok_or_else(|| Error::invalid("the connection is closing"))?;
+        let ring = match &refs.ring {
+            Some(ring) => ring,
+            None => refs.ring.insert(HoldRing::create()?),
+        };
+        Ok((index, ring.file().as_raw_fd()))
     }
 
-    /// Unpins blobs taken from [`ObjectTable::take_awaiting_readers`], freeing those nobody
-    /// holds.
-    pub fn readers_done(&mut self, ids: &[ObjectID]) {
-        for &id in ids {
-            self.drop_holder(id);
+    /// Applies the holds `connection`'s client wrote to its ring since the last time.
+    pub fn take_ring_holds(&mut self, connection: ConnectionId) {
+        let ids = match self
+            .connections
+            .get(&connection)
+            .and_then(|refs| refs.ring.as_ref())
+        {
+            Some(ring) => ring.take(),
+            None => return,
+        };
+        for id in ids {
+            self.hold(connection, id);
+        }
+    }
+
+    /// Applies the holds in every connection's ring: called after a withdrawal from the
+    /// index, before an indexed blob is freed.
+    pub(super) fn take_all_ring_holds(&mut self) {
+        // Pairs with the reader's fence between writing its hold and looking at the slot again.
+        fence(Ordering::SeqCst);
+        let connections: Vec<ConnectionId> = self
+            .connections
+            .iter()
+            .filter(|(_, refs)| refs.ring.is_some())
+            .map(|(&connection, _)| connection)
+            .collect();
+        for connection in connections {
+            self.take_ring_holds(connection);
         }
     }
 }

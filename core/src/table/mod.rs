@@ -4,8 +4,8 @@
 //! ranges of the arena; objects are metadata trees whose members are blobs or other objects.
 //! A blob read by a connection is *held* by it; deleting a held blob hides it at once but
 //! frees its memory only when the last holder releases it or disconnects. Local objects are
-//! also published in the metadata index (see `indexed`); a deleted blob that was published
-//! stays pinned until the server says readers had their chance to hold it.
+//! also published in the metadata index (see `indexed`); before a blob that was published is
+//! freed, the holds clients wrote to their rings count.
 
 mod blobs;
 mod indexed;
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::id::{IdGenerator, InstanceID, ObjectID};
-use crate::meta_index::MetaIndex;
+use crate::meta_index::{HoldRing, MetaIndex};
 use crate::store::{Arena, OffsetAllocator};
 
 use pattern::Matcher;
@@ -73,6 +73,8 @@ struct ConnectionRefs {
     held: HashSet<ObjectID>,
     unsealed: HashSet<ObjectID>,
     reserved: Option<reserved::Reservation>,
+    /// Where its client writes holds on blobs it found in the index.
+    ring: Option<HoldRing>,
 }
 
 /// The state of one instance's store.
@@ -87,9 +89,6 @@ pub struct ObjectTable {
     zombies: HashMap<ObjectID, BlobEntry>,
     /// Sealed local objects' trees in shared memory (none if it could not be created).
     index: Option<MetaIndex>,
-    /// Deleted blobs that were indexed, pinned until readers that may have found them in the
-    /// index have registered their holds (see [`ObjectTable::take_awaiting_readers`]).
-    awaiting_readers: Vec<ObjectID>,
     objects: HashMap<ObjectID, ObjectEntry>,
     /// Objects other instances published: expanded trees by id.
     remote: HashMap<ObjectID, RemoteObject>,
@@ -114,7 +113,6 @@ impl ObjectTable {
             blobs: HashMap::new(),
             zombies: HashMap::new(),
             index,
-            awaiting_readers: Vec::new(),
             objects: HashMap::new(),
             remote: HashMap::new(),
             names: BTreeMap::new(),

@@ -8,7 +8,6 @@ use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
 
 use crate::blobs::pattern;
 use crate::fixture::TestServer;
-use crate::raw_frames::RawConnection;
 
 const SIZE: usize = 1 << 20;
 
@@ -20,15 +19,6 @@ fn put_object(client: &IpcClient, bytes: &[u8]) -> (ObjectID, ObjectID) {
     meta.add_member_id("buffer_", blob);
     let meta = client.create_metadata(&meta).unwrap();
     (meta.id().unwrap(), blob)
-}
-
-/// A new connection that sent only the header of `request`: the server has read part of it,
-/// as if the rest were still on its way. Returns the body, to send later.
-fn half_sent(server: &TestServer, request: serde_json::Value) -> (RawConnection, Vec<u8>) {
-    let mut connection = RawConnection::registered(server.socket());
-    let body = serde_json::to_vec(&request).unwrap();
-    connection.send_header(body.len() as u64);
-    (connection, body)
 }
 
 /// A client that has mapped the store already (the index only serves mapped stores).
@@ -122,79 +112,6 @@ fn memory_read_from_the_index_outlives_the_delete() {
     server.wait_for_memory_usage(baseline);
 }
 
-/// A hold written before the delete but read by the server after it: the memory must wait
-/// for it. A half-sent frame stands for a hold still in the reader's socket.
-#[test]
-fn a_hold_still_in_a_socket_keeps_the_memory() {
-    let server = TestServer::start();
-    let writer = server.client();
-    let baseline = server.memory_usage();
-    let bytes = pattern(SIZE, 23);
-    let (id, blob) = put_object(&writer, &bytes);
-    let (mut reader, hold) = half_sent(
-        &server,
-        json!({"type": "increase_reference_count_request", "ids": [blob.0]}),
-    );
-
-    writer.delete(&[id], false, true).unwrap();
-    assert!(!writer.exists(id).unwrap(), "deleted for everybody at once");
-    std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(
-        server.memory_usage(),
-        baseline + SIZE as u64,
-        "freed while a hold may be in a socket"
-    );
-
-    reader.send_raw(&hold);
-    let reply = reader.read_reply();
-    assert_eq!(reply["type"], "increase_reference_count_reply", "{reply:?}");
-    // The barrier passed, but the hold keeps the memory...
-    std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(server.memory_usage(), baseline + SIZE as u64);
-    // ...until released.
-    reader.request(&json!({"type": "release_request", "object_id": blob.0}));
-    server.wait_for_memory_usage(baseline);
-}
-
-#[test]
-fn without_a_hold_the_memory_is_freed_once_the_socket_is_read() {
-    let server = TestServer::start();
-    let writer = server.client();
-    let baseline = server.memory_usage();
-    let (id, _) = put_object(&writer, &pattern(SIZE, 29));
-    let (mut busy, exists) = half_sent(&server, json!({"type": "exists_request", "id": id.0}));
-
-    writer.delete(&[id], false, true).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(server.memory_usage(), baseline + SIZE as u64);
-    busy.send_raw(&exists);
-    assert_eq!(busy.read_reply()["exists"], false);
-    server.wait_for_memory_usage(baseline);
-}
-
-#[test]
-fn an_allocation_waits_for_memory_behind_a_barrier() {
-    let server = TestServer::with_size(3 << 20);
-    let writer = server.client();
-    let (id, _) = put_object(&writer, &pattern(2 << 20, 31));
-    let (mut busy, exists) = half_sent(&server, json!({"type": "exists_request", "id": id.0}));
-    writer.delete(&[id], false, true).unwrap();
-
-    let finishing = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        busy.send_raw(&exists);
-        busy.read_reply();
-        busy
-    });
-    // Only fits once the deleted object's memory is back.
-    let blob = writer.put_bytes(&pattern(2 << 20, 37)).unwrap();
-    finishing.join().unwrap();
-    assert_eq!(
-        &writer.get_blob(blob).unwrap()[..],
-        &pattern(2 << 20, 37)[..]
-    );
-}
-
 #[test]
 fn a_get_from_the_index_of_a_dead_server_fails() {
     let server = TestServer::start();
@@ -280,4 +197,28 @@ fn views_from_the_index_survive_a_writer_reusing_memory() {
         .map(|reader| reader.join().unwrap())
         .sum();
     assert!(checked > 0, "no view was checked");
+}
+
+#[test]
+fn a_reader_with_a_full_hold_ring_asks_the_server_and_goes_on() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let baseline = server.memory_usage();
+    let count = vineyard_core::meta_index::RING_LEN + 100;
+    let ids: Vec<ObjectID> = (0..count)
+        .map(|index| put_object(&writer, &(index as u64).to_le_bytes()).0)
+        .collect();
+    // Every view is kept: no release empties the ring meanwhile.
+    let kept: Vec<_> = ids
+        .iter()
+        .map(|&id| reader.get_objects(&[id]).unwrap().1)
+        .collect();
+    for (index, blobs) in kept.iter().enumerate() {
+        assert_eq!(&blobs[0][..], &(index as u64).to_le_bytes());
+    }
+    writer.delete(&ids, false, true).unwrap();
+    assert!(server.memory_usage() > baseline, "views still held");
+    drop(kept);
+    server.wait_for_memory_usage(baseline);
 }
