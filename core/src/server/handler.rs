@@ -178,16 +178,14 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
         }
         Request::IncreaseReferenceCount { ids } => {
             let mut table = shared.table();
+            table.take_ring_holds(connection);
             for &id in ids {
                 table.hold(connection, id);
             }
             reply(json!({"type": kind}))
         }
         Request::Release { id } => {
-            let mut table = shared.table();
-            // Holds its client wrote to the ring before this release count first.
-            table.take_ring_holds(connection);
-            table.release(connection, *id);
+            shared.table().release(connection, *id);
             reply(json!({"type": kind}))
         }
         Request::CreateData {
@@ -246,8 +244,6 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
                 shared.fetch_missing(ids).await;
             }
             let mut table = shared.table();
-            // A client whose ring is full asks here: empty it.
-            table.take_ring_holds(connection);
             let content = table.get_data(ids);
             if *wait && content.len() < ids.len() {
                 return Ok(Outcome::NotYet);

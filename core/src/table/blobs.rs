@@ -162,6 +162,8 @@ impl ObjectTable {
             }
             payloads.push(self.payload(id, entry));
         }
+        // Holds its client wrote to the ring before this request count first.
+        self.take_ring_holds(connection);
         for payload in &payloads {
             if payload.data_size > 0 {
                 self.hold(connection, payload.id());
@@ -170,30 +172,54 @@ impl ObjectTable {
         Ok(payloads)
     }
 
-    /// Records that `connection` uses blob `id` (once per connection). A deleted blob whose
-    /// memory is not freed yet can be held too: a client may have found it in the index.
+    /// Records that `connection` uses blob `id`. Requests hold a blob once per connection
+    /// however often they name it (the client releases it once, when its last handle goes).
     pub fn hold(&mut self, connection: ConnectionId, id: ObjectID) {
+        self.add_hold(connection, id, false);
+    }
+
+    /// Records one more hold from `connection`'s ring, released by one release each. They are
+    /// counted: the client may write one while its release of the blob is still on the way.
+    /// A deleted blob whose memory is not freed yet can be held too.
+    pub(super) fn hold_from_ring(&mut self, connection: ConnectionId, id: ObjectID) {
+        self.add_hold(connection, id, true);
+    }
+
+    fn add_hold(&mut self, connection: ConnectionId, id: ObjectID, counted: bool) {
         let Some(refs) = self.connections.get_mut(&connection) else {
             return;
         };
         let entry = match self.blobs.get_mut(&id) {
             Some(entry) => Some(entry),
-            None => self.zombies.get_mut(&id),
+            None if counted => self.zombies.get_mut(&id),
+            None => None,
         };
-        if let Some(entry) = entry {
-            if refs.held.insert(id) {
+        let Some(entry) = entry else {
+            return;
+        };
+        match refs.held.get_mut(&id) {
+            Some(count) if counted => *count += 1,
+            Some(_) => {}
+            None => {
+                refs.held.insert(id, 1);
                 entry.holders += 1;
             }
         }
     }
 
-    /// Drops `connection`'s use of blob `id`; frees a deleted blob when nobody holds it.
+    /// Drops one of `connection`'s holds on blob `id`; frees a deleted blob when nobody holds
+    /// it any more.
     pub fn release(&mut self, connection: ConnectionId, id: ObjectID) {
-        let released = self
-            .connections
-            .get_mut(&connection)
-            .is_some_and(|refs| refs.held.remove(&id));
-        if released {
+        self.take_ring_holds(connection);
+        let Some(refs) = self.connections.get_mut(&connection) else {
+            return;
+        };
+        let Some(count) = refs.held.get_mut(&id) else {
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            refs.held.remove(&id);
             self.drop_holder(id);
         }
     }

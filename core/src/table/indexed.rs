@@ -134,7 +134,7 @@ impl ObjectTable {
             None => return,
         };
         for id in ids {
-            self.hold(connection, id);
+            self.hold_from_ring(connection, id);
         }
     }
 

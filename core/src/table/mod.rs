@@ -70,7 +70,8 @@ struct RemoteObject {
 
 #[derive(Debug, Default)]
 struct ConnectionRefs {
-    held: HashSet<ObjectID>,
+    /// Blobs it holds, each with the holds taken from its ring not released yet (at least 1).
+    held: HashMap<ObjectID, u32>,
     unsealed: HashSet<ObjectID>,
     reserved: Option<reserved::Reservation>,
     /// Where its client writes holds on blobs it found in the index.
@@ -152,7 +153,7 @@ impl ObjectTable {
                 }
             }
         }
-        for id in refs.held {
+        for id in refs.held.into_keys() {
             self.drop_holder(id);
         }
     }

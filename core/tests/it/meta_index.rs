@@ -222,3 +222,35 @@ fn a_reader_with_a_full_hold_ring_asks_the_server_and_goes_on() {
     drop(kept);
     server.wait_for_memory_usage(baseline);
 }
+
+/// The server holds the table while a reader drops a view (its release stays unread) and gets
+/// the object again (a new hold in the ring), then a writer deletes it: whichever of the
+/// release and the delete the server handles first, the second view keeps its memory.
+#[test]
+fn a_hold_written_while_its_release_is_on_the_way_still_counts() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let baseline = server.memory_usage();
+    let bytes = pattern(SIZE, 41);
+    let (id, _) = put_object(&writer, &bytes);
+    let table = server.shared().table();
+    drop(reader.get_objects(&[id]).unwrap());
+    let (_, kept) = reader.get_objects(&[id]).unwrap();
+    let deleting = std::thread::spawn(move || {
+        writer.delete(&[id], false, true).unwrap();
+        writer
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    drop(table);
+    let writer = deleting.join().unwrap();
+    let other = writer.put_bytes(&pattern(SIZE, 43)).unwrap();
+    assert_eq!(
+        &kept[0][..],
+        &bytes[..],
+        "the view shows another blob's bytes"
+    );
+    writer.delete(&[other], false, true).unwrap();
+    drop(kept);
+    server.wait_for_memory_usage(baseline);
+}
