@@ -150,10 +150,10 @@ impl IndexView {
     }
 
     /// True if the slot `snapshot` was read from has not changed since. Call it after the
-    /// hold on the snapshot's blobs was written to the socket.
+    /// hold on the snapshot's blobs was written to the connection's ring.
     pub fn unchanged(&self, snapshot: &Snapshot) -> bool {
         // Orders the hold written before against the look at the slot (see the module
-        // documentation: the server orders its change before looking at sockets).
+        // documentation: the server orders its change before looking at the rings).
         fence(Ordering::SeqCst);
         // SAFETY: the snapshot's slot index came from this view.
         unsafe { sequence(self.slot(snapshot.slot)).load(Ordering::Relaxed) == snapshot.sequence }

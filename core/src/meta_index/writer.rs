@@ -139,8 +139,8 @@ impl MetaIndex {
         fence(Ordering::Release);
         let result = write(self, slot);
         sequence.store(start + 2, Ordering::Release);
-        // Orders the change before whatever the server looks at next (a socket's unread
-        // bytes, when it frees memory): see the module documentation.
+        // Orders the change before whatever the server looks at next (the hold rings, when
+        // it frees memory): see the module documentation.
         fence(Ordering::SeqCst);
         result
     }

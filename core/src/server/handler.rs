@@ -109,7 +109,7 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
                 "session_id": 0,
                 "store_match": store_matches,
                 "reserve_ids": true,
-                "meta_index": shared.table().index_file().is_some(),
+                "meta_index": shared.table().has_index(),
                 "support_rpc_compression": false,
                 "version": PROTOCOL_VERSION,
             }))

@@ -4,7 +4,6 @@
 //! is freed.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{fence, Ordering};
 
@@ -33,9 +32,9 @@ pub fn collect_blob_ids(tree: &Value, found: &mut Vec<ObjectID>) {
 }
 
 impl ObjectTable {
-    /// The index file clients map, if the instance has one.
-    pub fn index_file(&self) -> Option<&File> {
-        self.index.as_ref().map(|index| index.file())
+    /// True if the instance has a metadata index to give clients.
+    pub fn has_index(&self) -> bool {
+        self.index.is_some()
     }
 
     /// Writes a local object's expanded tree and its blobs' places into the index (if its
