@@ -28,6 +28,23 @@ pub fn ignore_file_size_signal() {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit: each client connection takes two
+/// (its socket and its hold ring), and the usual soft limit of 1024 would cap clients at ~500.
+pub fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write one valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// Bytes of control space for one fd (`CMSG_SPACE(sizeof(int))`).
 fn fd_control_space() -> usize {
     // SAFETY: CMSG_SPACE is a pure size computation.

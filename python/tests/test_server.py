@@ -52,3 +52,30 @@ def test_help():
         [sys.executable, "-m", "vineyard", "--help"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and "--socket" in result.stdout
+
+
+def test_raises_its_open_file_limit_for_many_clients():
+    """Each client takes two of the server's fds (socket and hold ring): a server started
+    under a low soft limit raises it to the hard limit."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = min(256, hard)
+    socket = tempfile.mktemp(prefix="vy-", suffix=".sock")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vineyard", "--socket", socket, "--size", "16Mi",
+         "--meta", "local", "--rpc", "false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard)),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while not os.path.exists(socket) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with open(f"/proc/{process.pid}/limits") as limits:
+            line = next(line for line in limits if line.startswith("Max open files"))
+        soft = line.split()[3]
+        assert soft in (str(hard), "unlimited"), line
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0

@@ -174,6 +174,7 @@ pub fn run_with(
         }
     };
     crate::sys::ignore_file_size_signal();
+    crate::sys::raise_open_file_limit();
     // Another embedder (or a second run in one process) may have installed one already.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(

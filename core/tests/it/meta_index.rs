@@ -8,6 +8,7 @@ use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
 
 use crate::blobs::pattern;
 use crate::fixture::TestServer;
+use crate::raw_frames::RawConnection;
 
 const SIZE: usize = 1 << 20;
 
@@ -19,6 +20,14 @@ fn put_object(client: &IpcClient, bytes: &[u8]) -> (ObjectID, ObjectID) {
     meta.add_member_id("buffer_", blob);
     let meta = client.create_metadata(&meta).unwrap();
     (meta.id().unwrap(), blob)
+}
+
+/// The tree of `id` as the server answers `get_data_request` (the typed client would read
+/// the index).
+fn tree_from_server(server: &TestServer, id: ObjectID) -> ObjectMeta {
+    let mut raw = RawConnection::registered(server.socket());
+    let reply = raw.request(&json!({"type": "get_data_request", "id": [id.0]}));
+    ObjectMeta::from_json(reply["content"][id.to_string()].clone()).unwrap()
 }
 
 /// A client that has mapped the store already (the index only serves mapped stores).
@@ -37,17 +46,21 @@ fn an_indexed_object_is_read_without_the_server() {
     let reader = mapped_reader(&server);
     let bytes = pattern(SIZE, 7);
     let (id, blob) = put_object(&writer, &bytes);
-    let from_server = writer.get_metadata(id).unwrap();
+    let from_server = tree_from_server(&server, id);
 
     // With the table locked the server cannot answer anything: the get must not ask.
     let table = server.shared().table();
     let (sender, received) = std::sync::mpsc::channel();
-    let getting = std::thread::spawn(move || sender.send(reader.get_objects(&[id])));
+    let getting = {
+        let reader = reader.clone();
+        std::thread::spawn(move || sender.send(reader.get_objects(&[id])))
+    };
     let got = received.recv_timeout(Duration::from_secs(5));
     drop(table);
     getting.join().unwrap().ok();
     let (metas, blobs) = got.expect("the get waited for the server").unwrap();
     assert_eq!(metas, vec![from_server]);
+    assert_eq!(reader.get_metadatas(&[id]).unwrap(), metas);
     assert_eq!(blobs.len(), 1);
     assert_eq!(blobs[0].id(), blob);
     assert_eq!(&blobs[0][..], &bytes[..]);
@@ -86,7 +99,7 @@ fn changes_to_a_tree_reach_the_index() {
     let inner = metas[0].member("inner").unwrap();
     assert!(!inner.is_transient());
     assert_eq!(inner.get("__name"), Some(&json!("the-member")));
-    assert_eq!(metas[0], writer.get_metadata(outer).unwrap());
+    assert_eq!(metas[0], tree_from_server(&server, outer));
 }
 
 #[test]
