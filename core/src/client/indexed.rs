@@ -105,11 +105,9 @@ impl IpcClient {
     }
 }
 
-/// The index entries of `ids`, or `None` if any is missing (blobs never are indexed).
+/// The index entries of `ids` (objects and sealed blobs), or `None` if any is missing.
 fn snapshots(index: &IndexView, ids: &[ObjectID]) -> Option<Vec<Snapshot>> {
-    ids.iter()
-        .map(|&id| index.read(id.0).filter(|_| !id.is_blob()))
-        .collect()
+    ids.iter().map(|&id| index.read(id.0)).collect()
 }
 
 /// The trees of index entries.

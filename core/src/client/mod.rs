@@ -385,14 +385,29 @@ impl IpcClient {
 
     /// Maps sealed blobs for reading. Fails if any does not exist.
     pub fn get_blobs(&self, ids: &[ObjectID]) -> Result<Vec<Blob>> {
-        let mut connection = self.inner.connection()?;
-        let reply = connection.call(&Request::GetBuffers {
-            ids: ids.to_vec(),
-            unsafe_read: false,
-        })?;
-        let mapped = self.map_payloads(&mut connection, payloads_of(&reply)?)?;
-        drop(connection);
-        let found: HashMap<ObjectID, Blob> = self.wrap(mapped).map(|b| (b.id(), b)).collect();
+        let stored: Vec<ObjectID> = ids
+            .iter()
+            .copied()
+            .filter(|&id| id != EMPTY_BLOB_ID)
+            .collect();
+        let from_index = if stored.is_empty() {
+            None
+        } else {
+            self.get_from_index(&stored)?
+        };
+        let found: HashMap<ObjectID, Blob> = match from_index {
+            Some((_, blobs)) => blobs.into_iter().map(|b| (b.id(), b)).collect(),
+            None => {
+                let mut connection = self.inner.connection()?;
+                let reply = connection.call(&Request::GetBuffers {
+                    ids: ids.to_vec(),
+                    unsafe_read: false,
+                })?;
+                let mapped = self.map_payloads(&mut connection, payloads_of(&reply)?)?;
+                drop(connection);
+                self.wrap(mapped).map(|b| (b.id(), b)).collect()
+            }
+        };
         ids.iter()
             .map(|&id| match found.get(&id) {
                 Some(blob) => Ok(blob.clone()),

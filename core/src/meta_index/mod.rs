@@ -1,9 +1,9 @@
 //! The metadata index: sealed objects' trees in shared memory, so that a client on the same
 //! machine can `get` an object without asking the server.
 //!
-//! The server ([`MetaIndex`]) writes each new local object's expanded tree and where its blobs
-//! lie in the bulk store into a memfd it passes to clients; a client ([`IndexView`]) maps it
-//! read-only. It is a cache, not a table: each id has one slot (picked by a hash), a new
+//! The server ([`MetaIndex`]) writes each new local object's (and sealed blob's) expanded tree
+//! and where its blobs lie in the bulk store into a memfd it passes to clients; a client
+//! ([`IndexView`]) maps it read-only. It is a cache, not a table: each id has one slot (picked by a hash), a new
 //! object takes the slot from whatever was there, and entries over [`MAX_ENTRY_LEN`] (or
 //! that find the heap full) are not indexed. A miss costs nothing but the usual round trip.
 //!

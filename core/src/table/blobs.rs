@@ -90,6 +90,7 @@ impl ObjectTable {
                 published: false,
             },
         );
+        self.publish(id);
         Ok(())
     }
 
@@ -137,6 +138,7 @@ impl ObjectTable {
         if let Some(refs) = self.connections.get_mut(&creator) {
             refs.unsealed.remove(&id);
         }
+        self.publish(id);
         Ok(())
     }
 
@@ -239,6 +241,7 @@ impl ObjectTable {
     /// Frees a blob removed from the table, or parks it until its holders let go (counting
     /// the holds in rings first if it was indexed: a reader may have found it there).
     pub(super) fn free_or_defer(&mut self, id: ObjectID, mut entry: BlobEntry) {
+        self.withdraw_from_index(id);
         if entry.size == 0 {
             return;
         }

@@ -1,5 +1,5 @@
-//! The table's side of the metadata index: local objects published there when created,
-//! withdrawn when deleted or changed; holds clients wrote to their rings (for blobs they
+//! The table's side of the metadata index: local objects published there when created (and
+//! blobs when sealed), withdrawn when deleted or changed; holds clients wrote to their rings (for blobs they
 //! found in the index) applied before the connection's releases and before any indexed blob
 //! is freed.
 
@@ -37,8 +37,8 @@ impl ObjectTable {
         self.index.is_some()
     }
 
-    /// Writes a local object's expanded tree and its blobs' places into the index (if its
-    /// members are all local and it fits).
+    /// Writes a local object's (or sealed blob's) expanded tree and its blobs' places into the
+    /// index (if its members are all local and it fits).
     pub(super) fn publish(&mut self, id: ObjectID) {
         if self.index.is_none() {
             return;

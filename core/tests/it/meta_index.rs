@@ -61,6 +61,25 @@ fn an_indexed_object_is_read_without_the_server() {
     let (metas, blobs) = got.expect("the get waited for the server").unwrap();
     assert_eq!(metas, vec![from_server]);
     assert_eq!(reader.get_metadatas(&[id]).unwrap(), metas);
+
+    // A blob on its own too, and the tree of a blob id is the server's.
+    let table = server.shared().table();
+    let (sender, received) = std::sync::mpsc::channel();
+    let getting = {
+        let reader = reader.clone();
+        std::thread::spawn(move || sender.send(reader.get_blob(blob)))
+    };
+    let got = received.recv_timeout(Duration::from_secs(5));
+    drop(table);
+    getting.join().unwrap().ok();
+    assert_eq!(
+        &got.expect("the blob get waited for the server").unwrap()[..],
+        &bytes[..]
+    );
+    assert_eq!(
+        reader.get_metadatas(&[blob]).unwrap(),
+        vec![tree_from_server(&server, blob)]
+    );
     assert_eq!(blobs.len(), 1);
     assert_eq!(blobs[0].id(), blob);
     assert_eq!(&blobs[0][..], &bytes[..]);
@@ -76,6 +95,13 @@ fn a_deleted_object_leaves_the_index() {
     writer.delete(&[id], false, true).unwrap();
     assert!(matches!(
         reader.get_objects(&[id]),
+        Err(Error::ObjectNotExists { .. })
+    ));
+    let blob = writer.put_bytes(b"a blob alone").unwrap();
+    drop(reader.get_blob(blob).unwrap());
+    writer.delete(&[blob], false, true).unwrap();
+    assert!(matches!(
+        reader.get_blob(blob),
         Err(Error::ObjectNotExists { .. })
     ));
 }
