@@ -3,9 +3,9 @@
 //!
 //! The server ([`MetaIndex`]) writes each new local object's (and sealed blob's) expanded tree
 //! and where its blobs lie in the bulk store into a memfd it passes to clients; a client
-//! ([`IndexView`]) maps it read-only. It is a cache, not a table: each id has one slot (picked by a hash), a new
-//! object takes the slot from whatever was there, and entries over [`MAX_ENTRY_LEN`] (or
-//! that find the heap full) are not indexed. A miss costs nothing but the usual round trip.
+//! ([`IndexView`]) maps it read-only. It is a cache, not a table: each id has one slot (picked
+//! by a hash), a new object takes the slot from whatever was there, and entries over
+//! [`MAX_ENTRY_LEN`] (or that find the heap full) are not indexed. A miss costs nothing but the usual round trip.
 //!
 //! Each slot is a seqlock: its sequence number is odd while the server writes it, so a reader
 //! that sees the same even number before and after copying the slot has a consistent tree.

@@ -178,7 +178,6 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
         }
         Request::IncreaseReferenceCount { ids } => {
             let mut table = shared.table();
-            table.take_ring_holds(connection);
             for &id in ids {
                 table.hold(connection, id);
             }

@@ -164,8 +164,6 @@ impl ObjectTable {
             }
             payloads.push(self.payload(id, entry));
         }
-        // Holds its client wrote to the ring before this request count first.
-        self.take_ring_holds(connection);
         for payload in &payloads {
             if payload.data_size > 0 {
                 self.hold(connection, payload.id());
@@ -176,7 +174,9 @@ impl ObjectTable {
 
     /// Records that `connection` uses blob `id`. Requests hold a blob once per connection
     /// however often they name it (the client releases it once, when its last handle goes).
+    /// Holds its client wrote to its ring before the request count first.
     pub fn hold(&mut self, connection: ConnectionId, id: ObjectID) {
+        self.take_ring_holds(connection);
         self.add_hold(connection, id, false);
     }
 
@@ -240,20 +240,20 @@ impl ObjectTable {
 
     /// Frees a blob removed from the table, or parks it until its holders let go (counting
     /// the holds in rings first if it was indexed: a reader may have found it there).
-    pub(super) fn free_or_defer(&mut self, id: ObjectID, mut entry: BlobEntry) {
+    pub(super) fn free_or_defer(&mut self, id: ObjectID, entry: BlobEntry) {
         self.withdraw_from_index(id);
         if entry.size == 0 {
             return;
         }
-        if entry.published {
-            self.zombies.insert(id, entry);
+        let published = entry.published;
+        self.zombies.insert(id, entry);
+        if published {
+            // Parked first: the holds taken here find it among the zombies.
             self.take_all_ring_holds();
-            entry = self.zombies.remove(&id).expect("parked above");
         }
-        if entry.holders == 0 {
+        if self.zombies[&id].holders == 0 {
+            let entry = self.zombies.remove(&id).expect("parked above");
             self.allocator.free(entry.offset, entry.size);
-        } else {
-            self.zombies.insert(id, entry);
         }
     }
 

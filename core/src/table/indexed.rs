@@ -1,7 +1,7 @@
 //! The table's side of the metadata index: local objects published there when created (and
-//! blobs when sealed), withdrawn when deleted or changed; holds clients wrote to their rings (for blobs they
-//! found in the index) applied before the connection's releases and before any indexed blob
-//! is freed.
+//! blobs when sealed), withdrawn when deleted or changed; holds clients wrote to their rings
+//! (for blobs they found in the index) applied before the connection's other holds and its
+//! releases, and before any indexed blob is freed.
 
 use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, RawFd};
@@ -123,7 +123,7 @@ impl ObjectTable {
     }
 
     /// Applies the holds `connection`'s client wrote to its ring since the last time.
-    pub fn take_ring_holds(&mut self, connection: ConnectionId) {
+    pub(super) fn take_ring_holds(&mut self, connection: ConnectionId) {
         let ids = match self
             .connections
             .get(&connection)
