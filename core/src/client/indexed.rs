@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::blob::Blob;
 use super::connection::Unread;
-use super::IpcClient;
+use super::{count_handles, IpcClient, MappedBlob};
 use crate::error::{Error, Result};
 use crate::id::ObjectID;
 use crate::meta::ObjectMeta;
@@ -68,24 +68,22 @@ impl IpcClient {
             }
             return Ok(None);
         }
-        let handles: Vec<Blob> = blobs
+        let mapped: Vec<MappedBlob> = blobs
             .values()
-            .map(|blob| {
-                let id = ObjectID(blob.id);
-                if blob.size == 0 {
-                    return Blob::new(id, None, 0, 0, None);
-                }
-                *connection.holds.entry(id).or_insert(0) += 1;
-                Blob::new(
-                    id,
-                    Some(Arc::clone(&mapping)),
-                    blob.offset as usize,
-                    blob.size as usize,
-                    Some(Arc::clone(&self.inner)),
-                )
+            .map(|blob| MappedBlob {
+                id: ObjectID(blob.id),
+                place: (blob.size > 0).then(|| {
+                    (
+                        Arc::clone(&mapping),
+                        blob.offset as usize,
+                        blob.size as usize,
+                    )
+                }),
             })
             .collect();
+        count_handles(&mut connection, &mapped);
         drop(connection);
+        let handles = self.wrap(mapped).collect();
         Ok(Some((metas_of(snapshots)?, handles)))
     }
 

@@ -196,6 +196,14 @@ impl MappedBlob {
     }
 }
 
+/// Counts this connection's new handles on mapped blobs (each released when its last handle
+/// goes).
+fn count_handles(connection: &mut Connection, mapped: &[MappedBlob]) {
+    for blob in mapped.iter().filter(|blob| blob.place.is_some()) {
+        *connection.holds.entry(blob.id).or_insert(0) += 1;
+    }
+}
+
 /// The trees of `ids` in a `get_data_reply`, in order; an id without one does not exist.
 fn metas_of(mut reply: Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
     let mut content = match reply.remove("content") {
@@ -453,9 +461,7 @@ impl IpcClient {
                 }
             }
         }
-        for blob in mapped.iter().filter(|blob| blob.place.is_some()) {
-            *connection.holds.entry(blob.id).or_insert(0) += 1;
-        }
+        count_handles(connection, &mapped);
         Ok(mapped)
     }
 
