@@ -22,6 +22,21 @@ fn put_object(client: &IpcClient, bytes: &[u8]) -> (ObjectID, ObjectID) {
     (meta.id().unwrap(), blob)
 }
 
+/// What `call` returns when run while the server's table is locked, which stops the server
+/// from answering anything; `None` if it did not return within 5 s (it asked the server).
+fn with_server_stopped<T: Send + 'static>(
+    server: &TestServer,
+    call: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let table = server.shared().table();
+    let (sender, received) = std::sync::mpsc::channel();
+    let calling = std::thread::spawn(move || sender.send(call()));
+    let returned = received.recv_timeout(Duration::from_secs(5)).ok();
+    drop(table);
+    calling.join().unwrap().ok();
+    returned
+}
+
 /// The tree of `id` as the server answers `get_data_request` (the typed client would read
 /// the index).
 fn tree_from_server(server: &TestServer, id: ObjectID) -> ObjectMeta {
@@ -48,34 +63,19 @@ fn an_indexed_object_is_read_without_the_server() {
     let (id, blob) = put_object(&writer, &bytes);
     let from_server = tree_from_server(&server, id);
 
-    // With the table locked the server cannot answer anything: the get must not ask.
-    let table = server.shared().table();
-    let (sender, received) = std::sync::mpsc::channel();
-    let getting = {
-        let reader = reader.clone();
-        std::thread::spawn(move || sender.send(reader.get_objects(&[id])))
-    };
-    let got = received.recv_timeout(Duration::from_secs(5));
-    drop(table);
-    getting.join().unwrap().ok();
-    let (metas, blobs) = got.expect("the get waited for the server").unwrap();
+    let getter = reader.clone();
+    let (metas, blobs) = with_server_stopped(&server, move || getter.get_objects(&[id]))
+        .expect("the get waited for the server")
+        .unwrap();
     assert_eq!(metas, vec![from_server]);
     assert_eq!(reader.get_metadatas(&[id]).unwrap(), metas);
 
     // A blob on its own too, and the tree of a blob id is the server's.
-    let table = server.shared().table();
-    let (sender, received) = std::sync::mpsc::channel();
-    let getting = {
-        let reader = reader.clone();
-        std::thread::spawn(move || sender.send(reader.get_blob(blob)))
-    };
-    let got = received.recv_timeout(Duration::from_secs(5));
-    drop(table);
-    getting.join().unwrap().ok();
-    assert_eq!(
-        &got.expect("the blob get waited for the server").unwrap()[..],
-        &bytes[..]
-    );
+    let getter = reader.clone();
+    let alone = with_server_stopped(&server, move || getter.get_blob(blob))
+        .expect("the blob get waited for the server")
+        .unwrap();
+    assert_eq!(&alone[..], &bytes[..]);
     assert_eq!(
         reader.get_metadatas(&[blob]).unwrap(),
         vec![tree_from_server(&server, blob)]
