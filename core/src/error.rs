@@ -4,109 +4,155 @@ use std::path::PathBuf;
 
 use crate::id::ObjectID;
 
-/// Vineyard's status codes, as numbered on the wire (`{"code": 12, "message": ...}`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Code {
+/// Declares [`Code`] and [`STATUS_CODES`] from one table: variant, wire value, the name of the
+/// Python exception class, and what the code means.
+macro_rules! status_codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = $value:literal => $exception:literal,)+) => {
+        /// Vineyard's status codes, as numbered on the wire (`{"code": 12, "message": ...}`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Code {
+            $($(#[doc = $doc])+ $variant,)+
+            /// A code this crate does not name.
+            Other(i64),
+        }
+
+        /// Every named status code: its wire value, the Python exception class it raises (as
+        /// Vineyard's Python package names it) and what it means. The one table behind
+        /// [`Code`], the Python exception classes and the Flight error mapping.
+        pub const STATUS_CODES: &[StatusCode] = &[
+            $(StatusCode {
+                code: Code::$variant,
+                value: $value,
+                exception: $exception,
+                doc: concat!($($doc),+),
+            },)+
+        ];
+
+        impl Code {
+            /// The numeric value on the wire.
+            pub fn as_i64(self) -> i64 {
+                match self {
+                    $(Code::$variant => $value,)+
+                    Code::Other(value) => value,
+                }
+            }
+
+            /// The code for a numeric wire value.
+            pub fn from_i64(value: i64) -> Code {
+                match value {
+                    $($value => Code::$variant,)+
+                    other => Code::Other(other),
+                }
+            }
+        }
+    };
+}
+
+/// One row of [`STATUS_CODES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusCode {
+    /// The code.
+    pub code: Code,
+    /// Its value on the wire.
+    pub value: i64,
+    /// The Python exception class raised for it (`""` for success).
+    pub exception: &'static str,
+    /// What it means.
+    pub doc: &'static str,
+}
+
+status_codes! {
     /// Success.
-    Ok,
+    Ok = 0 => "",
     /// The request was malformed or not allowed.
-    Invalid,
+    Invalid = 1 => "InvalidException",
     /// A key was missing.
-    KeyError,
+    KeyError = 2 => "KeyErrorException",
     /// A value had the wrong type.
-    TypeError,
+    TypeError = 3 => "TypeErrorException",
     /// An I/O operation failed.
-    IoError,
+    IoError = 4 => "IOErrorException",
+    /// A stream or file ended early.
+    EndOfFile = 5 => "EndOfFileException",
     /// The feature is not implemented.
-    NotImplemented,
-    /// An internal consistency check failed.
-    AssertionFailed,
+    NotImplemented = 6 => "NotImplementedException",
+    /// An internal consistency check failed, or a request broke one of Vineyard's rules.
+    AssertionFailed = 7 => "AssertionFailedException",
     /// The user passed bad input.
-    UserInputError,
+    UserInputError = 8 => "UserInputErrorException",
+    /// The object exists already.
+    ObjectExists = 11 => "ObjectExistsException",
     /// The object does not exist.
-    ObjectNotExists,
+    ObjectNotExists = 12 => "ObjectNotExistsException",
     /// The object is sealed and can no longer be written.
-    ObjectSealed,
+    ObjectSealed = 13 => "ObjectSealedException",
     /// The object is not sealed yet.
-    ObjectNotSealed,
+    ObjectNotSealed = 14 => "ObjectNotSealedException",
+    /// The operation does not apply to blobs.
+    ObjectIsBlob = 15 => "ObjectIsBlobException",
+    /// The object has another type than the one asked for.
+    ObjectTypeError = 16 => "ObjectTypeErrorException",
+    /// The object's payload is spilled to disk.
+    ObjectSpilled = 17 => "ObjectSpilledException",
+    /// The object's payload is not spilled.
+    ObjectNotSpilled = 18 => "ObjectNotSpilledException",
     /// The metadata tree is invalid.
-    MetaTreeInvalid,
+    MetaTreeInvalid = 21 => "MetaTreeInvalidException",
+    /// A typename in the metadata tree is invalid.
+    MetaTreeTypeInvalid = 22 => "MetaTreeTypeInvalidException",
+    /// The metadata tree has no typename.
+    MetaTreeTypeNotExists = 23 => "MetaTreeTypeNotExistsException",
+    /// A member name in the metadata tree is invalid.
+    MetaTreeNameInvalid = 24 => "MetaTreeNameInvalidException",
     /// A member of a metadata tree has no id.
-    MetaTreeNameNotExists,
+    MetaTreeNameNotExists = 25 => "MetaTreeNameNotExistsException",
+    /// A link in the metadata tree is invalid.
+    MetaTreeLinkInvalid = 26 => "MetaTreeLinkInvalidException",
     /// The object's subtree is missing.
-    MetaTreeSubtreeNotExists,
+    MetaTreeSubtreeNotExists = 27 => "MetaTreeSubtreeNotExistsException",
+    /// The server is not ready yet.
+    VineyardServerNotReady = 31 => "VineyardServerNotReadyException",
+    /// Arrow failed.
+    ArrowError = 32 => "ArrowErrorException",
     /// Connecting to the server failed.
-    ConnectionFailed,
+    ConnectionFailed = 33 => "ConnectionFailedException",
     /// The connection broke.
-    ConnectionError,
+    ConnectionError = 34 => "ConnectionErrorException",
     /// The metadata service (etcd) failed.
-    EtcdError,
+    EtcdError = 35 => "EtcdErrorException",
+    /// The service has stopped already.
+    AlreadyStopped = 36 => "AlreadyStoppedException",
+    /// The metadata service (redis) failed.
+    RedisError = 37 => "RedisErrorException",
     /// The bulk store is full.
-    NotEnoughMemory,
+    NotEnoughMemory = 41 => "NotEnoughMemoryException",
+    /// A stream has no more chunks.
+    StreamDrained = 42 => "StreamDrainedException",
+    /// A stream failed.
+    StreamFailed = 43 => "StreamFailedException",
+    /// A stream is in the wrong state for the operation.
+    InvalidStreamState = 44 => "InvalidStreamStateException",
+    /// A stream is open already.
+    StreamOpened = 45 => "StreamOpenedException",
     /// A global object is malformed.
-    GlobalObjectInvalid,
+    GlobalObjectInvalid = 51 => "GlobalObjectInvalidException",
     /// Anything else.
-    UnknownError,
-    /// A code this crate does not name.
-    Other(i64),
+    UnknownError = 255 => "UnknownErrorException",
 }
 
 impl Code {
-    /// The numeric value on the wire.
-    pub fn as_i64(self) -> i64 {
-        match self {
-            Code::Ok => 0,
-            Code::Invalid => 1,
-            Code::KeyError => 2,
-            Code::TypeError => 3,
-            Code::IoError => 4,
-            Code::NotImplemented => 6,
-            Code::AssertionFailed => 7,
-            Code::UserInputError => 8,
-            Code::ObjectNotExists => 12,
-            Code::ObjectSealed => 13,
-            Code::ObjectNotSealed => 14,
-            Code::MetaTreeInvalid => 21,
-            Code::MetaTreeNameNotExists => 25,
-            Code::MetaTreeSubtreeNotExists => 27,
-            Code::ConnectionFailed => 33,
-            Code::ConnectionError => 34,
-            Code::EtcdError => 35,
-            Code::NotEnoughMemory => 41,
-            Code::GlobalObjectInvalid => 51,
-            Code::UnknownError => 255,
-            Code::Other(value) => value,
-        }
-    }
-
-    /// The code for a numeric wire value.
-    pub fn from_i64(value: i64) -> Code {
-        [
-            Code::Ok,
-            Code::Invalid,
-            Code::KeyError,
-            Code::TypeError,
-            Code::IoError,
-            Code::NotImplemented,
-            Code::AssertionFailed,
-            Code::UserInputError,
-            Code::ObjectNotExists,
-            Code::ObjectSealed,
-            Code::ObjectNotSealed,
-            Code::MetaTreeInvalid,
-            Code::MetaTreeNameNotExists,
-            Code::MetaTreeSubtreeNotExists,
-            Code::ConnectionFailed,
-            Code::ConnectionError,
-            Code::EtcdError,
-            Code::NotEnoughMemory,
-            Code::GlobalObjectInvalid,
-            Code::UnknownError,
-        ]
-        .into_iter()
-        .find(|code| code.as_i64() == value)
-        .unwrap_or(Code::Other(value))
+    /// The row of [`STATUS_CODES`] for this code (`UnknownError`'s for codes it lacks).
+    pub fn status(self) -> &'static StatusCode {
+        STATUS_CODES
+            .iter()
+            .find(|row| row.code == self)
+            .unwrap_or_else(|| {
+                STATUS_CODES
+                    .iter()
+                    .find(|row| row.code == Code::UnknownError)
+                    .expect("the table has UnknownError")
+            })
     }
 }
 
@@ -269,3 +315,29 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn the_code_table_is_one_to_one() {
+        let mut values = HashSet::new();
+        let mut exceptions = HashSet::new();
+        for row in STATUS_CODES {
+            assert_eq!(row.code.as_i64(), row.value);
+            assert_eq!(Code::from_i64(row.value), row.code);
+            assert_eq!(row.code.status(), row);
+            assert!(values.insert(row.value), "{} twice", row.value);
+            assert!(!row.doc.is_empty());
+            if row.code != Code::Ok {
+                assert!(row.exception.ends_with("Exception"), "{}", row.exception);
+                assert!(exceptions.insert(row.exception), "{}", row.exception);
+            }
+        }
+        assert_eq!(Code::from_i64(200), Code::Other(200));
+        assert_eq!(Code::Other(200).status().code, Code::UnknownError);
+    }
+}

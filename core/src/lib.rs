@@ -1,6 +1,11 @@
 //! vineyard-core: Vineyard's shared-memory object store, its IPC protocol, the `vineyardd`
 //! server and a synchronous Rust client.
 //!
+//! With `default-features = false` this is the light client: [`id`], [`meta`], [`protocol`],
+//! the [`meta_index`] reader, [`client`] and [`copy`], with no async runtime, command line or
+//! etcd client. The `server` feature (on by default) adds [`store`], [`table`], [`cluster`]
+//! and [`server`].
+//!
 //! # Layout
 //! - [`id`]: `ObjectID` (`o` + 16 hex digits) and the id generator.
 //! - [`meta`]: `ObjectMeta`, an object's metadata tree.
@@ -16,7 +21,10 @@
 //! - [`error`]: the crate's `Error` and Vineyard's status codes.
 //! - `sys`: memfd, fd passing and page population (Linux).
 
+#![warn(missing_docs)]
+
 pub mod client;
+#[cfg(feature = "server")]
 pub mod cluster;
 pub mod copy;
 pub mod error;
@@ -24,15 +32,20 @@ pub mod id;
 pub mod meta;
 pub mod meta_index;
 pub mod protocol;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod size;
+#[cfg(feature = "server")]
 pub mod store;
 mod sys;
+#[cfg(feature = "server")]
 pub mod table;
 
-pub use client::{Blob, BlobWriter, InstanceStatus, IpcClient};
+pub use client::{Blob, BlobWriter, IpcClient};
 pub use copy::copy_bytes;
 pub use error::{Code, Error, Result};
 pub use id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 pub use meta::ObjectMeta;
+pub use protocol::InstanceStatus;
+#[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, DEFAULT_SOCKET_MODE};

@@ -1,11 +1,14 @@
 //! Thin, safe wrappers over the Linux calls the store needs: memfd, fd passing, page population.
 
+#[cfg(feature = "server")]
 use std::ffi::CString;
+#[cfg(feature = "server")]
 use std::fs::File;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Creates an anonymous shared-memory file of `size` bytes (pages are committed on touch).
+#[cfg(feature = "server")]
 pub fn create_memfd(name: &str, size: u64) -> io::Result<File> {
     let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: `name` is a valid NUL-terminated string; the returned fd is checked below.
@@ -21,6 +24,7 @@ pub fn create_memfd(name: &str, size: u64) -> io::Result<File> {
 
 /// Makes a truncation past `ulimit -f` (a `--size` over the file size limit) fail with `EFBIG`
 /// instead of killing the process with SIGXFSZ, as Python does at start-up.
+#[cfg(feature = "server")]
 pub fn ignore_file_size_signal() {
     // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
     unsafe {
@@ -30,6 +34,7 @@ pub fn ignore_file_size_signal() {
 
 /// Raises the soft limit on open files to the hard limit: each client connection takes two
 /// (its socket and its hold ring), and the usual soft limit of 1024 would cap clients at ~500.
+#[cfg(feature = "server")]
 pub fn raise_open_file_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -72,6 +77,7 @@ unsafe fn message_header(
 /// Sends one fd with a single dummy byte, as Vineyard's clients expect (`SCM_RIGHTS`).
 ///
 /// Returns `WouldBlock` if a non-blocking socket is full.
+#[cfg(feature = "server")]
 pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
     let mut byte = [0x14u8];
     let mut iov = libc::iovec {
@@ -191,6 +197,7 @@ pub fn readable_now(socket: RawFd) -> bool {
 }
 
 /// Bytes waiting in a socket's receive queue (0 if it cannot be asked).
+#[cfg(feature = "server")]
 pub fn unread_bytes(socket: RawFd) -> usize {
     let mut queued: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int through the valid pointer.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
-use vineyard_core::{IpcClient, ObjectID};
+use vineyard_core::{InstanceStatus, IpcClient, ObjectID};
 
 use crate::error::{Error, Result};
 use crate::target::Target;
@@ -34,6 +34,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     (
         "status",
         "the instance's memory and connection figures and its endpoints",
+    ),
+    (
+        "debug",
+        r#"{"debug": {...}}: the instance's debug command (echoes it; {"raise": code} fails with that status code)"#,
     ),
 ];
 
@@ -112,6 +116,12 @@ pub enum Action {
     },
     /// Memory and connection figures.
     Status,
+    /// The instance's debug command.
+    Debug {
+        /// The command, passed on as it is.
+        #[serde(default)]
+        debug: Value,
+    },
 }
 
 fn any() -> String {
@@ -255,22 +265,26 @@ impl Action {
                 client.drop_name(&name)?;
                 json!({"name": name})
             }
+            Action::Debug { debug } => client.debug(debug)?,
             Action::Status => {
-                let status = client.status()?;
-                json!({
-                    "instance_id": status.instance_id,
-                    "deployment": status.deployment,
-                    "memory_usage": status.memory_usage,
-                    "memory_limit": status.memory_limit,
-                    "deferred_requests": status.deferred_requests,
-                    "ipc_connections": status.ipc_connections,
-                    "rpc_connections": status.rpc_connections,
-                    "ipc_socket": client.socket().display().to_string(),
-                    "rpc_endpoint": client.rpc_endpoint(),
-                })
+                let status = FlightStatus {
+                    status: client.status()?,
+                    ipc_socket: client.socket().display().to_string(),
+                    rpc_endpoint: client.rpc_endpoint().to_string(),
+                };
+                serde_json::to_value(status).expect("a status serialises")
             }
         })
     }
+}
+
+/// The `status` action's body: the instance's status and where to reach it.
+#[derive(serde::Serialize)]
+struct FlightStatus {
+    #[serde(flatten)]
+    status: InstanceStatus,
+    ipc_socket: String,
+    rpc_endpoint: String,
 }
 
 #[cfg(test)]

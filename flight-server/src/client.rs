@@ -284,6 +284,12 @@ impl RemoteClient {
             .collect())
     }
 
+    /// The instance's debug command (it echoes `payload`; `{"raise": code}` fails with that
+    /// Vineyard status code).
+    pub async fn debug(&mut self, payload: Value) -> Result<Value> {
+        self.action("debug", json!({ "debug": payload })).await
+    }
+
     /// The instance's memory and connection figures.
     pub async fn status(&mut self) -> Result<InstanceStatus> {
         let reply = self.action("status", json!({})).await?;

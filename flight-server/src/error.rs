@@ -2,6 +2,7 @@
 
 use arrow::error::ArrowError;
 use arrow_flight::error::FlightError;
+use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 use vineyard_core::{Code as VineyardCode, ObjectID};
 
@@ -45,6 +46,8 @@ pub enum Error {
     Remote {
         /// The gRPC status code.
         code: Code,
+        /// The Vineyard status code the service sent with it, if any.
+        vineyard: Option<VineyardCode>,
         /// The server's message.
         message: String,
     },
@@ -98,6 +101,69 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The Vineyard status code this error carries to remote clients (in the gRPC status
+    /// details), so that they raise the same typed error as a local client would.
+    pub fn vineyard_code(&self) -> VineyardCode {
+        match self {
+            Error::Core(error)
+            | Error::NotArrow {
+                source: vineyard_resolvers::Error::Core(error),
+                ..
+            }
+            | Error::Build(vineyard_builders::Error::Core(error)) => error.code(),
+            Error::NotArrow { .. } => VineyardCode::ObjectTypeError,
+            Error::Build(_) | Error::InvalidArgument { .. } | Error::Protocol { .. } => {
+                VineyardCode::Invalid
+            }
+            Error::Arrow(_) => VineyardCode::ArrowError,
+            Error::Remote {
+                vineyard: Some(code),
+                ..
+            } => *code,
+            Error::Remote { .. } => VineyardCode::UnknownError,
+            Error::Connect { .. } => VineyardCode::ConnectionFailed,
+            Error::Io { .. } => VineyardCode::IoError,
+        }
+    }
+}
+
+/// The trailer in which Arrow Flight servers send an Arrow status code (C++ clients, pyarrow
+/// among them, raise the matching Arrow exception).
+const ARROW_STATUS: &str = "x-arrow-status";
+
+/// The trailer whose text Arrow Flight's C++ client appends to the message as `. Detail: ...`:
+/// here `vineyard_code=<code>`, the Vineyard status code of the error.
+const ARROW_STATUS_DETAIL: &str = "x-arrow-status-detail-bin";
+
+/// How the Vineyard status code is spelled in [`ARROW_STATUS_DETAIL`].
+const VINEYARD_CODE_PREFIX: &str = "vineyard_code=";
+
+/// The Arrow status code (`arrow::StatusCode`) a client should raise for a gRPC code: what
+/// pyarrow shows a plain Flight client (`ArrowInvalid`, `KeyError`, `ArrowMemoryError`, ...).
+fn arrow_status_code(code: Code) -> u8 {
+    match code {
+        Code::NotFound => 2,
+        Code::InvalidArgument => 4,
+        Code::ResourceExhausted => 1,
+        Code::Unimplemented => 10,
+        Code::Unavailable => 5,
+        _ => 9,
+    }
+}
+
+/// The Vineyard status code an error status carries, if it carries one.
+pub fn vineyard_code_of(status: &Status) -> Option<VineyardCode> {
+    let detail = status
+        .metadata()
+        .get_bin(ARROW_STATUS_DETAIL)?
+        .to_bytes()
+        .ok()?;
+    let text = std::str::from_utf8(&detail).ok()?;
+    let code = text.strip_prefix(VINEYARD_CODE_PREFIX)?.parse().ok()?;
+    Some(VineyardCode::from_i64(code))
+}
+
 fn core_code(error: &vineyard_core::Error) -> Code {
     use vineyard_core::Error as Core;
     match error {
@@ -134,7 +200,19 @@ impl From<Error> for Status {
             Error::Core(vineyard_core::Error::Server { message, .. }) => message.clone(),
             other => other.to_string(),
         };
-        Status::new(error.code(), message)
+        let code = error.code();
+        let mut status = Status::new(code, message);
+        let trailers = status.metadata_mut();
+        trailers.insert(
+            ARROW_STATUS,
+            MetadataValue::from(arrow_status_code(code) as u32),
+        );
+        let detail = format!("{VINEYARD_CODE_PREFIX}{}", error.vineyard_code().as_i64());
+        trailers.insert_bin(
+            ARROW_STATUS_DETAIL,
+            MetadataValue::from_bytes(detail.as_bytes()),
+        );
+        status
     }
 }
 
@@ -142,6 +220,7 @@ impl From<Status> for Error {
     fn from(status: Status) -> Error {
         Error::Remote {
             code: status.code(),
+            vineyard: vineyard_code_of(&status),
             message: status.message().to_string(),
         }
     }

@@ -20,7 +20,7 @@ use futures::StreamExt;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
-use vineyard_core::server::cli::{RpcOptions, RpcService};
+use vineyard_core::server::{RpcOptions, RpcService};
 
 use crate::auth::TokenCheck;
 use crate::counted::CountedStream;

@@ -9,7 +9,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use vineyard_core::{Blob, BlobWriter};
 
-use crate::errors::{to_py, ObjectSealedException};
+use crate::errors::{new_err, to_py};
 use crate::object_id::PyObjectId;
 
 /// A stand-in address for zero-length buffers (exporters must not hand out NULL).
@@ -157,10 +157,13 @@ impl PyBlobBuilder {
             .unwrap_or_else(|poison| poison.into_inner())
             .take()
             .ok_or_else(|| {
-                ObjectSealedException::new_err(format!(
-                    "cannot {action} blob {}: it was already sealed or aborted",
-                    self.id.0
-                ))
+                new_err(
+                    vineyard_core::Code::ObjectSealed,
+                    format!(
+                        "cannot {action} blob {}: it was already sealed or aborted",
+                        self.id.0
+                    ),
+                )
             })
     }
 
@@ -203,10 +206,13 @@ impl PyBlobBuilder {
     /// Copies the bytes of any buffer-protocol object to `offset` (GIL released while copying).
     fn copy(&self, py: Python<'_>, offset: usize, data: &Bound<'_, PyAny>) -> PyResult<()> {
         if !self.is_open() {
-            return Err(ObjectSealedException::new_err(format!(
-                "cannot write blob {}: it was already sealed or aborted",
-                self.id.0
-            )));
+            return Err(new_err(
+                vineyard_core::Code::ObjectSealed,
+                format!(
+                    "cannot write blob {}: it was already sealed or aborted",
+                    self.id.0
+                ),
+            ));
         }
         let source = ContiguousBuffer::new(data)?;
         let length = source.length();

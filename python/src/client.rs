@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
 
 use crate::blob::{ContiguousBuffer, PyBlob, PyBlobBuilder};
-use crate::errors::{to_py, ConnectionErrorException};
+use crate::errors::{new_err, to_py};
 use crate::json::to_python;
 use crate::object_id::{extract_id, PyObjectId};
+use crate::status::PyInstanceStatus;
 
 /// A connection to one vineyard instance over its UNIX socket.
 #[pyclass(name = "IPCClient", module = "vineyard._native", frozen)]
@@ -43,10 +43,10 @@ impl PyIpcClient {
             .unwrap_or_else(|poison| poison.into_inner())
             .clone()
             .ok_or_else(|| {
-                ConnectionErrorException::new_err(format!(
-                    "the client of {} is closed; connect again",
-                    self.socket
-                ))
+                new_err(
+                    vineyard_core::Code::ConnectionError,
+                    format!("the client of {} is closed; connect again", self.socket),
+                )
             })
     }
 
@@ -257,23 +257,27 @@ impl PyIpcClient {
     }
 
     /// Memory and connection figures.
-    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn status(&self, py: Python<'_>) -> PyResult<PyInstanceStatus> {
         let status = self.with(py, |client| client.status())?;
-        let dict = PyDict::new(py);
-        dict.set_item("instance_id", status.instance_id)?;
-        dict.set_item("deployment", status.deployment)?;
-        dict.set_item("memory_usage", status.memory_usage)?;
-        dict.set_item("memory_limit", status.memory_limit)?;
-        dict.set_item("deferred_requests", status.deferred_requests)?;
-        dict.set_item("ipc_connections", status.ipc_connections)?;
-        dict.set_item("rpc_connections", status.rpc_connections)?;
-        Ok(dict)
+        Ok(PyInstanceStatus::new(&status))
     }
 
     /// The cluster's instances, keyed `i<instance id>`.
     fn cluster_meta(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let meta = self.with(py, |client| client.cluster_info())?;
-        to_python(py, &serde_json::Value::Object(meta))
+        let meta = serde_json::to_value(meta).expect("the cluster view serialises");
+        to_python(py, &meta)
+    }
+
+    /// Vineyard's debug command: `payload` (JSON text) is echoed back as a Python value.
+    fn debug(&self, py: Python<'_>, payload: &str) -> PyResult<Py<PyAny>> {
+        let payload: serde_json::Value = serde_json::from_str(payload).map_err(|error| {
+            to_py(Error::invalid(format!(
+                "the debug command is not valid JSON: {error}"
+            )))
+        })?;
+        let result = self.with(py, |client| client.debug(payload))?;
+        to_python(py, &result)
     }
 
     /// Deletes every object of the instance.

@@ -1,152 +1,91 @@
-//! Python exceptions: one `VineyardException` base and a subclass per Vineyard status code,
-//! mapped from the core's `Error` at this edge.
+//! Python exceptions: `VineyardException` (a `RuntimeError`, as in Vineyard) and one subclass
+//! per row of the core's status-code table (`vineyard_core::error::STATUS_CODES`), created
+//! when the module is imported. A core error becomes the class of its code, here and for
+//! errors that arrived over Flight with their code; nothing else lists the classes.
 
-use pyo3::exceptions::PyException;
+use std::collections::HashMap;
+use std::ffi::CString;
+
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::{create_exception, PyErr};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+use pyo3::PyErr;
+use vineyard_core::error::STATUS_CODES;
 use vineyard_core::{Code, Error};
 
-create_exception!(
-    _native,
-    VineyardException,
-    PyException,
-    "Base of every vineyard error."
-);
-create_exception!(
-    _native,
-    InvalidException,
-    VineyardException,
-    "The request was invalid."
-);
-create_exception!(
-    _native,
-    KeyErrorException,
-    VineyardException,
-    "A key was missing."
-);
-create_exception!(
-    _native,
-    TypeErrorException,
-    VineyardException,
-    "A value had the wrong type."
-);
-create_exception!(
-    _native,
-    IOErrorException,
-    VineyardException,
-    "An I/O operation failed."
-);
-create_exception!(
-    _native,
-    NotImplementedException,
-    VineyardException,
-    "Not implemented."
-);
-create_exception!(
-    _native,
-    AssertionFailedException,
-    VineyardException,
-    "A check failed."
-);
-create_exception!(
-    _native,
-    UserInputErrorException,
-    VineyardException,
-    "Bad user input."
-);
-create_exception!(
-    _native,
-    ObjectExistsException,
-    VineyardException,
-    "The object exists."
-);
-create_exception!(
-    _native,
-    ObjectNotExistsException,
-    VineyardException,
-    "No such object."
-);
-create_exception!(
-    _native,
-    ObjectSealedException,
-    VineyardException,
-    "The blob is sealed."
-);
-create_exception!(
-    _native,
-    ObjectNotSealedException,
-    VineyardException,
-    "The blob is not sealed."
-);
-create_exception!(
-    _native,
-    MetaTreeInvalidException,
-    VineyardException,
-    "Invalid metadata tree."
-);
-create_exception!(
-    _native,
-    NotEnoughMemoryException,
-    VineyardException,
-    "The store is full."
-);
-create_exception!(
-    _native,
-    ConnectionFailedException,
-    VineyardException,
-    "Cannot connect."
-);
-create_exception!(
-    _native,
-    ConnectionErrorException,
-    VineyardException,
-    "The connection broke."
-);
-create_exception!(
-    _native,
-    EtcdErrorException,
-    VineyardException,
-    "The metadata service failed."
-);
-create_exception!(
-    _native,
-    GlobalObjectInvalidException,
-    VineyardException,
-    "Invalid global object."
-);
-create_exception!(
-    _native,
-    UnknownErrorException,
-    VineyardException,
-    "Any other error."
-);
+/// The base class's name.
+const BASE: &str = "VineyardException";
 
-/// Converts a core error into the matching Python exception, with `code` (and, for
+/// The exception classes: the base, and one per status code.
+struct Classes {
+    base: Py<PyType>,
+    by_code: HashMap<i64, Py<PyType>>,
+}
+
+static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
+
+fn new_class(
+    py: Python<'_>,
+    name: &str,
+    doc: &str,
+    base: &Bound<'_, PyType>,
+    code: Code,
+) -> PyResult<Py<PyType>> {
+    let qualified = CString::new(format!("vineyard._native.{name}")).expect("no NUL in names");
+    let doc = CString::new(doc).expect("no NUL in docs");
+    let class = PyErr::new_type(py, &qualified, Some(&doc), Some(base), None)?;
+    class.bind(py).setattr("code", code.as_i64())?;
+    Ok(class)
+}
+
+fn classes(py: Python<'_>) -> &Classes {
+    CLASSES.get_or_init(py, || {
+        let runtime_error = py.get_type::<PyRuntimeError>();
+        let base = new_class(
+            py,
+            BASE,
+            "Base of every vineyard error; `code` is its Vineyard status code.",
+            &runtime_error,
+            Code::UnknownError,
+        )
+        .expect("the base exception class can be created");
+        let by_code = STATUS_CODES
+            .iter()
+            .filter(|row| !row.exception.is_empty())
+            .map(|row| {
+                let class = new_class(py, row.exception, row.doc, base.bind(py), row.code)
+                    .expect("exception classes can be created");
+                (row.value, class)
+            })
+            .collect();
+        Classes { base, by_code }
+    })
+}
+
+/// The exception class of `code` (`UnknownErrorException` for a code without one).
+pub fn class_of<'py>(py: Python<'py>, code: Code) -> Bound<'py, PyType> {
+    let classes = classes(py);
+    classes
+        .by_code
+        .get(&code.as_i64())
+        .or_else(|| classes.by_code.get(&Code::UnknownError.as_i64()))
+        .expect("UnknownError has a class")
+        .bind(py)
+        .clone()
+}
+
+/// A new exception of the class of `code`.
+pub fn new_err(code: Code, message: impl Into<String>) -> PyErr {
+    let message = message.into();
+    Python::attach(|py| PyErr::from_type(class_of(py, code), message))
+}
+
+/// Converts a core error into the exception of its code, with `code` (and, for
 /// `NotEnoughMemoryException`, `requested` / `available`) set on it.
 pub fn to_py(error: Error) -> PyErr {
-    let message = error.to_string();
     let code = error.code();
-    let exception = match code {
-        Code::Invalid => InvalidException::new_err(message),
-        Code::KeyError => KeyErrorException::new_err(message),
-        Code::TypeError => TypeErrorException::new_err(message),
-        Code::IoError => IOErrorException::new_err(message),
-        Code::NotImplemented => NotImplementedException::new_err(message),
-        Code::AssertionFailed => AssertionFailedException::new_err(message),
-        Code::UserInputError => UserInputErrorException::new_err(message),
-        Code::ObjectNotExists => ObjectNotExistsException::new_err(message),
-        Code::ObjectSealed => ObjectSealedException::new_err(message),
-        Code::ObjectNotSealed => ObjectNotSealedException::new_err(message),
-        Code::MetaTreeInvalid | Code::MetaTreeNameNotExists | Code::MetaTreeSubtreeNotExists => {
-            MetaTreeInvalidException::new_err(message)
-        }
-        Code::NotEnoughMemory => NotEnoughMemoryException::new_err(message),
-        Code::ConnectionFailed => ConnectionFailedException::new_err(message),
-        Code::ConnectionError => ConnectionErrorException::new_err(message),
-        Code::EtcdError => EtcdErrorException::new_err(message),
-        Code::GlobalObjectInvalid => GlobalObjectInvalidException::new_err(message),
-        _ => UnknownErrorException::new_err(message),
-    };
+    let exception = new_err(code, error.to_string());
     Python::attach(|py| {
         let value = exception.value(py);
         let _ = value.setattr("code", code.as_i64());
@@ -162,120 +101,13 @@ pub fn to_py(error: Error) -> PyErr {
     exception
 }
 
-/// Adds every exception class to the module, each with its Vineyard `code` as a class attribute.
+/// Adds the base class and every code's class to the module.
 pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
-    let codes = [
-        (py.get_type::<VineyardException>(), Code::UnknownError),
-        (py.get_type::<InvalidException>(), Code::Invalid),
-        (py.get_type::<KeyErrorException>(), Code::KeyError),
-        (py.get_type::<TypeErrorException>(), Code::TypeError),
-        (py.get_type::<IOErrorException>(), Code::IoError),
-        (
-            py.get_type::<NotImplementedException>(),
-            Code::NotImplemented,
-        ),
-        (
-            py.get_type::<AssertionFailedException>(),
-            Code::AssertionFailed,
-        ),
-        (
-            py.get_type::<UserInputErrorException>(),
-            Code::UserInputError,
-        ),
-        (py.get_type::<ObjectExistsException>(), Code::Other(11)),
-        (
-            py.get_type::<ObjectNotExistsException>(),
-            Code::ObjectNotExists,
-        ),
-        (py.get_type::<ObjectSealedException>(), Code::ObjectSealed),
-        (
-            py.get_type::<ObjectNotSealedException>(),
-            Code::ObjectNotSealed,
-        ),
-        (
-            py.get_type::<MetaTreeInvalidException>(),
-            Code::MetaTreeInvalid,
-        ),
-        (
-            py.get_type::<NotEnoughMemoryException>(),
-            Code::NotEnoughMemory,
-        ),
-        (
-            py.get_type::<ConnectionFailedException>(),
-            Code::ConnectionFailed,
-        ),
-        (
-            py.get_type::<ConnectionErrorException>(),
-            Code::ConnectionError,
-        ),
-        (py.get_type::<EtcdErrorException>(), Code::EtcdError),
-        (
-            py.get_type::<GlobalObjectInvalidException>(),
-            Code::GlobalObjectInvalid,
-        ),
-        (py.get_type::<UnknownErrorException>(), Code::UnknownError),
-    ];
-    for (class, code) in codes {
-        class.setattr("code", code.as_i64())?;
+    let classes = classes(py);
+    module.add(BASE, classes.base.bind(py))?;
+    for row in STATUS_CODES.iter().filter(|row| !row.exception.is_empty()) {
+        module.add(row.exception, class_of(py, row.code))?;
     }
-    module.add("VineyardException", py.get_type::<VineyardException>())?;
-    module.add("InvalidException", py.get_type::<InvalidException>())?;
-    module.add("KeyErrorException", py.get_type::<KeyErrorException>())?;
-    module.add("TypeErrorException", py.get_type::<TypeErrorException>())?;
-    module.add("IOErrorException", py.get_type::<IOErrorException>())?;
-    module.add(
-        "NotImplementedException",
-        py.get_type::<NotImplementedException>(),
-    )?;
-    module.add(
-        "AssertionFailedException",
-        py.get_type::<AssertionFailedException>(),
-    )?;
-    module.add(
-        "UserInputErrorException",
-        py.get_type::<UserInputErrorException>(),
-    )?;
-    module.add(
-        "ObjectExistsException",
-        py.get_type::<ObjectExistsException>(),
-    )?;
-    module.add(
-        "ObjectNotExistsException",
-        py.get_type::<ObjectNotExistsException>(),
-    )?;
-    module.add(
-        "ObjectSealedException",
-        py.get_type::<ObjectSealedException>(),
-    )?;
-    module.add(
-        "ObjectNotSealedException",
-        py.get_type::<ObjectNotSealedException>(),
-    )?;
-    module.add(
-        "MetaTreeInvalidException",
-        py.get_type::<MetaTreeInvalidException>(),
-    )?;
-    module.add(
-        "NotEnoughMemoryException",
-        py.get_type::<NotEnoughMemoryException>(),
-    )?;
-    module.add(
-        "ConnectionFailedException",
-        py.get_type::<ConnectionFailedException>(),
-    )?;
-    module.add(
-        "ConnectionErrorException",
-        py.get_type::<ConnectionErrorException>(),
-    )?;
-    module.add("EtcdErrorException", py.get_type::<EtcdErrorException>())?;
-    module.add(
-        "GlobalObjectInvalidException",
-        py.get_type::<GlobalObjectInvalidException>(),
-    )?;
-    module.add(
-        "UnknownErrorException",
-        py.get_type::<UnknownErrorException>(),
-    )?;
     Ok(())
 }

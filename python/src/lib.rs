@@ -4,6 +4,7 @@
 //! - `client`: `IPCClient` over the core's synchronous `IpcClient` (GIL released per call).
 //! - `blob`: `Blob` and `BlobBuilder` with the buffer protocol over shared memory.
 //! - `object_id`: `ObjectID`.
+//! - `status`: `InstanceStatus`, the core's struct as a Python object.
 //! - `errors`: `VineyardException` and its subclasses.
 //! - `json`: JSON values to Python objects.
 //! - `run_server`: `python -m vineyard` runs the server linked into this module, with its
@@ -14,6 +15,7 @@ mod client;
 mod errors;
 mod json;
 mod object_id;
+mod status;
 
 use pyo3::prelude::*;
 
@@ -39,6 +41,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<blob::PyBlob>()?;
     module.add_class::<blob::PyBlobBuilder>()?;
     module.add_class::<client::PyIpcClient>()?;
+    module.add_class::<status::PyInstanceStatus>()?;
     module.add_function(wrap_pyfunction!(run_server, module)?)?;
     errors::register(module)?;
     Ok(())

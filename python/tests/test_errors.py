@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 import vineyard
 from vineyard import ObjectID, ObjectMeta
+from vineyard.core.exceptions import native_exceptions
 
 MISSING = ObjectID(0x0000123456789ABC)
 MISSING_BLOB = ObjectID(0x8000123456789ABC)
@@ -108,3 +111,45 @@ def test_bad_arguments(client):
 def test_unpicklable_value(client):
     with pytest.raises(Exception, match="(?i)pickle"):
         client.put(lambda: None)
+
+
+def _coded_classes() -> list[type]:
+    return [
+        cls
+        for cls in native_exceptions().values()
+        if cls is not vineyard.VineyardException and cls.__dict__.get("code")
+    ]
+
+
+def test_every_status_code_has_its_own_class():
+    classes = _coded_classes()
+    codes = [cls.code for cls in classes]
+    assert len(codes) == len(set(codes)) > 30
+    for cls in classes:
+        assert issubclass(cls, vineyard.VineyardException) and issubclass(cls, RuntimeError)
+        assert cls.__module__ == "vineyard._native"
+        assert getattr(vineyard, cls.__name__) is cls
+
+
+def test_the_stub_lists_every_native_exception():
+    stub = (Path(vineyard.__file__).parent / "_native.pyi").read_text()
+    listed = set(re.findall(r"^class (\w+Exception)\(", stub, re.MULTILINE))
+    assert listed == set(native_exceptions())
+
+
+def test_every_code_reaches_ipc_and_flight_clients_as_the_same_class(start_server):
+    server = start_server("64Mi", "--rpc_socket_port", "0")
+    with vineyard.connect(server.socket) as ipc, vineyard.connect(ipc.rpc_endpoint) as rpc:
+        for cls in _coded_classes():
+            for client in (ipc, rpc):
+                with pytest.raises(vineyard.VineyardException) as caught:
+                    client.debug({"raise": cls.code})
+                assert type(caught.value) is cls, (client, cls, caught.value)
+                assert caught.value.code == cls.code
+                assert f"status code {cls.code}" in str(caught.value)
+        assert ipc.debug({"echo": [1, 2]}) == {"echo": [1, 2]}
+        assert rpc.debug({"echo": [1, 2]}) == {"echo": [1, 2]}
+        unknown = 200
+        for client in (ipc, rpc):
+            with pytest.raises(vineyard.UnknownErrorException):
+                client.debug({"raise": unknown})

@@ -365,3 +365,37 @@ def test_pickled_pandas_columns_get_a_clear_error_in_rust(client, vineyard_socke
     done = run_example(examples_dir, "read_arrow", vineyard_socket, str(object_id))
     assert done.returncode != 0
     assert "column `s` is pickled" in done.stderr, done.stderr
+
+
+# -- the light client ----------------------------------------------------------------------------
+
+
+def test_a_program_built_on_the_light_client_puts_what_python_reads(client, vineyard_socket):
+    """`examples/light-client` depends on vineyard-core without its server feature."""
+    configured = os.environ.get("VINEYARD_EXAMPLES_DIR")
+    if configured:
+        binary = Path(configured) / "light_client"
+    else:
+        cargo = shutil.which("cargo")
+        if cargo is None:
+            pytest.skip("cargo is not installed and VINEYARD_EXAMPLES_DIR is not set")
+        command = [cargo, "build", "--quiet", "-p", "vineyard-example-light-client"]
+        subprocess.run(command, cwd=REPO, check=True, timeout=BUILD_TIMEOUT)
+        binary = REPO / os.environ.get("CARGO_TARGET_DIR", "target") / "debug" / "light_client"
+    done = subprocess.run(
+        [str(binary), vineyard_socket, "from the light client"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["size"] == len("from the light client")
+    assert summary["text"] == "from the light client"
+    assert summary["instance_id"] == client.instance_id
+    blob = client.get_object(vineyard.ObjectID(summary["id"]))
+    assert bytes(memoryview(blob)) == b"from the light client"
+    missing = subprocess.run(
+        [str(binary), vineyard_socket + ".missing"], capture_output=True, text=True
+    )
+    assert missing.returncode == 1 and "is vineyardd running there?" in missing.stderr

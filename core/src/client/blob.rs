@@ -7,6 +7,7 @@ use super::mapping::Mapping;
 use super::ClientInner;
 use crate::error::Result;
 use crate::id::{ObjectID, EMPTY_BLOB_ID};
+use crate::protocol::reply::{DropBufferReply, SealReply};
 use crate::protocol::Request;
 
 /// Keeps a blob held on the server while any handle to it lives.
@@ -145,7 +146,8 @@ impl BlobWriter {
     pub fn seal(mut self) -> Result<ObjectID> {
         self.finished = true;
         if self.id != EMPTY_BLOB_ID {
-            self.client.call(&Request::Seal { id: self.id })?;
+            self.client
+                .call::<SealReply>(&Request::Seal { id: self.id })?;
         }
         Ok(self.id)
     }
@@ -171,7 +173,8 @@ impl BlobWriter {
 
     fn drop_buffer(&self) -> Result<()> {
         if self.id != EMPTY_BLOB_ID {
-            self.client.call(&Request::DropBuffer { id: self.id })?;
+            self.client
+                .call::<DropBufferReply>(&Request::DropBuffer { id: self.id })?;
         }
         Ok(())
     }

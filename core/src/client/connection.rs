@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, Result};
 use crate::id::ObjectID;
 use crate::meta_index::HoldRing;
+use crate::protocol::reply::{self, ErrorReply, Reply, ReserveIdsReply};
 use crate::protocol::{frame, Request};
 use crate::sys;
 
@@ -85,27 +86,25 @@ impl Connection {
     /// ids from the server when the last one is used up.
     pub fn next_reserved_id(&mut self) -> Result<ObjectID> {
         if self.reserved.is_empty() {
-            let reply = self.call(&Request::ReserveIds {
+            let reply: ReserveIdsReply = self.call(&Request::ReserveIds {
                 count: RESERVED_RUN,
             })?;
-            let first =
-                reply
-                    .get("first")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| Error::Protocol {
-                        message: "reserve_ids_reply lacks the unsigned integer `first`".into(),
-                    })?;
-            self.reserved = first..first + RESERVED_RUN;
+            self.reserved = reply.first..reply.first + reply.count.min(RESERVED_RUN);
         }
         let id = self.reserved.start;
         self.reserved.start += 1;
         Ok(ObjectID(id))
     }
 
-    /// Sends a request and reads its reply (and announced fds); error replies become errors.
-    pub fn call(&mut self, request: &Request) -> Result<Map<String, Value>> {
+    /// Sends a request and reads its typed reply (and the fds it announces); error replies
+    /// become errors.
+    pub fn call<R: Reply>(&mut self, request: &Request) -> Result<R> {
+        debug_assert_eq!(request.reply_type(), R::TYPE, "{request:?}");
         self.check_unbroken()?;
-        self.exchange(request).map_err(|error| self.lost_on(error))
+        let message = self
+            .exchange(request)
+            .map_err(|error| self.lost_on(error))?;
+        reply::decode(message).map_err(|error| self.lost_on(error))
     }
 
     /// Fails once the stream broke: nothing more can be read from it in step.
@@ -202,21 +201,14 @@ impl Connection {
         self.inbox.read_frame(socket)
     }
 
+    /// Writes a request and reads its reply message: an error reply is an error (or the
+    /// error of an earlier request nobody waited for, which comes first).
     fn exchange(&mut self, request: &Request) -> Result<Map<String, Value>> {
         frame::write_blocking(&mut self.stream, &request.to_json())?;
         self.read_unread_replies()?;
         let reply = self.read_reply()?;
         if let Some(failed) = reply_error(&reply) {
             return Err(self.failed.take().unwrap_or(failed));
-        }
-        let expected = request.reply_type();
-        match reply.get("type").and_then(Value::as_str) {
-            Some(kind) if kind == expected => {}
-            other => {
-                return Err(Error::Protocol {
-                    message: format!("expected a {expected}, got {other:?}"),
-                })
-            }
         }
         // The fds follow the reply on the stream: take them even when failing below.
         self.receive_announced_fds(&reply)?;
@@ -254,38 +246,5 @@ fn unawaited_create_failed(id: ObjectID, error: Error) -> Error {
 
 /// The error an error reply carries, if it is one.
 fn reply_error(reply: &Map<String, Value>) -> Option<Error> {
-    reply
-        .get("code")
-        .and_then(Value::as_i64)
-        .filter(|&code| code != 0)
-        .map(|code| error_from_reply(code, reply))
-}
-
-/// Turns an error reply into the matching typed error.
-fn error_from_reply(code: i64, reply: &Map<String, Value>) -> Error {
-    let message = reply
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("(no message)")
-        .to_string();
-    let number = |key: &str| reply.get(key).and_then(Value::as_u64);
-    match Code::from_i64(code) {
-        Code::NotEnoughMemory => match (number("requested"), number("available")) {
-            (Some(requested), Some(available)) => Error::NotEnoughMemory {
-                requested,
-                available,
-            },
-            _ => Error::Server {
-                code: Code::NotEnoughMemory,
-                message,
-            },
-        },
-        Code::ObjectNotExists if number("object_id").is_some() => Error::ObjectNotExists {
-            id: ObjectID(number("object_id").expect("checked")),
-        },
-        Code::ObjectNotSealed if number("object_id").is_some() => Error::ObjectNotSealed {
-            id: ObjectID(number("object_id").expect("checked")),
-        },
-        code => Error::Server { code, message },
-    }
+    ErrorReply::from_message(reply).map(ErrorReply::into_error)
 }

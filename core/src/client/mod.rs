@@ -9,12 +9,11 @@ mod inbox;
 mod indexed;
 mod mapping;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub use blob::{Blob, BlobWriter};
@@ -25,27 +24,15 @@ use crate::error::{Error, Result};
 use crate::id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 use crate::meta::ObjectMeta;
 use crate::meta_index::{HoldRing, IndexView};
-use crate::protocol::{Pattern, Payload, Request, PROTOCOL_VERSION};
-use crate::store::MAP_SIZE_SLACK;
-
-/// Memory and connection figures of an instance (`instance_status`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct InstanceStatus {
-    /// The instance's id.
-    pub instance_id: InstanceID,
-    /// `local` or a cluster deployment.
-    pub deployment: String,
-    /// Bytes of shared memory in use.
-    pub memory_usage: u64,
-    /// Bytes of shared memory in all.
-    pub memory_limit: u64,
-    /// Requests waiting for objects or names.
-    pub deferred_requests: u64,
-    /// Open IPC connections.
-    pub ipc_connections: u64,
-    /// Open RPC connections.
-    pub rpc_connections: u64,
-}
+use crate::protocol::reply::{
+    ClearReply, ClusterMetaReply, CreateBufferReply, CreateDataReply, DebugReply,
+    DelDataWithFeedbacksReply, DropNameReply, ExistsReply, GetBuffersReply, GetDataReply,
+    GetNameReply, IfPersistReply, InstanceInfoReply, InstanceStatusReply, ListNameReply,
+    MetaIndexReply, PersistReply, PutNameReply, RegisterReply,
+};
+use crate::protocol::{
+    InstanceStatus, Pattern, Payload, Reply, Request, MAP_SIZE_SLACK, PROTOCOL_VERSION,
+};
 
 pub(crate) struct ClientInner {
     socket: PathBuf,
@@ -77,7 +64,7 @@ impl ClientInner {
             .unwrap_or_else(|poison| poison.into_inner()))
     }
 
-    fn call(&self, request: &Request) -> Result<Map<String, Value>> {
+    fn call<R: Reply>(&self, request: &Request) -> Result<R> {
         self.connection()?.call(request)
     }
 
@@ -156,34 +143,6 @@ impl std::fmt::Debug for IpcClient {
     }
 }
 
-fn ids_of(reply: &Map<String, Value>, key: &str) -> Vec<ObjectID> {
-    reply
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|ids| ids.iter().filter_map(Value::as_u64).map(ObjectID).collect())
-        .unwrap_or_default()
-}
-
-fn payloads_of(reply: &Map<String, Value>) -> Result<Vec<Payload>> {
-    let listed = match reply.get("payloads") {
-        Some(Value::Array(items)) => items.clone(),
-        _ => {
-            let count = reply.get("num").and_then(Value::as_u64).unwrap_or(0);
-            (0..count)
-                .filter_map(|index| reply.get(&index.to_string()).cloned())
-                .collect()
-        }
-    };
-    listed
-        .into_iter()
-        .map(|item| {
-            serde_json::from_value(item).map_err(|error| Error::Protocol {
-                message: format!("malformed payload in reply: {error}"),
-            })
-        })
-        .collect()
-}
-
 /// A blob of a reply, mapped (`None`: the empty blob) but not wrapped in a handle yet.
 struct MappedBlob {
     id: ObjectID,
@@ -205,11 +164,7 @@ fn count_handles(connection: &mut Connection, mapped: &[MappedBlob]) {
 }
 
 /// The trees of `ids` in a `get_data_reply`, in order; an id without one does not exist.
-fn metas_of(mut reply: Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
-    let mut content = match reply.remove("content") {
-        Some(Value::Object(content)) => content,
-        _ => Map::new(),
-    };
+fn metas_of(mut content: Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
     ids.iter()
         .map(|id| match content.remove(&id.to_string()) {
             Some(tree) => ObjectMeta::from_json(tree),
@@ -221,17 +176,13 @@ fn metas_of(mut reply: Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<Objec
 /// Maps the server's metadata index and gives the connection its hold ring; `None` if the
 /// server cannot give them.
 fn open_index(connection: &mut Connection) -> Result<Option<IndexView>> {
-    let reply = match connection.call(&Request::MetaIndex) {
+    let reply: MetaIndexReply = match connection.call(&Request::MetaIndex) {
         Ok(reply) => reply,
         Err(Error::ConnectionLost { message }) => return Err(Error::ConnectionLost { message }),
         Err(_) => return Ok(None),
     };
-    let index = connection
-        .files
-        .remove(&(number(&reply, "index_fd")? as i32));
-    let ring = connection
-        .files
-        .remove(&(number(&reply, "ring_fd")? as i32));
+    let index = connection.files.remove(&reply.index_fd);
+    let ring = connection.files.remove(&reply.ring_fd);
     let (Some(index), Some(ring)) = (index, ring) else {
         return Ok(None);
     };
@@ -244,15 +195,6 @@ fn open_index(connection: &mut Connection) -> Result<Option<IndexView>> {
     }
 }
 
-fn number(reply: &Map<String, Value>, key: &str) -> Result<u64> {
-    reply
-        .get(key)
-        .and_then(Value::as_u64)
-        .ok_or_else(|| Error::Protocol {
-            message: format!("reply lacks the unsigned integer `{key}`"),
-        })
-}
-
 impl IpcClient {
     /// Connects to the instance listening on `socket` and registers.
     pub fn connect(socket: impl AsRef<Path>) -> Result<IpcClient> {
@@ -262,23 +204,16 @@ impl IpcClient {
             source,
         })?;
         let mut connection = Connection::new(stream);
-        let reply = connection.call(&Request::Register {
+        let reply: RegisterReply = connection.call(&Request::Register {
             version: PROTOCOL_VERSION.into(),
             store_matches: true,
         })?;
-        if reply.get("store_match") == Some(&Value::Bool(false)) {
+        if !reply.store_match {
             return Err(Error::invalid(
                 "the server runs a different kind of store (plasma); connect to a normal store",
             ));
         }
-        let instance_id = number(&reply, "instance_id")?;
-        let rpc_endpoint = reply
-            .get("rpc_endpoint")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let reserves_ids = reply.get("reserve_ids") == Some(&Value::Bool(true));
-        let index = if reply.get("meta_index") == Some(&Value::Bool(true)) {
+        let index = if reply.meta_index {
             open_index(&mut connection)?
         } else {
             None
@@ -286,9 +221,9 @@ impl IpcClient {
         Ok(IpcClient {
             inner: Arc::new(ClientInner {
                 socket,
-                instance_id,
-                rpc_endpoint,
-                reserves_ids,
+                instance_id: reply.instance_id,
+                rpc_endpoint: reply.rpc_endpoint,
+                reserves_ids: reply.reserve_ids,
                 pid: std::process::id(),
                 connection: Mutex::new(connection),
                 mappings: Mutex::new(HashMap::new()),
@@ -320,18 +255,9 @@ impl IpcClient {
     /// Allocates a writable buffer of `size` bytes.
     pub fn create_blob(&self, size: usize) -> Result<BlobWriter> {
         let mut connection = self.inner.connection()?;
-        let reply = connection.call(&Request::CreateBuffer { size: size as u64 })?;
-        let payload: Payload = reply
-            .get("created")
-            .cloned()
-            .ok_or_else(|| Error::Protocol {
-                message: "create_buffer_reply lacks `created`".into(),
-            })
-            .and_then(|created| {
-                serde_json::from_value(created).map_err(|error| Error::Protocol {
-                    message: format!("malformed payload: {error}"),
-                })
-            })?;
+        let reply: CreateBufferReply =
+            connection.call(&Request::CreateBuffer { size: size as u64 })?;
+        let payload = reply.created;
         if payload.data_size as usize != size {
             return Err(Error::Protocol {
                 message: format!(
@@ -407,11 +333,11 @@ impl IpcClient {
             Some((_, blobs)) => blobs.into_iter().map(|b| (b.id(), b)).collect(),
             None => {
                 let mut connection = self.inner.connection()?;
-                let reply = connection.call(&Request::GetBuffers {
+                let reply: GetBuffersReply = connection.call(&Request::GetBuffers {
                     ids: ids.to_vec(),
                     unsafe_read: false,
                 })?;
-                let mapped = self.map_payloads(&mut connection, payloads_of(&reply)?)?;
+                let mapped = self.map_payloads(&mut connection, reply.payloads)?;
                 drop(connection);
                 self.wrap(mapped).map(|b| (b.id(), b)).collect()
             }
@@ -487,16 +413,16 @@ impl IpcClient {
             return Ok(found);
         }
         let mut connection = self.inner.connection()?;
-        let reply = connection.call(&Request::GetData {
+        let reply: GetDataReply = connection.call(&Request::GetData {
             ids: ids.to_vec(),
             sync_remote: true,
             wait: false,
             buffers: true,
         })?;
-        let mapped = self.map_payloads(&mut connection, payloads_of(&reply)?)?;
+        let mapped = self.map_payloads(&mut connection, reply.payloads)?;
         drop(connection);
         let blobs = self.wrap(mapped).collect();
-        Ok((metas_of(reply, ids)?, blobs))
+        Ok((metas_of(reply.content, ids)?, blobs))
     }
 
     /// Maps one sealed blob for reading.
@@ -511,14 +437,14 @@ impl IpcClient {
         if meta.instance_id().is_none() {
             meta.set_instance_id(self.instance_id());
         }
-        let reply = self.inner.call(&Request::CreateData {
+        let reply: CreateDataReply = self.inner.call(&Request::CreateData {
             contents: vec![meta.as_map().clone()],
             plural: false,
             assigned: None,
         })?;
-        meta.set_id(ObjectID(number(&reply, "id")?));
-        meta.insert("signature", number(&reply, "signature")?);
-        meta.set_instance_id(number(&reply, "instance_id")?);
+        meta.set_id(reply.id);
+        meta.insert("signature", reply.signature);
+        meta.set_instance_id(reply.instance_id);
         Ok(meta)
     }
 
@@ -565,13 +491,13 @@ impl IpcClient {
         if let Some(metas) = self.get_metadatas_from_index(ids)? {
             return Ok(metas);
         }
-        let reply = self.inner.call(&Request::GetData {
+        let reply: GetDataReply = self.inner.call(&Request::GetData {
             ids: ids.to_vec(),
             sync_remote: true,
             wait: false,
             buffers: false,
         })?;
-        metas_of(reply, ids)
+        metas_of(reply.content, ids)
     }
 
     /// The metadata tree of one object.
@@ -586,56 +512,55 @@ impl IpcClient {
         regex: bool,
         limit: usize,
     ) -> Result<Vec<ObjectMeta>> {
-        let reply = self.inner.call(&Request::ListData {
+        let reply: GetDataReply = self.inner.call(&Request::ListData {
             pattern: Pattern {
                 text: pattern.into(),
                 regex,
                 limit,
             },
         })?;
-        match reply.get("content") {
-            Some(Value::Object(content)) => content
-                .values()
-                .cloned()
-                .map(ObjectMeta::from_json)
-                .collect(),
-            _ => Ok(Vec::new()),
-        }
+        reply
+            .content
+            .into_iter()
+            .map(|(_, tree)| ObjectMeta::from_json(tree))
+            .collect()
     }
 
     /// Deletes objects (see `del_data`: `force` also deletes users, `deep` unused members).
     pub fn delete(&self, ids: &[ObjectID], force: bool, deep: bool) -> Result<Vec<ObjectID>> {
-        let reply = self.inner.call(&Request::DelData {
+        let reply: DelDataWithFeedbacksReply = self.inner.call(&Request::DelData {
             ids: ids.to_vec(),
             force,
             deep,
             fastpath: false,
             feedback: true,
         })?;
-        Ok(ids_of(&reply, "deleted_bids"))
+        Ok(reply.deleted_bids)
     }
 
     /// True if the object or sealed blob exists.
     pub fn exists(&self, id: ObjectID) -> Result<bool> {
-        let reply = self.inner.call(&Request::Exists { id })?;
-        Ok(reply.get("exists") == Some(&Value::Bool(true)))
+        let reply: ExistsReply = self.inner.call(&Request::Exists { id })?;
+        Ok(reply.exists)
     }
 
     /// Publishes an object (and its members) to the cluster.
     pub fn persist(&self, id: ObjectID) -> Result<()> {
-        self.inner.call(&Request::Persist { id }).map(drop)
+        self.inner
+            .call::<PersistReply>(&Request::Persist { id })
+            .map(drop)
     }
 
     /// Whether an object is persisted.
     pub fn is_persisted(&self, id: ObjectID) -> Result<bool> {
-        let reply = self.inner.call(&Request::IfPersist { id })?;
-        Ok(reply.get("persist") == Some(&Value::Bool(true)))
+        let reply: IfPersistReply = self.inner.call(&Request::IfPersist { id })?;
+        Ok(reply.persist)
     }
 
     /// Names a persisted object.
     pub fn put_name(&self, id: ObjectID, name: &str) -> Result<()> {
         self.inner
-            .call(&Request::PutName {
+            .call::<PutNameReply>(&Request::PutName {
                 id,
                 name: name.into(),
             })
@@ -644,17 +569,17 @@ impl IpcClient {
 
     /// The object a name points at; with `wait`, blocks until the name exists.
     pub fn get_name(&self, name: &str, wait: bool) -> Result<ObjectID> {
-        let reply = self.inner.call(&Request::GetName {
+        let reply: GetNameReply = self.inner.call(&Request::GetName {
             name: name.into(),
             wait,
         })?;
-        Ok(ObjectID(number(&reply, "object_id")?))
+        Ok(reply.object_id)
     }
 
     /// Removes a name.
     pub fn drop_name(&self, name: &str) -> Result<()> {
         self.inner
-            .call(&Request::DropName { name: name.into() })
+            .call::<DropNameReply>(&Request::DropName { name: name.into() })
             .map(drop)
     }
 
@@ -665,39 +590,26 @@ impl IpcClient {
         regex: bool,
         limit: usize,
     ) -> Result<Vec<(String, ObjectID)>> {
-        let reply = self.inner.call(&Request::ListName {
+        let reply: ListNameReply = self.inner.call(&Request::ListName {
             pattern: Pattern {
                 text: pattern.into(),
                 regex,
                 limit,
             },
         })?;
-        Ok(match reply.get("names") {
-            Some(Value::Object(names)) => names
-                .iter()
-                .filter_map(|(name, id)| Some((name.clone(), ObjectID(id.as_u64()?))))
-                .collect(),
-            _ => Vec::new(),
-        })
+        Ok(reply.into_names())
     }
 
     /// Memory and connection figures.
     pub fn status(&self) -> Result<InstanceStatus> {
-        let reply = self.inner.call(&Request::InstanceStatus)?;
-        serde_json::from_value(reply.get("meta").cloned().unwrap_or(Value::Null)).map_err(|error| {
-            Error::Protocol {
-                message: format!("malformed instance status: {error}"),
-            }
-        })
+        let reply: InstanceStatusReply = self.inner.call(&Request::InstanceStatus)?;
+        Ok(reply.meta)
     }
 
     /// The cluster's instances, keyed `i<instance id>`.
-    pub fn cluster_info(&self) -> Result<Map<String, Value>> {
-        let reply = self.inner.call(&Request::ClusterMeta)?;
-        match reply.get("meta") {
-            Some(Value::Object(meta)) => Ok(meta.clone()),
-            _ => Ok(Map::new()),
-        }
+    pub fn cluster_info(&self) -> Result<BTreeMap<String, InstanceInfoReply>> {
+        let reply: ClusterMetaReply = self.inner.call(&Request::ClusterMeta)?;
+        Ok(reply.meta)
     }
 
     /// Waits for the replies of requests sent without waiting for them (see
@@ -718,9 +630,16 @@ impl IpcClient {
         }
     }
 
+    /// Sends Vineyard's debug command; the server echoes `payload` (ours also fails with the
+    /// status code `{"raise": code}` asks for, to show how each code reaches a client).
+    pub fn debug(&self, payload: Value) -> Result<Value> {
+        let reply: DebugReply = self.inner.call(&Request::Debug { payload })?;
+        Ok(reply.result)
+    }
+
     /// Deletes every object and blob of the instance.
     pub fn clear(&self) -> Result<()> {
-        self.inner.call(&Request::Clear).map(drop)
+        self.inner.call::<ClearReply>(&Request::Clear).map(drop)
     }
 }
 

@@ -16,7 +16,6 @@ use memmap2::{MmapOptions, MmapRaw};
 
 use crate::error::{Error, Result};
 use crate::id::ObjectID;
-use crate::sys;
 
 /// Ids a ring holds before its client must wait for the server to take them.
 pub const RING_LEN: usize = 1024;
@@ -36,8 +35,9 @@ pub struct HoldRing {
 
 impl HoldRing {
     /// A new, empty ring in a memfd.
+    #[cfg(feature = "server")]
     pub fn create() -> Result<HoldRing> {
-        let file = sys::create_memfd("vineyard-hold-ring", RING_BYTES as u64)?;
+        let file = crate::sys::create_memfd("vineyard-hold-ring", RING_BYTES as u64)?;
         let mapping = MmapRaw::map_raw(&file)?;
         Ok(HoldRing { mapping, file })
     }

@@ -30,10 +30,12 @@
 
 mod hold_ring;
 mod reader;
+#[cfg(feature = "server")]
 mod writer;
 
 pub use hold_ring::{HoldRing, RING_LEN};
 pub use reader::{IndexView, Snapshot};
+#[cfg(feature = "server")]
 pub use writer::MetaIndex;
 
 use std::sync::atomic::AtomicU64;

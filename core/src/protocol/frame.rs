@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -12,10 +13,11 @@ pub const MAX_FRAME: u64 = 256 << 20;
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 8;
 
-/// Encodes a JSON value as one frame (header and body in one buffer, for one write).
-pub fn encode(message: &Value) -> Vec<u8> {
+/// Encodes a message (a JSON value or a typed reply) as one frame: header and body in one
+/// buffer, for one write.
+pub fn encode(message: &impl Serialize) -> Vec<u8> {
     let mut frame = vec![0u8; HEADER_LEN];
-    serde_json::to_writer(&mut frame, message).expect("JSON values always serialise");
+    serde_json::to_writer(&mut frame, message).expect("messages always serialise");
     let body_len = (frame.len() - HEADER_LEN) as u64;
     frame[..HEADER_LEN].copy_from_slice(&body_len.to_le_bytes());
     frame

@@ -4,6 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::{ObjectID, EMPTY_BLOB_ID};
 
+/// Vineyard reports a memory file's `map_size` as the file's size, and clients map
+/// `map_size - 8` bytes of it.
+pub const MAP_SIZE_SLACK: u64 = 8;
+
 /// One blob's location, as in `create_buffer_reply` and `get_buffers_reply`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {

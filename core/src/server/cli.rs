@@ -3,12 +3,10 @@
 use std::ffi::OsString;
 use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
+use super::rpc::{bind_rpc, RpcOptions, RpcService};
 use super::{MetaBackend, Server, ServerConfig};
 use crate::size::parse_size;
 
@@ -95,37 +93,6 @@ fn size(text: &str) -> Result<u64, String> {
     parse_size(text).map_err(|error| error.to_string())
 }
 
-/// How the RPC service beside the IPC server is to be run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RpcOptions {
-    /// Whether to run it at all.
-    pub enabled: bool,
-    /// Address to bind.
-    pub host: String,
-    /// Port to bind (0: any free port).
-    pub port: u16,
-    /// Token every call must carry, if set.
-    pub token: Option<String>,
-}
-
-/// A service run beside the IPC server (Arrow Flight): bound before the instance joins the
-/// cluster so that its endpoint is announced, served once the IPC server accepts clients.
-pub trait RpcService: Send + 'static {
-    /// Binds the service; returns the `host:port` clients should use.
-    fn bind(&mut self, options: &RpcOptions) -> crate::Result<String>;
-
-    /// The number of connections the service has open, kept up to date by it (reported as
-    /// `rpc_connections` in the instance's status).
-    fn open_connections(&self) -> Arc<AtomicUsize>;
-
-    /// Serves until `shutdown` resolves, reaching the instance through its IPC `socket`.
-    fn serve(
-        self: Box<Self>,
-        socket: PathBuf,
-        shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
-    ) -> Pin<Box<dyn Future<Output = crate::Result<()>> + Send>>;
-}
-
 impl Flags {
     fn rpc_options(&self) -> RpcOptions {
         RpcOptions {
@@ -198,31 +165,11 @@ pub fn run_with(
     let result = runtime.block_on(async {
         let mut rpc = rpc.filter(|_| options.enabled);
         if let Some(service) = rpc.as_mut() {
-            config.rpc_endpoint = Some(service.bind(&options)?);
-            config.rpc_connections = Some(service.open_connections());
+            bind_rpc(service.as_mut(), &options, &mut config)?;
         }
         let shutdown = shutdown_signal();
-        let socket = config.socket.clone();
         let server = Server::start(config).await?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let rpc_task = rpc.map(|service| {
-            tokio::spawn(service.serve(
-                socket,
-                Box::pin(async move {
-                    let _ = stopped.await;
-                }),
-            ))
-        });
-        let served = server.serve(shutdown).await;
-        let _ = stop.send(());
-        if let Some(task) = rpc_task {
-            match task.await {
-                Ok(Err(error)) => tracing::warn!(%error, "the RPC service failed"),
-                Err(error) => tracing::warn!(%error, "the RPC service panicked"),
-                Ok(Ok(())) => {}
-            }
-        }
-        served
+        server.serve_with(rpc, shutdown).await
     });
     match result {
         Ok(()) => 0,

@@ -9,7 +9,7 @@ use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
 
 use super::frames::FrameReader;
-use super::handler::{error_reply, handle, Outcome, Session};
+use super::handler::{handle, Outcome, Session};
 use super::progress::{settle, Progress};
 use super::Shared;
 use crate::error::{Error, Result};
@@ -46,7 +46,9 @@ async fn serve_requests(
             Ok(None) => return Ok(()),
             Err(error @ Error::FrameTooLarge { .. }) => {
                 // The stream cannot be resynchronised: explain, then close.
-                write_frame(stream, &error_reply(&error)).await?;
+                if let Outcome::Reply { frame, .. } = Outcome::error(&error) {
+                    stream.write_all(&frame).await?;
+                }
                 return Err(error);
             }
             Err(Error::Io(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -62,14 +64,11 @@ async fn serve_requests(
                 let parked_progress = (!reader.has_buffered()).then_some(progress);
                 handle_waiting(shared, session, parked_progress, &request, stream).await
             }
-            Err(error) => Outcome::Reply {
-                message: error_reply(&error),
-                fds: Vec::new(),
-            },
+            Err(error) => Outcome::error(&error),
         };
         match outcome {
-            Outcome::Reply { message, fds } => {
-                write_frame(stream, &message).await?;
+            Outcome::Reply { frame, fds } => {
+                stream.write_all(&frame).await?;
                 for fd in fds {
                     send_fd(stream, fd).await?;
                 }
@@ -133,11 +132,6 @@ async fn peer_sent_or_hung_up(stream: &UnixStream) -> std::io::Result<usize> {
     stream
         .async_io(Interest::READABLE, || sys::peek_byte(socket))
         .await
-}
-
-async fn write_frame(stream: &mut UnixStream, message: &serde_json::Value) -> Result<()> {
-    stream.write_all(&frame::encode(message)).await?;
-    Ok(())
 }
 
 async fn send_fd(stream: &UnixStream, fd: i32) -> Result<()> {

@@ -6,27 +6,31 @@ mod connection;
 mod frames;
 mod handler;
 mod progress;
+pub mod rpc;
 mod socket;
 
 mod events;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tokio::net::UnixListener;
 use tokio::sync::{broadcast, Notify};
 
 pub use config::{MetaBackend, ServerConfig, DEFAULT_SOCKET_MODE};
+pub use rpc::{RpcOptions, RpcService};
 
 use crate::cluster::{
     find_or_start_etcd, ClusterEvent, EtcdMetaStore, InstanceInfo, LocalMetaStore, MetaStore,
 };
 use crate::error::{Error, Result};
 use crate::id::{InstanceID, ObjectID};
+use crate::protocol::reply::InstanceInfoReply;
+use crate::protocol::InstanceStatus;
 use crate::store::Arena;
 use crate::table::{ConnectionId, Created, Deleted, ObjectTable};
 
@@ -164,40 +168,40 @@ impl Shared {
             .unwrap_or_else(|| "0.0.0.0:0".to_string())
     }
 
-    fn status(&self) -> Value {
+    fn status(&self) -> InstanceStatus {
         let table = self.table();
-        json!({
-            "instance_id": self.instance_id(),
-            "deployment": self.cluster.describe(),
-            "memory_usage": table.memory_usage(),
-            "memory_limit": table.memory_limit(),
-            "deferred_requests": self.deferred.load(std::sync::atomic::Ordering::Relaxed),
-            "ipc_connections": table.connection_count(),
-            "rpc_connections": self.config.rpc_connections.as_ref().map_or(0, |open| {
-                open.load(std::sync::atomic::Ordering::Relaxed)
-            }),
-        })
+        InstanceStatus {
+            instance_id: self.instance_id(),
+            deployment: self.cluster.describe(),
+            memory_usage: table.memory_usage(),
+            memory_limit: table.memory_limit(),
+            deferred_requests: self.deferred.load(Ordering::Relaxed) as u64,
+            ipc_connections: table.connection_count() as u64,
+            rpc_connections: self
+                .config
+                .rpc_connections
+                .as_ref()
+                .map_or(0, |open| open.load(Ordering::Relaxed) as u64),
+        }
     }
 
-    fn cluster_meta(&self) -> Value {
-        let meta: Map<String, Value> = self
-            .instances()
+    fn cluster_meta(&self) -> BTreeMap<String, InstanceInfoReply> {
+        self.instances()
             .values()
             .map(|info| {
                 (
                     format!("i{}", info.instance_id),
-                    json!({
-                        "hostid": info.instance_id,
-                        "hostname": info.hostname,
-                        "nodename": info.hostname,
-                        "ipc_socket": info.ipc_socket,
-                        "rpc_endpoint": info.rpc_endpoint,
-                        "timestamp": info.timestamp,
-                    }),
+                    InstanceInfoReply {
+                        hostid: info.instance_id,
+                        hostname: info.hostname.clone(),
+                        nodename: info.hostname.clone(),
+                        ipc_socket: info.ipc_socket.clone(),
+                        rpc_endpoint: info.rpc_endpoint.clone(),
+                        timestamp: info.timestamp,
+                    },
                 )
             })
-            .collect();
-        Value::Object(meta)
+            .collect()
     }
 }
 
@@ -312,6 +316,34 @@ impl Server {
     /// The state shared by the connections (for embedding and tests).
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// Serves IPC, and `rpc` beside it (bound with [`rpc::bind_rpc`]), until `shutdown`
+    /// completes; then stops the RPC service and removes the socket file.
+    pub async fn serve_with(
+        self,
+        rpc: Option<Box<dyn RpcService>>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let rpc_task = rpc.map(|service| {
+            tokio::spawn(service.serve(
+                self.shared.config.socket.clone(),
+                Box::pin(async move {
+                    let _ = stopped.await;
+                }),
+            ))
+        });
+        let served = self.serve(shutdown).await;
+        let _ = stop.send(());
+        if let Some(task) = rpc_task {
+            match task.await {
+                Ok(Err(error)) => tracing::warn!(%error, "the RPC service failed"),
+                Err(error) => tracing::warn!(%error, "the RPC service panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
+        served
     }
 
     /// Serves until `shutdown` completes, then removes the socket file.

@@ -7,10 +7,8 @@ use std::sync::Arc;
 use memmap2::MmapRaw;
 
 use crate::error::Result;
+use crate::protocol::MAP_SIZE_SLACK;
 use crate::sys;
-
-/// Vineyard reports `map_size` as the file size, and clients map `map_size - 8` bytes.
-pub const MAP_SIZE_SLACK: u64 = 8;
 
 /// A memfd of `capacity + 8` bytes, mapped read-write in the server.
 #[derive(Debug)]

@@ -4,4 +4,4 @@ mod allocator;
 mod arena;
 
 pub use allocator::{OffsetAllocator, ALIGNMENT};
-pub use arena::{Arena, MAP_SIZE_SLACK};
+pub use arena::Arena;

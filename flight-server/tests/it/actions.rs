@@ -46,6 +46,7 @@ async fn metadata_calls_round_trip() {
         Err(Error::Remote {
             code: Code::NotFound,
             message,
+            ..
         }) => {
             assert_eq!(message, "name `eight` not found")
         }
@@ -63,6 +64,7 @@ async fn metadata_calls_round_trip() {
         Err(Error::Remote {
             code: Code::NotFound,
             message,
+            ..
         }) => {
             assert!(message.contains(&id.to_string()), "{message}")
         }
@@ -121,7 +123,7 @@ async fn actions_are_listed_and_bad_ones_refused() {
     ] {
         let outcome = flight.do_action(Action::new(kind, body)).await;
         match outcome.map(drop).map_err(Error::from) {
-            Err(Error::Remote { code, message }) => {
+            Err(Error::Remote { code, message, .. }) => {
                 assert_eq!(code, Code::InvalidArgument, "{kind} {body}: {message}");
                 assert!(message.contains(expected), "{kind} {body}: {message}");
             }

@@ -12,6 +12,7 @@ fn unauthenticated<T: std::fmt::Debug>(outcome: Result<T, Error>, expected: &str
         Err(Error::Remote {
             code: Code::Unauthenticated,
             message,
+            ..
         }) => assert!(message.contains(expected), "{message}"),
         other => panic!("expected Unauthenticated, got {other:?}"),
     }

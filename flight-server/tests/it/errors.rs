@@ -2,23 +2,65 @@
 
 use arrow_flight::{FlightDescriptor, Ticket};
 use futures::TryStreamExt;
+use serde_json::json;
 use tonic::Code;
-use vineyard_core::ObjectMeta;
+use vineyard_core::error::STATUS_CODES;
+use vineyard_core::{Code as VineyardCode, ObjectMeta};
 use vineyard_flight_server::Error;
 
 use crate::fixture::TestInstance;
 
 /// The status a `do_get` of `ticket` fails with.
 async fn do_get_error(instance: &TestInstance, ticket: impl Into<bytes::Bytes>) -> (Code, String) {
+    let (code, _, message) = do_get_error_with_vineyard_code(instance, ticket).await;
+    (code, message)
+}
+
+/// The status a `do_get` of `ticket` fails with, and the Vineyard status code it carries.
+async fn do_get_error_with_vineyard_code(
+    instance: &TestInstance,
+    ticket: impl Into<bytes::Bytes>,
+) -> (Code, Option<VineyardCode>, String) {
     let mut flight = instance.flight().await;
     let outcome = match flight.do_get(Ticket::new(ticket)).await {
         Ok(stream) => stream.try_collect::<Vec<_>>().await.map(drop),
         Err(error) => Err(error),
     };
     match outcome.map_err(Error::from) {
-        Err(Error::Remote { code, message }) => (code, message),
+        Err(Error::Remote {
+            code,
+            vineyard,
+            message,
+        }) => (code, vineyard, message),
         other => panic!("expected an error status, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_their_vineyard_status_code() {
+    let instance = TestInstance::start();
+    let (code, vineyard, _) = do_get_error_with_vineyard_code(&instance, "o00000000000abcde").await;
+    assert_eq!(
+        (code, vineyard),
+        (Code::NotFound, Some(VineyardCode::ObjectNotExists))
+    );
+    let mut remote = instance.remote().await;
+    for row in STATUS_CODES
+        .iter()
+        .filter(|row| row.code != VineyardCode::Ok)
+    {
+        match remote.debug(json!({ "raise": row.value })).await {
+            Err(Error::Remote { vineyard, .. }) => {
+                assert_eq!(vineyard, Some(row.code), "{}", row.exception)
+            }
+            other => panic!("code {} came back as {other:?}", row.value),
+        }
+    }
+    assert_eq!(
+        remote.debug(json!({"echo": 1})).await.unwrap(),
+        json!({"echo": 1})
+    );
+    instance.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +121,7 @@ async fn malformed_tickets_are_invalid_arguments() {
         .map_err(Error::from)
         .unwrap_err();
     assert!(
-        matches!(&error, Error::Remote { code: Code::InvalidArgument, message } if message.contains("one object")),
+        matches!(&error, Error::Remote { code: Code::InvalidArgument, message, .. } if message.contains("one object")),
         "{error}"
     );
     instance.stop();

@@ -9,7 +9,7 @@ use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::FlightClient;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
-use vineyard_core::server::cli::{RpcOptions, RpcService};
+use vineyard_core::server::{RpcOptions, RpcService};
 use vineyard_core::{IpcClient, Server, ServerConfig};
 use vineyard_flight_server::{FlightService, RemoteClient};
 

@@ -158,7 +158,7 @@ async fn malformed_streams_are_refused_and_leave_nothing_behind() {
 
     for (case, stream, expected) in cases {
         match raw_put(&instance, stream).await {
-            Err(Error::Remote { code, message }) => {
+            Err(Error::Remote { code, message, .. }) => {
                 assert_eq!(code, Code::InvalidArgument, "{case}: {message}");
                 assert!(message.contains(expected), "{case}: {message}");
             }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use arrow_flight::Ticket;
 use futures::TryStreamExt;
-use vineyard_core::server::cli::{RpcOptions, RpcService};
+use vineyard_core::server::{RpcOptions, RpcService};
 use vineyard_flight_server::FlightService;
 
 use crate::data::numbers;
@@ -55,7 +55,7 @@ async fn the_endpoint_is_announced_to_clients_and_the_cluster() {
     assert_eq!(ipc.rpc_endpoint(), instance.endpoint());
     let cluster = ipc.cluster_info().unwrap();
     let me = &cluster[&format!("i{}", ipc.instance_id())];
-    assert_eq!(me["rpc_endpoint"], instance.endpoint());
+    assert_eq!(me.rpc_endpoint, instance.endpoint());
     instance.stop();
 }
 

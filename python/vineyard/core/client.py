@@ -26,35 +26,8 @@ from vineyard.core.object import is_blob_meta, wrap_object
 
 __all__ = ["IPCClient", "Client", "InstanceStatus", "as_object_id", "connect"]
 
-_STATUS_FIELDS = (
-    "instance_id",
-    "deployment",
-    "memory_usage",
-    "memory_limit",
-    "deferred_requests",
-    "ipc_connections",
-    "rpc_connections",
-)
-
-
-class InstanceStatus:
-    """What `client.status` reports about the instance."""
-
-    __slots__ = _STATUS_FIELDS
-
-    def __init__(self, fields: dict[str, Any]) -> None:
-        for name in _STATUS_FIELDS:
-            setattr(self, name, fields.get(name))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _STATUS_FIELDS}
-
-    def __repr__(self) -> str:
-        lines = ["InstanceStatus:"]
-        lines.extend(f"    {name}: {getattr(self, name)}" for name in _STATUS_FIELDS)
-        return "\n".join(lines)
-
-    __str__ = __repr__
+#: What `client.status` reports about the instance (defined once, in the native module).
+InstanceStatus = _native.InstanceStatus
 
 
 def as_object_id(value: Any) -> ObjectID:
@@ -124,7 +97,7 @@ class IPCClient:
     @property
     def status(self) -> InstanceStatus:
         """Memory use and connection counts of the instance."""
-        return InstanceStatus(self._native.status())
+        return self._native.status()
 
     @property
     def meta(self) -> dict[int, dict[str, Any]]:
@@ -435,6 +408,11 @@ class IPCClient:
     def clear(self) -> None:
         """Deletes every object and blob of the instance."""
         self._native.clear()
+
+    def debug(self, debug: Any) -> Any:
+        """Vineyard's debug command: the instance echoes `debug` (`{"raise": code}` makes it
+        fail with that status code)."""
+        return self._native.debug(json.dumps(debug))
 
     def sync_meta(self) -> None:
         """Kept for Vineyard code: the instance follows the cluster's metadata by itself."""

@@ -1,7 +1,9 @@
-"""Vineyard's exceptions: the native ones, plus the error for what needs remote access.
+"""Vineyard's exceptions, created by the native module from its one table of status codes.
 
-Every error the native layer raises is a `VineyardException` subclass named after Vineyard's
-status code (`ObjectNotExistsException`, `NotEnoughMemoryException`, ...), with `code` set.
+Every error the native layer raises (and every error that reaches a remote client over Flight
+with its code) is a `VineyardException` subclass named after Vineyard's status code
+(`ObjectNotExistsException`, `NotEnoughMemoryException`, ...), with the code as `code` on the
+class and on the instance. `VineyardException` is a `RuntimeError`, as in Vineyard.
 """
 
 from __future__ import annotations
@@ -9,33 +11,7 @@ from __future__ import annotations
 from vineyard import _native
 from vineyard._native import VineyardException
 
-__all__ = ["VineyardException", "native_exceptions"]
-
-
-# Vineyard's status codes (V6D_PROTOCOL.md section 4), as class attributes, so that `code`
-# is there also on exceptions raised from Python (the native layer sets it on instances).
-STATUS_CODES = {
-    "InvalidException": 1,
-    "KeyErrorException": 2,
-    "TypeErrorException": 3,
-    "IOErrorException": 4,
-    "EndOfFileException": 5,
-    "NotImplementedException": 6,
-    "AssertionFailedException": 7,
-    "UserInputErrorException": 8,
-    "ObjectExistsException": 11,
-    "ObjectNotExistsException": 12,
-    "ObjectSealedException": 13,
-    "ObjectNotSealedException": 14,
-    "ObjectIsBlobException": 15,
-    "MetaTreeInvalidException": 21,
-    "ConnectionFailedException": 33,
-    "ConnectionErrorException": 34,
-    "EtcdErrorException": 35,
-    "NotEnoughMemoryException": 41,
-    "GlobalObjectInvalidException": 51,
-    "UnknownErrorException": 255,
-}
+__all__ = ["VineyardException", "native_exceptions", "exception_for_code"]
 
 
 def native_exceptions() -> dict[str, type[BaseException]]:
@@ -48,13 +24,9 @@ def native_exceptions() -> dict[str, type[BaseException]]:
     return found
 
 
-def _set_class_codes() -> None:
-    for name, cls in native_exceptions().items():
-        if "code" not in cls.__dict__ and name in STATUS_CODES:
-            try:
-                cls.code = STATUS_CODES[name]
-            except (TypeError, AttributeError):
-                pass
-
-
-_set_class_codes()
+def exception_for_code(code: int) -> type[VineyardException]:
+    """The exception class of a Vineyard status code (`UnknownErrorException` if none)."""
+    for cls in native_exceptions().values():
+        if cls is not VineyardException and cls.__dict__.get("code") == code:
+            return cls
+    return _native.UnknownErrorException

@@ -1,5 +1,6 @@
 from vineyard._native import VineyardException as VineyardException
 
-__all__ = ["VineyardException", "native_exceptions"]
+__all__ = ["VineyardException", "native_exceptions", "exception_for_code"]
 
 def native_exceptions() -> dict[str, type[BaseException]]: ...
+def exception_for_code(code: int) -> type[VineyardException]: ...

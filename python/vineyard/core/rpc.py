@@ -25,11 +25,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from vineyard import _native
 from vineyard._native import ObjectID
+from vineyard.core.exceptions import exception_for_code
 from vineyard.core.meta import BLOB_TYPENAME, EMPTY_BLOB_ID, ObjectMeta, ObjectName
 
 __all__ = ["RPCClient", "fetch_remote"]
@@ -40,6 +42,8 @@ BLOB_PREFIX = "blob:"
 SHAPE_KEY = b"vineyard.shape"
 # Bytes of a blob per row when bytes are put.
 BLOB_CHUNK = 2 << 20
+# How a Flight error's message ends when the server sent the error's Vineyard status code.
+_VINEYARD_CODE = re.compile(r"\. Detail: vineyard_code=(-?\d+)")
 # Fields of a tree that the instance assigns when it creates an object.
 _ASSIGNED = ("id", "signature", "instance_id", "__timestamp", "transient")
 
@@ -55,11 +59,16 @@ def _flight():
 
 
 def _error(exception: BaseException) -> BaseException:
-    """The vineyard exception for a Flight error (by its gRPC status)."""
+    """The vineyard exception for a Flight error: the class of the Vineyard status code the
+    server sent in the error's details, as a local client would raise; errors that carry none
+    (the connection itself failed) by their gRPC status."""
     import pyarrow as pa
 
     flight = _flight()
     message = _server_message(str(exception))
+    code = _vineyard_code(exception)
+    if code is not None:
+        return exception_for_code(code)(message)
     if isinstance(exception, flight.FlightUnauthenticatedError):
         return _native.ConnectionFailedException(message)
     if isinstance(exception, flight.FlightUnavailableError):
@@ -70,9 +79,14 @@ def _error(exception: BaseException) -> BaseException:
         return _native.InvalidException(message)
     if isinstance(exception, pa.ArrowNotImplementedError):
         return _native.NotImplementedException(message)
-    if "NotEnoughMemory" in message or "not enough memory" in message:
-        return _native.NotEnoughMemoryException(message)
     return _native.UnknownErrorException(message)
+
+
+def _vineyard_code(exception: BaseException) -> int | None:
+    """The Vineyard status code a Flight error carries: the server sends it in the trailer
+    that Arrow's client appends to the message as `. Detail: vineyard_code=<code>`."""
+    found = _VINEYARD_CODE.search(str(exception))
+    return int(found.group(1)) if found else None
 
 
 def _server_message(text: str) -> str:
@@ -188,6 +202,10 @@ class RPCClient:
         return f'RPCClient <endpoint="{self.rpc_endpoint}", instance_id={self._instance_id}>'
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def debug(self, debug: Any) -> Any:
+        """The instance's debug command, through Flight (see `IPCClient.debug`)."""
+        return self._action("debug", {"debug": debug})
 
     def _action(self, kind: str, body: dict[str, Any] | None = None) -> Any:
         flight = _flight()

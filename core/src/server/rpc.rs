@@ -1,0 +1,55 @@
+//! The seam for a service run beside the IPC server (the Arrow Flight service of
+//! `vineyard-flight-server`): bound before the instance joins the cluster so that its
+//! endpoint is announced, served while the IPC server accepts clients, stopped with it.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use super::ServerConfig;
+
+/// How the RPC service beside the IPC server is to be run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RpcOptions {
+    /// Whether to run it at all.
+    pub enabled: bool,
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind (0: any free port).
+    pub port: u16,
+    /// Token every call must carry, if set.
+    pub token: Option<String>,
+}
+
+/// A service run beside the IPC server (Arrow Flight): bound before the instance joins the
+/// cluster so that its endpoint is announced, served once the IPC server accepts clients.
+pub trait RpcService: Send + 'static {
+    /// Binds the service; returns the `host:port` clients should use.
+    fn bind(&mut self, options: &RpcOptions) -> crate::Result<String>;
+
+    /// The number of connections the service has open, kept up to date by it (reported as
+    /// `rpc_connections` in the instance's status).
+    fn open_connections(&self) -> Arc<AtomicUsize>;
+
+    /// Serves until `shutdown` resolves, reaching the instance through its IPC `socket`.
+    fn serve(
+        self: Box<Self>,
+        socket: PathBuf,
+        shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Pin<Box<dyn Future<Output = crate::Result<()>> + Send>>;
+}
+
+/// Binds `service` and records its endpoint and connection count in `config`, so that the
+/// instance announces the endpoint (to its clients and the cluster) and counts the
+/// connections in its status. Serve it with [`super::Server::serve_with`].
+pub fn bind_rpc(
+    service: &mut dyn RpcService,
+    options: &RpcOptions,
+    config: &mut ServerConfig,
+) -> crate::Result<()> {
+    config.rpc_endpoint = Some(service.bind(options)?);
+    config.rpc_connections = Some(service.open_connections());
+    Ok(())
+}
