@@ -189,6 +189,39 @@ pub enum Error {
         /// The unsealed blob.
         id: ObjectID,
     },
+    /// A connection acted on an unsealed buffer that another connection created: only a
+    /// buffer's writer may seal, shrink or drop it.
+    #[error(
+        "cannot {action} blob {id}: it is an unsealed buffer another connection created, and \
+         only the connection that created a buffer may seal, shrink or drop it"
+    )]
+    NotOwner {
+        /// The buffer.
+        id: ObjectID,
+        /// What was asked (`seal`, `shrink`, `drop`).
+        action: &'static str,
+    },
+    /// An operation for buffers being written met a sealed blob.
+    #[error("cannot {action} blob {id}: it is sealed and can no longer change; {hint}")]
+    ObjectSealed {
+        /// The blob.
+        id: ObjectID,
+        /// What was asked (`shrink`, `drop`).
+        action: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// An operation for sealed objects met a buffer its writer has not sealed yet.
+    #[error(
+        "cannot {action} blob {id}: it is a buffer its writer has not sealed yet; the \
+         connection that created it seals or aborts it"
+    )]
+    UnsealedBuffer {
+        /// The buffer.
+        id: ObjectID,
+        /// What was asked (`delete`).
+        action: &'static str,
+    },
     /// The request was well-formed JSON but asked for something invalid.
     #[error("{message}")]
     Invalid {
@@ -275,7 +308,9 @@ impl Error {
         match self {
             Error::ObjectNotExists { .. } | Error::NameNotExists { .. } => Code::ObjectNotExists,
             Error::NotEnoughMemory { .. } => Code::NotEnoughMemory,
-            Error::ObjectNotSealed { .. } => Code::ObjectNotSealed,
+            Error::ObjectNotSealed { .. } | Error::UnsealedBuffer { .. } => Code::ObjectNotSealed,
+            Error::ObjectSealed { .. } => Code::ObjectSealed,
+            Error::NotOwner { .. } => Code::Invalid,
             Error::Invalid { .. } | Error::FrameTooLarge { .. } | Error::Protocol { .. } => {
                 Code::Invalid
             }

@@ -1,5 +1,6 @@
 //! `vineyardd`: the IPC server over a UNIX socket (tokio, one task per connection).
 
+mod accept;
 pub mod cli;
 mod config;
 mod connection;
@@ -364,15 +365,13 @@ impl Server {
         let follower = tokio::spawn(events::follow(Arc::clone(&shared), events));
         tokio::pin!(shutdown);
         let mut connections = tokio::task::JoinSet::new();
+        let mut acceptor = accept::Acceptor::new(listener);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        connections.spawn(connection::serve(Arc::clone(&shared), stream));
-                    }
-                    Err(error) => tracing::warn!(%error, "accept failed"),
-                },
+                stream = acceptor.accept() => {
+                    connections.spawn(connection::serve(Arc::clone(&shared), stream));
+                }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }

@@ -1,33 +1,76 @@
 //! Binding the UNIX socket: refuse a live server's path, replace a stale one, explain failures.
 
 use std::io::ErrorKind;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::Path;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
 
 use crate::error::{Error, Result};
 
-/// Binds `path`, removing a stale socket file left by a server that died, and gives the
-/// socket file the permission bits `mode` (connecting needs write permission).
+/// Binds `path`, removing a stale socket file left by a server that died, with the permission
+/// bits `mode` (connecting needs write permission) from the first instant the path exists:
+/// the socket is made in a private directory beside it (mode 0700, so the umask cannot widen
+/// anything anyone can reach), given its mode there, and only then renamed into place.
 pub fn bind(path: &Path, mode: u32) -> Result<UnixListener> {
     check_available(path)?;
-    let listener = UnixListener::bind(path).map_err(|error| {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let staging = staging_directory(parent).map_err(|error| {
         Error::invalid(format!(
-            "cannot listen on {}: {error}; choose another --socket (a writable path \
-             shorter than 108 bytes)",
-            path.display()
+            "cannot listen on {}: cannot create a private directory in {} to make the socket \
+             in ({error}); choose a --socket in a writable directory",
+            path.display(),
+            parent.display()
         ))
     })?;
-    // bind() applies the umask; set the bits asked for before the first accept.
-    if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
-        let _ = std::fs::remove_file(path);
-        return Err(Error::invalid(format!(
-            "cannot set the permissions of {} to {mode:o}: {error}",
+    let bound = bind_in(&staging, path, mode);
+    let _ = std::fs::remove_dir(&staging);
+    bound
+}
+
+/// A new directory in `parent` that only this user can enter.
+fn staging_directory(parent: &Path) -> std::io::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    let staging = parent.join(format!(".vineyard-bind-{}-{nanos:09}", std::process::id()));
+    std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
+    Ok(staging)
+}
+
+/// Binds a socket in `staging`, gives it `mode` and renames it to `path`.
+fn bind_in(staging: &Path, path: &Path, mode: u32) -> Result<UnixListener> {
+    let failed = |what: &str, error: std::io::Error| {
+        Error::invalid(format!(
+            "cannot listen on {}: {what} failed: {error}; choose another --socket (a writable \
+             path shorter than 108 bytes)",
             path.display()
-        )));
+        ))
+    };
+    let directory = std::fs::File::open(staging).map_err(|error| failed("open", error))?;
+    // Through the directory's fd: the address stays short however long the path is.
+    let address = format!("/proc/self/fd/{}/socket", directory.as_raw_fd());
+    let listener =
+        std::os::unix::net::UnixListener::bind(address).map_err(|error| failed("bind", error))?;
+    let staged = staging.join("socket");
+    let placed = std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))
+        .map_err(|error| failed(&format!("setting mode {mode:o}"), error))
+        .and_then(|()| std::fs::rename(&staged, path).map_err(|error| failed("rename", error)));
+    if let Err(error) = placed {
+        let _ = std::fs::remove_file(&staged);
+        return Err(error);
     }
-    Ok(listener)
+    listener
+        .set_nonblocking(true)
+        .and_then(|()| UnixListener::from_std(listener))
+        .map_err(|error| {
+            let _ = std::fs::remove_file(path);
+            failed("listen", error)
+        })
 }
 
 /// Parses the octal permission bits of `--socket_mode` (`600`, `0660`, `0o666`).

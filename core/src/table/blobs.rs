@@ -124,18 +124,35 @@ impl ObjectTable {
         }
     }
 
-    /// Makes a blob immutable and visible to readers. Sealing twice is fine.
-    pub fn seal(&mut self, id: ObjectID) -> Result<()> {
+    /// The unsealed buffer `id`, if `connection` created it: only a buffer's writer may seal,
+    /// shrink or drop it (another connection could otherwise free memory the writer still
+    /// writes to, and a blob reusing it would change after its seal).
+    fn writers_buffer(
+        &self,
+        connection: ConnectionId,
+        id: ObjectID,
+        action: &'static str,
+    ) -> Result<&BlobEntry> {
+        let entry = self.blobs.get(&id).ok_or(Error::ObjectNotExists { id })?;
+        if entry.creator != connection {
+            return Err(Error::NotOwner { id, action });
+        }
+        Ok(entry)
+    }
+
+    /// Makes `connection`'s buffer immutable and visible to readers. Sealing a sealed blob
+    /// again is fine (whoever asks); sealing another connection's buffer is not.
+    pub fn seal(&mut self, connection: ConnectionId, id: ObjectID) -> Result<()> {
         if id == EMPTY_BLOB_ID {
             return Ok(());
         }
-        let entry = self
-            .blobs
-            .get_mut(&id)
-            .ok_or(Error::ObjectNotExists { id })?;
-        entry.sealed = true;
-        let creator = entry.creator;
-        if let Some(refs) = self.connections.get_mut(&creator) {
+        let entry = self.blobs.get(&id).ok_or(Error::ObjectNotExists { id })?;
+        if entry.sealed {
+            return Ok(());
+        }
+        self.writers_buffer(connection, id, "seal")?;
+        self.blobs.get_mut(&id).expect("checked").sealed = true;
+        if let Some(refs) = self.connections.get_mut(&connection) {
             refs.unsealed.remove(&id);
         }
         self.publish(id);
@@ -257,30 +274,40 @@ impl ObjectTable {
         }
     }
 
-    /// Aborts an unsealed buffer, or deletes a sealed blob no object uses.
-    pub fn drop_buffer(&mut self, id: ObjectID) -> Result<()> {
+    /// Aborts `connection`'s unsealed buffer (a writer's abort). Sealed blobs are deleted
+    /// with `del_data`, not dropped.
+    pub fn drop_buffer(&mut self, connection: ConnectionId, id: ObjectID) -> Result<()> {
         let entry = self.blobs.get(&id).ok_or(Error::ObjectNotExists { id })?;
-        if !entry.users.is_empty() {
-            return Err(Error::invalid(format!(
-                "cannot drop blob {id}: it is a member of object {}; delete that object instead",
-                entry.users.iter().next().expect("non-empty")
-            )));
+        if entry.sealed {
+            return Err(Error::ObjectSealed {
+                id,
+                action: "drop",
+                hint: "delete it instead (del_data_request, client.delete)",
+            });
         }
+        self.writers_buffer(connection, id, "drop")?;
         self.discard_unsealed(id);
         Ok(())
     }
 
-    /// Shrinks an unsealed buffer to `size` bytes, returning the tail to the store.
-    pub fn shrink_buffer(&mut self, id: ObjectID, size: u64) -> Result<()> {
-        let entry = self
-            .blobs
-            .get_mut(&id)
-            .ok_or(Error::ObjectNotExists { id })?;
+    /// Shrinks `connection`'s unsealed buffer to `size` bytes, returning the tail to the
+    /// store.
+    pub fn shrink_buffer(
+        &mut self,
+        connection: ConnectionId,
+        id: ObjectID,
+        size: u64,
+    ) -> Result<()> {
+        let entry = self.blobs.get(&id).ok_or(Error::ObjectNotExists { id })?;
         if entry.sealed {
-            return Err(Error::invalid(format!(
-                "cannot shrink blob {id}: it is sealed"
-            )));
+            return Err(Error::ObjectSealed {
+                id,
+                action: "shrink",
+                hint: "only a buffer being written can shrink",
+            });
         }
+        self.writers_buffer(connection, id, "shrink")?;
+        let entry = self.blobs.get_mut(&id).expect("checked");
         if size > entry.size || size == 0 {
             return Err(Error::invalid(format!(
                 "cannot shrink blob {id} of {} bytes to {size} bytes; the new size must be \

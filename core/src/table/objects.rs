@@ -366,6 +366,15 @@ impl ObjectTable {
                 )));
             }
         }
+        if let Some(&id) = ids
+            .iter()
+            .find(|id| self.blobs.get(id).is_some_and(|entry| !entry.sealed))
+        {
+            return Err(Error::UnsealedBuffer {
+                id,
+                action: "delete",
+            });
+        }
         let mut deleted = Deleted::default();
         for &id in ids {
             if self.remote.contains_key(&id) && !self.objects.contains_key(&id) {
@@ -382,7 +391,7 @@ impl ObjectTable {
     fn delete_one(&mut self, id: ObjectID, force: bool, deep: bool, out: &mut Deleted) {
         let users = if id.is_blob() {
             match self.blobs.get(&id) {
-                // Unsealed buffers belong to their writer until sealed.
+                // Unsealed buffers belong to their writer until sealed (and are refused above).
                 Some(entry) if entry.sealed => entry.users.clone(),
                 _ => return,
             }

@@ -11,11 +11,14 @@
 //! - `connections`: what a dropped connection leaves behind (nothing).
 //! - `meta_index`: `get` from the metadata index; memory found there is not reused under it.
 //! - `memory`: `NotEnoughMemory` and reuse of freed memory.
+//! - `ownership`: only a buffer's writer seals, shrinks or drops it; any interleaving keeps
+//!   sealed blobs unchanged.
 //! - `metadata`: trees, members, list, delete rules, persist, names, clear.
 //! - `validation`: malformed requests get clear error replies.
 //! - `frame_fuzz`: property tests of arbitrary frame bodies against a live server.
 //! - `concurrency`: many clients at once.
-//! - `server`: bind errors, stale sockets, shutdown.
+//! - `server`: bind errors, stale sockets, shutdown; the socket never exists with a wider mode.
+//! - `fd_limit`: at the open-file limit clients are refused clearly, the server does not spin.
 //! - `etcd`: `EtcdProcess`, a real etcd on free loopback ports.
 //! - `cluster`: the `MetaStore` conformance suite and instances sharing a real etcd.
 
@@ -24,11 +27,13 @@ mod cluster;
 mod concurrency;
 mod connections;
 mod etcd;
+mod fd_limit;
 mod fixture;
 mod frame_fuzz;
 mod memory;
 mod meta_index;
 mod metadata;
+mod ownership;
 mod pipelining;
 mod raw_frames;
 mod refcounts;

@@ -166,3 +166,102 @@ fn size_over_the_file_size_limit_is_a_clear_error() {
     assert!(stderr.contains("shared memory"), "{stderr}");
     assert!(stderr.contains("--size"), "{stderr}");
 }
+
+/// Set in the child that `the_socket_never_exists_with_a_wider_mode` starts.
+const UMASK_CHILD: &str = "VINEYARD_TEST_UMASK_CHILD";
+
+/// Events inotify reported for `name` in the watched directory, in order.
+fn inotify_events(inotify: i32, name: &str) -> Vec<u32> {
+    let mut buffer = vec![0u8; 64 << 10];
+    // SAFETY: the buffer is valid for its length; the fd is non-blocking.
+    let read = unsafe { libc::read(inotify, buffer.as_mut_ptr().cast(), buffer.len()) };
+    let mut events = Vec::new();
+    let mut at = 0;
+    while read > 0 && at + 16 <= read as usize {
+        let field = |offset: usize| {
+            u32::from_ne_bytes(buffer[at + offset..at + offset + 4].try_into().unwrap())
+        };
+        let (mask, length) = (field(4), field(12) as usize);
+        let raw = &buffer[at + 16..at + 16 + length];
+        let event_name = raw.split(|&byte| byte == 0).next().unwrap_or_default();
+        if event_name == name.as_bytes() {
+            events.push(mask);
+        }
+        at += 16 + length;
+    }
+    events
+}
+
+/// The child half of the test below: binds servers again and again under umask 000, each
+/// in a directory watched with inotify while a thread stats the socket path as fast as it can.
+#[test]
+fn umask_zero_child() {
+    if std::env::var_os(UMASK_CHILD).is_none() {
+        return;
+    }
+    // SAFETY: umask only changes this (child) process's file-creation mask.
+    unsafe { libc::umask(0) };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("vineyard.sock");
+        let watched = std::ffi::CString::new(dir.path().to_str().unwrap()).unwrap();
+        // SAFETY: plain inotify calls on a path that lives through the loop.
+        let inotify = unsafe { libc::inotify_init1(libc::IN_NONBLOCK) };
+        assert!(inotify >= 0);
+        let mask = libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_ATTRIB;
+        // SAFETY: as above.
+        assert!(unsafe { libc::inotify_add_watch(inotify, watched.as_ptr(), mask) } >= 0);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let (socket, stop) = (socket.clone(), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut widest = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(metadata) = std::fs::symlink_metadata(&socket) {
+                        use std::os::unix::fs::PermissionsExt;
+                        widest |= metadata.permissions().mode() & 0o777;
+                    }
+                }
+                widest
+            })
+        };
+        let server = crate::fixture::bind(&runtime, config(&socket)).unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let widest = watcher.join().unwrap();
+        let events = inotify_events(inotify, "vineyard.sock");
+        // SAFETY: closes the fd opened above.
+        unsafe { libc::close(inotify) };
+        assert_eq!(
+            widest & !0o600,
+            0,
+            "the socket was seen with mode {widest:o}"
+        );
+        assert_eq!(mode_of(&socket), 0o600);
+        assert!(
+            events.first() == Some(&libc::IN_MOVED_TO)
+                && !events.iter().any(|&event| event & libc::IN_CREATE != 0),
+            "the socket appeared before it had its mode (events {events:x?})"
+        );
+        drop(server);
+    }
+}
+
+#[test]
+fn the_socket_never_exists_with_a_wider_mode() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "server::umask_zero_child", "--nocapture"])
+        .env(UMASK_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -41,7 +41,7 @@ pub(super) fn handle(shared: &Shared, session: &mut Session, request: &Request) 
             Outcome::with_fds(&reply, fds)
         }
         Request::Seal { id } => {
-            shared.table().seal(*id)?;
+            shared.table().seal(connection, *id)?;
             Outcome::reply(&SealReply {})
         }
         Request::GetBuffers { ids, unsafe_read } => {
@@ -50,11 +50,11 @@ pub(super) fn handle(shared: &Shared, session: &mut Session, request: &Request) 
             Outcome::with_fds(&GetBuffersReply::new(payloads, fds.clone()), fds)
         }
         Request::DropBuffer { id } => {
-            shared.table().drop_buffer(*id)?;
+            shared.table().drop_buffer(connection, *id)?;
             Outcome::reply(&DropBufferReply {})
         }
         Request::ShrinkBuffer { id, size } => {
-            shared.table().shrink_buffer(*id, *size)?;
+            shared.table().shrink_buffer(connection, *id, *size)?;
             Outcome::reply(&ShrinkBufferReply {})
         }
         Request::IncreaseReferenceCount { ids } => {
