@@ -1,8 +1,10 @@
 //! Python exceptions: one `VineyardException` base and a subclass per Vineyard status code,
 //! mapped from the core's `Error` at this edge.
 
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyBufferError, PyException};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyType};
 use pyo3::{create_exception, PyErr};
 use vineyard_core::{Code, Error};
 
@@ -120,6 +122,34 @@ create_exception!(
     VineyardException,
     "Any other error."
 );
+
+/// `LiveViewsException`, made on first use (`create_exception!` takes one base, and it has two).
+static LIVE_VIEWS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `LiveViewsException(VineyardException, BufferError)`: a `BlobBuilder` was sealed or aborted
+/// while views of its memory were alive. It is a `BufferError` as Python's own exporters
+/// raise one when asked to give up memory that is still exported.
+pub fn live_views_exception(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    LIVE_VIEWS
+        .get_or_try_init(py, || {
+            let bases = (
+                py.get_type::<VineyardException>(),
+                py.get_type::<PyBufferError>(),
+            );
+            let namespace = PyDict::new(py);
+            namespace.set_item("__module__", "vineyard._native")?;
+            namespace.set_item(
+                "__doc__",
+                "A BlobBuilder was sealed or aborted while views of its memory (memoryviews, \
+                 numpy arrays, ...) were alive; release them first.",
+            )?;
+            let class = py
+                .get_type::<PyType>()
+                .call1(("LiveViewsException", bases, namespace))?;
+            Ok(class.cast_into::<PyType>()?.unbind())
+        })
+        .map(|class| class.bind(py))
+}
 
 /// Converts a core error into the matching Python exception, with `code` (and, for
 /// `NotEnoughMemoryException`, `requested` / `available`) set on it.
@@ -277,5 +307,6 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
         "UnknownErrorException",
         py.get_type::<UnknownErrorException>(),
     )?;
+    module.add("LiveViewsException", live_views_exception(py)?)?;
     Ok(())
 }

@@ -3,16 +3,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from vineyard._native import Blob, BlobBuilder, ObjectID
+from vineyard.core.ids import as_object_id as as_object_id
 from vineyard.core.meta import ObjectMeta, ObjectName
 from vineyard.core.rpc import RPCClient
+from vineyard.core.status import InstanceStatus as InstanceStatus
 
 __all__ = ["IPCClient", "Client", "InstanceStatus", "as_object_id", "connect"]
-
-class InstanceStatus:
-    def __init__(self, fields: dict[str, Any]) -> None: ...
-    def as_dict(self) -> dict[str, Any]: ...
-
-def as_object_id(value: Any) -> ObjectID: ...
 
 class IPCClient:
     def __init__(
