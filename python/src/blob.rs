@@ -1,79 +1,61 @@
-//! `Blob` (sealed, read-only) and `BlobBuilder` (writable until sealed), both exposing the
-//! buffer protocol straight over the shared memory: numpy and pyarrow views copy nothing.
+//! `Blob`: a sealed blob mapped read-only, exposing the buffer protocol straight over the
+//! shared memory (numpy and pyarrow views copy nothing), with the `Object` surface of the
+//! Python package (`typename`, `meta`, `instance_id`, ...).
 
-use std::ffi::{c_int, c_void};
-use std::sync::Mutex;
+use std::ffi::c_int;
+use std::sync::Arc;
 
-use pyo3::exceptions::{PyBufferError, PyValueError};
+use pyo3::exceptions::PyKeyError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use vineyard_core::{Blob, BlobWriter};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyMemoryView, PyType};
+use vineyard_core::{Blob, InstanceID, EMPTY_BLOB_ID};
 
-use crate::errors::{new_err, to_py};
+use crate::buffer::{fill_view, Extent};
+use crate::mapped::{Listing, MappedBlobs};
 use crate::object_id::PyObjectId;
 
-/// A stand-in address for zero-length buffers (exporters must not hand out NULL).
-static EMPTY: u8 = 0;
+/// The typename of blobs.
+pub const BLOB_TYPENAME: &str = "vineyard::Blob";
 
-/// Fills a buffer view over `[address, address + length)` owned by `owner`.
-///
-/// # Safety
-/// `view` must be the pointer CPython passed to `__getbuffer__`, and the memory must stay valid
-/// for as long as `owner` lives.
-unsafe fn fill_view(
-    view: *mut ffi::Py_buffer,
-    flags: c_int,
-    address: *const u8,
-    length: usize,
-    readonly: bool,
-    owner: Bound<'_, PyAny>,
-) -> PyResult<()> {
-    if view.is_null() {
-        return Err(PyBufferError::new_err("buffer view is null"));
-    }
-    if readonly && (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
-        return Err(PyBufferError::new_err(
-            "a sealed vineyard blob is immutable; copy it (bytes(blob)) to get writable memory",
-        ));
-    }
-    let address = if length == 0 {
-        &EMPTY as *const u8
-    } else {
-        address
-    };
-    unsafe {
-        (*view).obj = owner.into_ptr();
-        (*view).buf = address as *mut c_void;
-        (*view).len = length as isize;
-        (*view).readonly = c_int::from(readonly);
-        (*view).itemsize = 1;
-        (*view).format = if (flags & ffi::PyBUF_FORMAT) == ffi::PyBUF_FORMAT {
-            c"B".as_ptr() as *mut _
-        } else {
-            std::ptr::null_mut()
-        };
-        (*view).ndim = 1;
-        (*view).shape = if (flags & ffi::PyBUF_ND) == ffi::PyBUF_ND {
-            &mut (*view).len
-        } else {
-            std::ptr::null_mut()
-        };
-        (*view).strides = if (flags & ffi::PyBUF_STRIDES) == ffi::PyBUF_STRIDES {
-            &mut (*view).itemsize
-        } else {
-            std::ptr::null_mut()
-        };
-        (*view).suboffsets = std::ptr::null_mut();
-        (*view).internal = std::ptr::null_mut();
-    }
-    Ok(())
+/// `vineyard.core.meta.ObjectMeta`, imported on first use.
+static OBJECT_META: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// The member tree of a blob (`ObjectMeta.blob(id, size, instance_id)`), as the Python
+/// package writes it.
+pub fn blob_meta<'py>(
+    py: Python<'py>,
+    id: PyObjectId,
+    size: usize,
+    instance_id: InstanceID,
+) -> PyResult<Bound<'py, PyAny>> {
+    OBJECT_META
+        .import(py, "vineyard.core.meta", "ObjectMeta")?
+        .call_method1("blob", (id, size, instance_id))
 }
 
 /// A sealed blob mapped read-only. While it (or any view of it) lives, its bytes stay valid
 /// and the server keeps it, even if the object is deleted meanwhile.
 #[pyclass(name = "Blob", module = "vineyard._native", frozen)]
 pub struct PyBlob {
-    pub blob: Blob,
+    blob: Blob,
+    instance_id: InstanceID,
+    /// Lists the blob in its client's `MappedBlobs` while it lives.
+    _listing: Option<Listing>,
+}
+
+impl PyBlob {
+    /// Wraps a blob `mapped` read by a client of instance `client_instance` (the instance of
+    /// the empty blob, which every instance has) and lists it there.
+    pub fn new(blob: Blob, client_instance: InstanceID, mapped: &Arc<MappedBlobs>) -> PyBlob {
+        let listing = mapped.list(blob.id(), blob.as_ptr() as usize, blob.size());
+        PyBlob {
+            instance_id: blob.instance_id().unwrap_or(client_instance),
+            blob,
+            _listing: listing,
+        }
+    }
 }
 
 #[pymethods]
@@ -106,225 +88,109 @@ impl PyBlob {
         self.blob.is_empty()
     }
 
+    /// Always `"vineyard::Blob"`.
+    #[getter]
+    fn typename(&self) -> &'static str {
+        BLOB_TYPENAME
+    }
+
+    /// The blob's member tree (`ObjectMeta`): id, size and instance.
+    #[getter]
+    fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        blob_meta(py, self.id(), self.blob.size(), self.instance_id)
+    }
+
+    /// The instance the blob was read from.
+    #[getter]
+    fn instance_id(&self) -> InstanceID {
+        self.instance_id
+    }
+
+    /// Size in bytes.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.blob.size()
+    }
+
+    /// The empty blob's id for the empty blob, else None (as in Vineyard).
+    #[getter]
+    fn signature(&self) -> Option<u64> {
+        self.blob.is_empty().then_some(EMPTY_BLOB_ID.0)
+    }
+
+    /// Always True: a `Blob` is mapped here (a blob elsewhere is a `RemoteBlob`).
+    #[getter]
+    fn islocal(&self) -> bool {
+        true
+    }
+
+    /// Always False: blobs are never global objects.
+    #[getter]
+    fn isglobal(&self) -> bool {
+        false
+    }
+
+    /// Always False: blobs are persisted only as members of persisted objects.
+    #[getter]
+    fn ispersist(&self) -> bool {
+        false
+    }
+
+    /// A read-only memoryview of the bytes.
+    #[getter]
+    fn buffer<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyMemoryView>> {
+        PyMemoryView::from(slf.as_any())
+    }
+
+    /// Blobs have no members: always raises `KeyError`.
+    fn member(&self, name: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Err(PyKeyError::new_err(format!(
+            "a vineyard::Blob has no members (asked for {})",
+            name.repr()?
+        )))
+    }
+
     fn __len__(&self) -> usize {
         self.blob.size()
     }
 
-    fn __repr__(&self) -> String {
-        format!("Object <\"{}\": vineyard::Blob>", self.blob.id())
+    /// Blobs are equal when their ids are (other values compare as not implemented).
+    fn __eq__(&self, other: &Self) -> bool {
+        self.blob.id() == other.blob.id()
     }
 
+    /// The hash of the id as an int (`hash(int(blob.id))`).
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.blob.id().0.into_pyobject(py)?.hash()
+    }
+
+    /// `Object <"o...": vineyard::Blob>`, as Vineyard prints objects.
+    fn __repr__(&self) -> String {
+        format!("Object <\"{}\": {BLOB_TYPENAME}>", self.blob.id())
+    }
+
+    /// Exports the bytes read-only.
+    ///
+    /// # Safety
+    /// Called by CPython only, with the `view` it owns.
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        let (address, length) = (slf.get().blob.as_ptr(), slf.get().blob.size());
-        unsafe { fill_view(view, flags, address, length, true, slf.into_any()) }
+        let extent = Extent {
+            address: slf.get().blob.as_ptr(),
+            length: slf.get().blob.size(),
+            readonly: true,
+        };
+        // SAFETY: `view` comes from CPython (our caller's contract). The bytes stay mapped
+        // and held on the server while this `Blob` lives, and the view owns a reference to it.
+        unsafe { fill_view(view, flags, extent, slf.into_any()) }
     }
 
+    /// Nothing to do: the view's reference to the `Blob` keeps the bytes alive.
+    ///
+    /// # Safety
+    /// Called by CPython only.
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
-}
-
-/// A writable buffer in shared memory (writable buffer protocol). Seal or abort it.
-#[pyclass(name = "BlobBuilder", module = "vineyard._native")]
-pub struct PyBlobBuilder {
-    writer: Mutex<Option<BlobWriter>>,
-    id: PyObjectId,
-    size: usize,
-    address: usize,
-}
-
-impl PyBlobBuilder {
-    /// Wraps a writer.
-    pub fn new(mut writer: BlobWriter) -> PyBlobBuilder {
-        let address = if writer.size() == 0 {
-            0
-        } else {
-            writer.as_mut_ptr() as usize
-        };
-        PyBlobBuilder {
-            id: PyObjectId(writer.id()),
-            size: writer.size(),
-            address,
-            writer: Mutex::new(Some(writer)),
-        }
-    }
-
-    fn take(&self, action: &str) -> PyResult<BlobWriter> {
-        self.writer
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .take()
-            .ok_or_else(|| {
-                new_err(
-                    vineyard_core::Code::ObjectSealed,
-                    format!(
-                        "cannot {action} blob {}: it was already sealed or aborted",
-                        self.id.0
-                    ),
-                )
-            })
-    }
-
-    fn is_open(&self) -> bool {
-        self.writer
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .is_some()
-    }
-}
-
-#[pymethods]
-impl PyBlobBuilder {
-    /// The blob's id.
-    #[getter]
-    fn id(&self) -> PyObjectId {
-        self.id
-    }
-
-    /// Length in bytes.
-    #[getter]
-    fn size(&self) -> usize {
-        self.size
-    }
-
-    /// Address of the first byte in this process (0 when empty).
-    #[getter]
-    fn address(&self) -> usize {
-        self.address
-    }
-
-    fn __len__(&self) -> usize {
-        self.size
-    }
-
-    fn __repr__(&self) -> String {
-        format!("BlobBuilder <\"{}\": {} bytes>", self.id.0, self.size)
-    }
-
-    /// Copies the bytes of any buffer-protocol object to `offset` (GIL released while copying).
-    fn copy(&self, py: Python<'_>, offset: usize, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        if !self.is_open() {
-            return Err(new_err(
-                vineyard_core::Code::ObjectSealed,
-                format!(
-                    "cannot write blob {}: it was already sealed or aborted",
-                    self.id.0
-                ),
-            ));
-        }
-        let source = ContiguousBuffer::new(data)?;
-        let length = source.length();
-        if offset.checked_add(length).is_none_or(|end| end > self.size) {
-            return Err(PyValueError::new_err(format!(
-                "cannot copy {length} bytes at offset {offset} into a blob of {} bytes",
-                self.size
-            )));
-        }
-        if length == 0 {
-            return Ok(());
-        }
-        let (from, to) = (source.bytes(), self.address + offset);
-        // SAFETY: the destination lies inside this builder's writable range (checked above),
-        // which no other slice in this process covers while the copy runs.
-        py.detach(move || unsafe {
-            let to = std::slice::from_raw_parts_mut(to as *mut u8, length);
-            vineyard_core::copy_bytes(to, from);
-        });
-        Ok(())
-    }
-
-    /// Seals the blob: immutable and readable by others from now on. Returns its id.
-    fn seal(&self, py: Python<'_>) -> PyResult<PyObjectId> {
-        let writer = self.take("seal")?;
-        py.detach(move || writer.seal())
-            .map(PyObjectId)
-            .map_err(to_py)
-    }
-
-    /// Seals without waiting for the reply: the next request on the client (or `flush()`)
-    /// reads it, and fails if the seal did. Returns the id.
-    fn seal_before_next_request(&self, py: Python<'_>) -> PyResult<PyObjectId> {
-        let writer = self.take("seal")?;
-        py.detach(move || writer.seal_before_next_request())
-            .map(PyObjectId)
-            .map_err(to_py)
-    }
-
-    /// Gives the memory back without sealing.
-    fn abort(&self, py: Python<'_>) -> PyResult<()> {
-        let writer = self.take("abort")?;
-        py.detach(move || writer.abort()).map_err(to_py)
-    }
-
-    unsafe fn __getbuffer__(
-        slf: Bound<'_, Self>,
-        view: *mut ffi::Py_buffer,
-        flags: c_int,
-    ) -> PyResult<()> {
-        let (address, length) = {
-            let builder = slf.borrow();
-            (builder.address as *const u8, builder.size)
-        };
-        unsafe { fill_view(view, flags, address, length, false, slf.into_any()) }
-    }
-
-    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
-}
-
-/// A C-contiguous buffer view of any exporter (bytes, numpy, pyarrow, memoryview, ...).
-pub struct ContiguousBuffer {
-    view: ffi::Py_buffer,
-}
-
-impl ContiguousBuffer {
-    /// Asks `data` for a C-contiguous view; non-contiguous exporters fail with a clear error.
-    pub fn new(data: &Bound<'_, PyAny>) -> PyResult<ContiguousBuffer> {
-        let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
-        // SAFETY: `data` is a live object; on success CPython initialises `view`.
-        let status = unsafe {
-            ffi::PyObject_GetBuffer(data.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_C_CONTIGUOUS)
-        };
-        if status != 0 {
-            let cause = PyErr::take(data.py());
-            let error = PyBufferError::new_err(format!(
-                "expected a C-contiguous buffer (bytes, memoryview, numpy array, ...), got {}",
-                data.get_type().name()?
-            ));
-            error.set_cause(data.py(), cause);
-            return Err(error);
-        }
-        // SAFETY: PyObject_GetBuffer succeeded.
-        Ok(ContiguousBuffer {
-            view: unsafe { view.assume_init() },
-        })
-    }
-
-    /// Bytes in the view.
-    pub fn length(&self) -> usize {
-        self.view.len as usize
-    }
-
-    /// Address of the first byte.
-    fn address(&self) -> *const u8 {
-        self.view.buf as *const u8
-    }
-
-    /// The bytes of the view.
-    pub fn bytes(&self) -> &[u8] {
-        if self.length() == 0 {
-            return &[];
-        }
-        // SAFETY: the view stays valid and unmoved while `self` lives; it holds `length` bytes.
-        unsafe { std::slice::from_raw_parts(self.address(), self.length()) }
-    }
-}
-
-impl Drop for ContiguousBuffer {
-    fn drop(&mut self) {
-        // SAFETY: the view was filled by PyObject_GetBuffer and is released exactly once;
-        // releasing needs the interpreter, which the caller holds while this is alive.
-        Python::attach(|_| unsafe { ffi::PyBuffer_Release(&mut self.view) });
-    }
 }

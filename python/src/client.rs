@@ -2,13 +2,17 @@
 //! Metadata trees cross as JSON text; the pure-Python layer owns their Python shape.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use pyo3::prelude::*;
-use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
+use vineyard_core::{Blob, Error, InstanceID, IpcClient, ObjectID, ObjectMeta};
 
-use crate::blob::{ContiguousBuffer, PyBlob, PyBlobBuilder};
+use crate::blob::PyBlob;
+use crate::buffer::ContiguousBuffer;
+use crate::builder::PyBlobBuilder;
 use crate::errors::{new_err, to_py};
 use crate::json::to_python;
+use crate::mapped::MappedBlobs;
 use crate::object_id::{extract_id, PyObjectId};
 use crate::status::PyInstanceStatus;
 
@@ -17,6 +21,9 @@ use crate::status::PyInstanceStatus;
 pub struct PyIpcClient {
     client: std::sync::RwLock<Option<IpcClient>>,
     socket: String,
+    instance_id: InstanceID,
+    /// The blobs this client handed out that are alive, by address (see `find_blob`).
+    mapped: Arc<MappedBlobs>,
 }
 
 fn parse_tree(text: &str) -> PyResult<ObjectMeta> {
@@ -50,6 +57,14 @@ impl PyIpcClient {
             })
     }
 
+    /// Wraps blobs this client read, listing them in its `MappedBlobs`.
+    fn wrap(&self, blobs: Vec<Blob>) -> Vec<PyBlob> {
+        blobs
+            .into_iter()
+            .map(|blob| PyBlob::new(blob, self.instance_id, &self.mapped))
+            .collect()
+    }
+
     /// Runs `call` on the client with the GIL released, converting errors.
     fn with<T: Send>(
         &self,
@@ -69,8 +84,10 @@ impl PyIpcClient {
         let path = socket.clone();
         let client = py.detach(move || IpcClient::connect(path)).map_err(to_py)?;
         Ok(PyIpcClient {
+            instance_id: client.instance_id(),
             client: std::sync::RwLock::new(Some(client)),
             socket,
+            mapped: Arc::default(),
         })
     }
 
@@ -78,6 +95,14 @@ impl PyIpcClient {
     #[getter]
     fn instance_id(&self) -> PyResult<u64> {
         Ok(self.client()?.instance_id())
+    }
+
+    /// The id of the blob this client handed out (and that is still alive) whose bytes start
+    /// at `address` and are `size` bytes long (with `size` None, any size); None if there is
+    /// none. `put` uses it to reuse the blob a buffer from `get` lives in instead of copying.
+    #[pyo3(signature = (address, size = None))]
+    fn find_blob(&self, address: usize, size: Option<usize>) -> Option<PyObjectId> {
+        self.mapped.find(address, size).map(PyObjectId)
     }
 
     /// The socket path.
@@ -111,7 +136,7 @@ impl PyIpcClient {
     fn get_blobs(&self, py: Python<'_>, ids: &Bound<'_, PyAny>) -> PyResult<Vec<PyBlob>> {
         let ids = ids_of(ids)?;
         let blobs = self.with(py, |client| client.get_blobs(&ids))?;
-        Ok(blobs.into_iter().map(|blob| PyBlob { blob }).collect())
+        Ok(self.wrap(blobs))
     }
 
     /// Stores a metadata tree (JSON text); returns the new object's `(id, signature,
@@ -163,10 +188,7 @@ impl PyIpcClient {
             .into_iter()
             .map(|meta| to_python(py, &serde_json::Value::Object(meta.into_map())))
             .collect::<PyResult<_>>()?;
-        Ok((
-            trees,
-            blobs.into_iter().map(|blob| PyBlob { blob }).collect(),
-        ))
+        Ok((trees, self.wrap(blobs)))
     }
 
     /// Waits for the replies of requests sent without waiting (seals, creates in `put`).

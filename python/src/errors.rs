@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyBufferError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyType;
+use pyo3::types::{PyDict, PyType};
 use pyo3::PyErr;
 use vineyard_core::error::STATUS_CODES;
 use vineyard_core::{Code, Error};
@@ -75,6 +75,31 @@ pub fn class_of<'py>(py: Python<'py>, code: Code) -> Bound<'py, PyType> {
         .clone()
 }
 
+/// `LiveViewsException`, made on first use: it has two bases, and no status code of its own.
+static LIVE_VIEWS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `LiveViewsException(VineyardException, BufferError)`: a `BlobBuilder` was sealed or aborted
+/// while views of its memory were alive. It is a `BufferError` as Python's own exporters
+/// raise one when asked to give up memory that is still exported.
+pub fn live_views_exception(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    LIVE_VIEWS
+        .get_or_try_init(py, || {
+            let bases = (classes(py).base.bind(py), py.get_type::<PyBufferError>());
+            let namespace = PyDict::new(py);
+            namespace.set_item("__module__", "vineyard._native")?;
+            namespace.set_item(
+                "__doc__",
+                "A BlobBuilder was sealed or aborted while views of its memory (memoryviews, \
+                 numpy arrays, ...) were alive; release them first.",
+            )?;
+            let class = py
+                .get_type::<PyType>()
+                .call1(("LiveViewsException", bases, namespace))?;
+            Ok(class.cast_into::<PyType>()?.unbind())
+        })
+        .map(|class| class.bind(py))
+}
+
 /// A new exception of the class of `code`.
 pub fn new_err(code: Code, message: impl Into<String>) -> PyErr {
     let message = message.into();
@@ -109,5 +134,6 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     for row in STATUS_CODES.iter().filter(|row| !row.exception.is_empty()) {
         module.add(row.exception, class_of(py, row.code))?;
     }
+    module.add("LiveViewsException", live_views_exception(py)?)?;
     Ok(())
 }

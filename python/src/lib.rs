@@ -2,7 +2,12 @@
 //!
 //! # Layout
 //! - `client`: `IPCClient` over the core's synchronous `IpcClient` (GIL released per call).
-//! - `blob`: `Blob` and `BlobBuilder` with the buffer protocol over shared memory.
+//! - `blob`: `Blob`, a sealed blob with the buffer protocol over shared memory and the
+//!   `Object` surface (`typename`, `meta`, `instance_id`, ...).
+//! - `builder`: `BlobBuilder`, a writable blob; it counts the views it exports and refuses to
+//!   be sealed or aborted while one is alive.
+//! - `buffer`: the buffer protocol at the edge (filling exported views, reading any buffer).
+//! - `mapped`: which blobs a client handed out, by address, so `put` can reuse them.
 //! - `object_id`: `ObjectID`.
 //! - `status`: `InstanceStatus`, the core's struct as a Python object.
 //! - `errors`: `VineyardException` and its subclasses.
@@ -11,9 +16,12 @@
 //!   Arrow Flight service.
 
 mod blob;
+mod buffer;
+mod builder;
 mod client;
 mod errors;
 mod json;
+mod mapped;
 mod object_id;
 mod status;
 
@@ -39,7 +47,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<object_id::PyObjectId>()?;
     module.add_class::<blob::PyBlob>()?;
-    module.add_class::<blob::PyBlobBuilder>()?;
+    module.add_class::<builder::PyBlobBuilder>()?;
     module.add_class::<client::PyIpcClient>()?;
     module.add_class::<status::PyInstanceStatus>()?;
     module.add_function(wrap_pyfunction!(run_server, module)?)?;

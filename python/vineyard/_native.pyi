@@ -1,6 +1,8 @@
 """Native bindings of vineyard-rs (the Rust core). The pure-Python package wraps these."""
 
-from typing import Any
+from typing import Any, overload
+
+from vineyard.core.meta import ObjectMeta
 
 __version__: str
 
@@ -78,11 +80,15 @@ class ObjectID:
     @property
     def is_blob(self) -> bool: ...
 
+class LiveViewsException(VineyardException, BufferError):
+    """A BlobBuilder was sealed or aborted while views of its memory were alive."""
+
 class Blob:
     """A sealed blob mapped read-only; supports the buffer protocol (zero-copy).
 
     Holding a Blob (or any memoryview/numpy array made from it) keeps the bytes alive and
-    the server-side reference held, even if the object is deleted meanwhile."""
+    the server-side reference held, even if the object is deleted meanwhile. It has the
+    `Object` surface: two blobs are equal when their ids are."""
 
     @property
     def id(self) -> ObjectID: ...
@@ -92,20 +98,60 @@ class Blob:
     def address(self) -> int: ...  # 0 for the empty blob
     @property
     def is_empty(self) -> bool: ...
+    @property
+    def typename(self) -> str: ...  # "vineyard::Blob"
+    @property
+    def meta(self) -> ObjectMeta: ...  # ObjectMeta.blob(id, size, instance_id)
+    @property
+    def instance_id(self) -> int: ...  # the instance it was read from
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def signature(self) -> int | None: ...  # the empty blob's id for the empty blob
+    @property
+    def islocal(self) -> bool: ...  # True
+    @property
+    def isglobal(self) -> bool: ...  # False
+    @property
+    def ispersist(self) -> bool: ...  # False
+    @property
+    def buffer(self) -> memoryview: ...  # read-only
+    def member(self, name: str) -> Any: ...  # raises KeyError: blobs have no members
     def __len__(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
 
 class BlobBuilder:
-    """A writable buffer in shared memory; buffer protocol is writable. Seal or abort it."""
+    """A writable buffer in shared memory; buffer protocol is writable. Seal or abort it.
+
+    It counts the views it exports (memoryview(builder), np.frombuffer(builder, ...)):
+    seal() and abort() raise LiveViewsException while one is alive, and a sealed or aborted
+    builder exports nothing (BufferError)."""
 
     @property
     def id(self) -> ObjectID: ...
     @property
     def size(self) -> int: ...
     @property
+    def nbytes(self) -> int: ...
+    @property
     def address(self) -> int: ...
+    @property
+    def typename(self) -> str: ...  # "vineyard::Blob"
+    @property
+    def instance_id(self) -> int: ...  # the instance it is created on
+    @property
+    def buffer(self) -> memoryview: ...  # writable; release it before seal() or abort()
     def __len__(self) -> int: ...
-    def copy(self, offset: int, data: Any) -> None: ...  # data: any object with the buffer protocol
-    def seal(self) -> ObjectID: ...  # after this the builder cannot be written or sealed again
+    # data: any object with the buffer protocol; an abort() or seal() from another thread
+    # waits for the copy
+    def copy(self, offset: int, data: Any) -> None: ...
+    # the id, or, given a client, client.get_object(id); after this the builder cannot be
+    # written or sealed again
+    @overload
+    def seal(self) -> ObjectID: ...
+    @overload
+    def seal(self, client: Any) -> Any: ...
     # seals without waiting: the next request on the client (or flush()) reads the reply
     def seal_before_next_request(self) -> ObjectID: ...
     def abort(self) -> None: ...
@@ -126,6 +172,8 @@ class IPCClient:
     @property
     def connected(self) -> bool: ...
     def create_blob(self, size: int) -> BlobBuilder: ...
+    # the live blob this client handed out that starts at address (and is size bytes long)
+    def find_blob(self, address: int, size: int | None = None) -> ObjectID | None: ...
     def get_blobs(self, ids: list[ObjectID]) -> list[Blob]: ...  # raises if any is missing
     # returns the new object's (id "o...", signature, instance_id)
     def create_metadata(self, tree_json: str) -> tuple[str, int, int]: ...

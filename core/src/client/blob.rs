@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::mapping::Mapping;
 use super::ClientInner;
 use crate::error::Result;
-use crate::id::{ObjectID, EMPTY_BLOB_ID};
+use crate::id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 use crate::protocol::reply::{DropBufferReply, SealReply};
 use crate::protocol::Request;
 
@@ -72,6 +72,12 @@ impl Blob {
     /// Address of the first byte in this process (null for the empty blob).
     pub fn as_ptr(&self) -> *const u8 {
         self.deref().as_ptr()
+    }
+
+    /// The instance this blob was read from (`None` for the empty blob, which every
+    /// instance has).
+    pub fn instance_id(&self) -> Option<InstanceID> {
+        self._hold.as_ref().map(|hold| hold.client.instance_id)
     }
 }
 
@@ -140,6 +146,11 @@ impl BlobWriter {
     /// Address of the first writable byte in this process.
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         self.deref_mut().as_mut_ptr()
+    }
+
+    /// The instance the blob is being created on.
+    pub fn instance_id(&self) -> InstanceID {
+        self.client.instance_id
     }
 
     /// Makes the blob immutable and readable by others; returns its id.

@@ -2,10 +2,12 @@
 
 Layout:
 - `meta`: `ObjectMeta` (the metadata tree) and `ObjectName`;
-- `object`: `Object`, typed wrappers, and the `Object` surface of the native `Blob`;
-- `client`: `IPCClient` and `connect`;
+- `object`: `Object` and typed wrappers (the native `Blob` is a virtual subclass of `Object`);
+- `client`: `IPCClient` and `connect`; `rpc`: `RPCClient` (Arrow Flight) and `fetch_remote`;
+- `ids` / `status`: object ids from what users pass, and `InstanceStatus` (both clients use
+  them);
 - `builder` / `resolver`: the contexts that turn Python values into objects and back;
-- `blob_index`: finds the blob behind a buffer, so that `put` reuses it instead of copying;
+- `blob_reuse`: finds the blob behind a buffer, so that `put` reuses it instead of copying;
 - `calling`: calls registered functions with the arguments they accept;
 - `exceptions`: the exception classes.
 """

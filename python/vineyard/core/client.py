@@ -19,35 +19,15 @@ from typing import Any
 
 from vineyard import _native
 from vineyard._native import Blob, BlobBuilder, ObjectID
-from vineyard.core.blob_index import find_blob, remember_instance
-from vineyard.core.builder import inside_put
+from vineyard.core.builder import inside_put, put
+from vineyard.core.ids import as_object_id, as_object_ids
 from vineyard.core.meta import BLOB_TYPENAME, EMPTY_BLOB_ID, ObjectMeta, ObjectName
 from vineyard.core.object import is_blob_meta, wrap_object
+from vineyard.core.resolver import get
+from vineyard.core.rpc import RPCClient, fetch_remote, parse_endpoint
+from vineyard.core.status import InstanceStatus
 
 __all__ = ["IPCClient", "Client", "InstanceStatus", "as_object_id", "connect"]
-
-#: What `client.status` reports about the instance (defined once, in the native module).
-InstanceStatus = _native.InstanceStatus
-
-
-def as_object_id(value: Any) -> ObjectID:
-    """An ObjectID from an ObjectID, an int, an `o...` string, an Object, a Blob or a meta."""
-    if isinstance(value, ObjectID):
-        return value
-    if isinstance(value, (int, str)):
-        return ObjectID(value)
-    object_id = getattr(value, "id", None)
-    if isinstance(object_id, ObjectID):
-        return object_id
-    if isinstance(value, ObjectMeta):
-        raise ValueError(f"the metadata of {value.typename or 'this object'} has no id yet")
-    raise TypeError(f"expected an object id, an Object or an ObjectMeta, got {type(value)}")
-
-
-def _as_object_ids(values: Any) -> list[ObjectID]:
-    if isinstance(values, (list, tuple, set, frozenset)):
-        return [as_object_id(value) for value in values]
-    return [as_object_id(values)]
 
 
 class IPCClient:
@@ -90,9 +70,7 @@ class IPCClient:
 
     @property
     def version(self) -> str:
-        from vineyard import __version__
-
-        return __version__
+        return _native.__version__
 
     @property
     def status(self) -> InstanceStatus:
@@ -141,8 +119,6 @@ class IPCClient:
         **kwargs: Any,
     ) -> ObjectID:
         """Stores a Python value; returns the new object's id."""
-        from vineyard.core.builder import put
-
         return put(self, value, builder, persist, name, **kwargs)
 
     def get(
@@ -154,8 +130,6 @@ class IPCClient:
         **kwargs: Any,
     ) -> Any:
         """Reads an object (by id or by name) back as a Python value."""
-        from vineyard.core.resolver import get
-
         return get(self, object_id, name, resolver, fetch, **kwargs)
 
     # -- metadata --------------------------------------------------------------------------
@@ -260,7 +234,7 @@ class IPCClient:
         memory_trim: bool = False,
     ) -> None:
         """Deletes objects (one id, an Object, or a list of them); unknown ids are ignored."""
-        ids = _as_object_ids(object_ids)
+        ids = as_object_ids(object_ids)
         if ids:
             self._native.delete(ids, force, deep)
 
@@ -313,20 +287,12 @@ class IPCClient:
         ids = [as_object_id(object_id) for object_id in object_ids]
         if not ids:
             return []
-        blobs = self._native.get_blobs(ids)
-        for object_id in ids:
-            remember_instance(int(object_id), self._instance_id)
-        return blobs
+        return self._native.get_blobs(ids)
 
     def find_shared_memory(self, pointer: int, size: int = 0) -> ObjectID | None:
-        """The blob that starts at `pointer` (handed out by a `get`), if any."""
-        ref = find_blob(None, int(pointer), size) if size else None
-        if ref is None:
-            from vineyard.core.blob_index import _by_address
-
-            views = _by_address.get(int(pointer))
-            ref = next(iter(views.values())) if views else None
-        return ObjectID(ref.blob_id) if ref is not None else None
+        """The blob that starts at `pointer` (and is `size` bytes long, unless `size` is 0)
+        among the live blobs this client handed out (by `get`, `get_blob`, ...), if any."""
+        return self._native.find_blob(int(pointer), int(size) or None)
 
     def is_shared_memory(self, pointer: int) -> bool:
         return self.find_shared_memory(pointer) is not None
@@ -382,8 +348,6 @@ class IPCClient:
             _collect_blobs(meta, self._instance_id, local, remote)
         if remote and fetch:
             # Copies the remote payloads here over Flight and rebuilds the trees over them.
-            from vineyard.core.rpc import fetch_remote
-
             metas = fetch_remote(self, metas)
             mapped = None  # the trees now point at fresh local copies
             local, remote = {}, {}
@@ -391,13 +355,10 @@ class IPCClient:
                 _collect_blobs(meta, self._instance_id, local, remote)
         blobs: dict[int, Blob] = {}
         if local:
-            instance = self._instance_id
             if mapped is None:
                 mapped = self._native.get_blobs(list(local))
             for blob in mapped:
-                blob_id = int(blob.id)
-                blobs[blob_id] = blob
-                remember_instance(blob_id, instance)
+                blobs[int(blob.id)] = blob
         return [wrap_object(meta, blobs, self) for meta in metas]
 
     def flush(self) -> None:
@@ -420,8 +381,6 @@ class IPCClient:
     def migrate(self, object_id: Any) -> ObjectID:
         """A local copy of an object whose payload lives (partly) on other instances, copied
         over their Flight endpoints; the object itself if it is all here already."""
-        from vineyard.core.rpc import fetch_remote
-
         object_id = as_object_id(object_id)
         (meta,) = fetch_remote(self, [self.get_meta(object_id)])
         return meta.id
@@ -452,9 +411,7 @@ def _collect_blobs(
 _ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d+)$")
 
 
-def _rpc_client(host: Any, port: Any, token: str | None) -> Any:
-    from vineyard.core.rpc import RPCClient, parse_endpoint
-
+def _rpc_client(host: Any, port: Any, token: str | None) -> RPCClient:
     if port is None and isinstance(host, str):
         host, port = parse_endpoint(host)
     if host is None or port is None:

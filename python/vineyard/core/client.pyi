@@ -2,16 +2,13 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from vineyard import _native
 from vineyard._native import Blob, BlobBuilder, ObjectID
+from vineyard.core.ids import as_object_id as as_object_id
 from vineyard.core.meta import ObjectMeta, ObjectName
 from vineyard.core.rpc import RPCClient
+from vineyard.core.status import InstanceStatus as InstanceStatus
 
 __all__ = ["IPCClient", "Client", "InstanceStatus", "as_object_id", "connect"]
-
-InstanceStatus = _native.InstanceStatus
-
-def as_object_id(value: Any) -> ObjectID: ...
 
 class IPCClient:
     def __init__(

@@ -4,6 +4,8 @@ Every error the native layer raises (and every error that reaches a remote clien
 with its code) is a `VineyardException` subclass named after Vineyard's status code
 (`ObjectNotExistsException`, `NotEnoughMemoryException`, ...), with the code as `code` on the
 class and on the instance. `VineyardException` is a `RuntimeError`, as in Vineyard.
+`LiveViewsException` (a builder sealed or aborted while views of it live) is also a
+`BufferError`.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ the client's instance; `Object` wraps the two. Members are reached with `obj.mem
 `obj[name]` or as attributes (`pair.first`); a blob member is the native `Blob` (buffer
 protocol, zero copy), or a `RemoteBlob` when its payload is on another instance.
 
-The native `Blob` is used as is, so that `memoryview(blob)` works; this module gives it the
-`Object` surface (`typename`, `meta`, `nbytes`, ...) and registers it as a virtual subclass of
-`Object`.
+The native `Blob` is used as is: it has the `Object` surface (`typename`, `meta`,
+`instance_id`, `nbytes`, ...) itself, and `memoryview(blob)` works on it. This module
+registers it as a virtual subclass of `Object`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import json
 from typing import Any
 
 from vineyard._native import Blob, BlobBuilder, ObjectID
-from vineyard.core.blob_index import instance_of
 from vineyard.core.meta import BLOB_TYPENAME, EMPTY_BLOB_ID, ObjectMeta
 
 __all__ = [
@@ -239,8 +238,6 @@ def wrap_object(meta: ObjectMeta, blobs: dict[int, Blob], client: Any = None) ->
 
 def typename_of(value: Any) -> str:
     """The typename of an Object, a Blob or an ObjectMeta."""
-    if isinstance(value, Blob):
-        return BLOB_TYPENAME
     return value.typename
 
 
@@ -248,110 +245,7 @@ def meta_of(value: Any) -> ObjectMeta:
     """The metadata tree of an Object, a Blob or an ObjectMeta."""
     if isinstance(value, ObjectMeta):
         return value
-    if isinstance(value, Blob):
-        return _blob_meta(value)
     return value.meta
 
 
-# -- the Object surface of the native Blob ---------------------------------------------------
-
-
-def _blob_meta(blob: Blob) -> ObjectMeta:
-    instance = instance_of(int(blob.id))
-    return ObjectMeta.blob(blob.id, blob.size, instance if instance is not None else 0)
-
-
-def _blob_repr(blob: Blob) -> str:
-    return f'Object <"{blob.id}": {BLOB_TYPENAME}>'
-
-
-def _blob_member(blob: Blob, name: str) -> Any:
-    raise KeyError(f"a vineyard::Blob has no members (asked for {name!r})")
-
-
-def _blob_eq(blob: Blob, other: object) -> bool:
-    if isinstance(other, Blob):
-        return int(blob.id) == int(other.id)
-    return NotImplemented
-
-
-def _blob_hash(blob: Blob) -> int:
-    return hash(int(blob.id))
-
-
-_BLOB_EXTRAS: dict[str, Any] = {
-    "typename": property(lambda self: BLOB_TYPENAME, doc="Always 'vineyard::Blob'."),
-    "meta": property(_blob_meta, doc="The blob's member tree."),
-    "nbytes": property(lambda self: self.size, doc="Size in bytes."),
-    "signature": property(lambda self: EMPTY_BLOB_ID if self.is_empty else None),
-    "instance_id": property(lambda self: instance_of(int(self.id))),
-    "islocal": property(lambda self: True),
-    "isglobal": property(lambda self: False),
-    "ispersist": property(lambda self: False),
-    "buffer": property(lambda self: memoryview(self), doc="A memoryview of the bytes."),
-    "member": _blob_member,
-}
-
-_BUILDER_EXTRAS: dict[str, Any] = {
-    "buffer": property(lambda self: memoryview(self), doc="A writable memoryview."),
-}
-
-#: Names the native classes lacked and that could not be added (reported by tests).
-missing_native_extras: list[str] = []
-
-
-def _install(cls: type, extras: dict[str, Any]) -> None:
-    for name, value in extras.items():
-        if hasattr(cls, name):
-            continue
-        try:
-            setattr(cls, name, value)
-        except (TypeError, AttributeError):
-            missing_native_extras.append(f"{cls.__name__}.{name}")
-
-
-def _install_dunder(cls: type, name: str, value: Any) -> None:
-    if name in cls.__dict__:
-        return
-    try:
-        setattr(cls, name, value)
-    except (TypeError, AttributeError):
-        missing_native_extras.append(f"{cls.__name__}.{name}")
-
-
-_install(Blob, _BLOB_EXTRAS)
-_install(BlobBuilder, _BUILDER_EXTRAS)
-# Vineyard prints a blob as an object (`Object <"o...": vineyard::Blob>`, as in the user docs),
-# whatever the native class says.
-for _name in ("__repr__", "__str__"):
-    try:
-        setattr(Blob, _name, _blob_repr)
-    except (TypeError, AttributeError):
-        missing_native_extras.append(f"Blob.{_name}")
-if "__eq__" not in Blob.__dict__:
-    _install_dunder(Blob, "__eq__", _blob_eq)
-    _install_dunder(Blob, "__hash__", _blob_hash)
-
-
-def _install_seal() -> None:
-    native_seal = BlobBuilder.seal
-    signature = getattr(native_seal, "__text_signature__", None) or ""
-    if "client" in signature:
-        return
-
-    def seal(self: BlobBuilder, client: Any = None) -> Any:
-        """Seals the blob: returns its id, or, given a client, the sealed `Blob` (Vineyard)."""
-        blob_id = native_seal(self)
-        if client is None:
-            return blob_id
-        return client.get_object(blob_id)
-
-    seal.__wrapped__ = native_seal  # type: ignore[attr-defined]
-    try:
-        BlobBuilder.seal = seal  # type: ignore[method-assign]
-    except (TypeError, AttributeError):
-        missing_native_extras.append("BlobBuilder.seal(client)")
-
-
-_install_seal()
 Object.register(Blob)

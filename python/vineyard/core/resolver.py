@@ -24,7 +24,6 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from vineyard._native import Blob
-from vineyard.core.blob_index import remember_instance
 from vineyard.core.builder import context_pairs
 from vineyard.core.calling import call_with_context, materialize
 from vineyard.core.meta import BLOB_TYPENAME, JSON_FIELDS_KEY
@@ -117,7 +116,7 @@ class ResolverContext:
 
     __call__ = run
 
-    def run_tree(self, tree: dict[str, Any], blobs: list[Blob], local_instance: int) -> Any:
+    def run_tree(self, tree: dict[str, Any], blobs: list[Blob]) -> Any:
         """The value of a fetched tree built by its resolver's tree form, or `NOT_FROM_TREE`
         when it has none or the tree needs the `Object` path."""
         found = self.find(tree.get("typename", ""))
@@ -126,11 +125,7 @@ class ResolverContext:
         from_tree = _tree_resolvers.get(materialize(found[1]))
         if from_tree is None:
             return NOT_FROM_TREE
-        mapped = {}
-        for blob in blobs:
-            blob_id = int(blob.id)
-            mapped[blob_id] = blob
-            remember_instance(blob_id, local_instance)
+        mapped = {int(blob.id): blob for blob in blobs}
         return from_tree(tree, mapped)
 
     def extend(self, resolvers: Any = None) -> ResolverContext:
@@ -193,7 +188,7 @@ def get(
         if fetched is not None:
             trees, blobs = fetched
             context = get_current_resolvers()
-            value = context.run_tree(trees[0], blobs, client.instance_id)
+            value = context.run_tree(trees[0], blobs)
             if value is not NOT_FROM_TREE:
                 return value
             return context.run(client._wrap_fetched(trees, blobs, fetch)[0])

@@ -32,7 +32,9 @@ from typing import Any
 from vineyard import _native
 from vineyard._native import ObjectID
 from vineyard.core.exceptions import exception_for_code
+from vineyard.core.ids import as_object_id
 from vineyard.core.meta import BLOB_TYPENAME, EMPTY_BLOB_ID, ObjectMeta, ObjectName
+from vineyard.core.status import InstanceStatus
 
 __all__ = ["RPCClient", "fetch_remote"]
 
@@ -110,12 +112,6 @@ def _translated() -> Iterator[None]:
         raise _error(error) from error
 
 
-def _object_id(value: Any) -> ObjectID:
-    from vineyard.core.client import as_object_id
-
-    return as_object_id(value)
-
-
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
     """`host:port` (or `[v6 address]:port`) as a host and a port."""
     host, _, port = endpoint.rpartition(":")
@@ -182,9 +178,7 @@ class RPCClient:
         return not self._closed
 
     @property
-    def status(self):
-        from vineyard.core.client import InstanceStatus
-
+    def status(self) -> InstanceStatus:
         return InstanceStatus(self._action("status"))
 
     def close(self) -> None:
@@ -226,7 +220,7 @@ class RPCClient:
         if object_id is None and name is None:
             raise ValueError("give an object id or a name")
         if object_id is not None:
-            return {"id": str(_object_id(object_id))}
+            return {"id": str(as_object_id(object_id))}
         return {"name": str(name)}
 
     # -- values ----------------------------------------------------------------------------
@@ -250,7 +244,7 @@ class RPCClient:
 
     def get_blob(self, object_id: Any) -> bytes:
         """A blob's bytes."""
-        table = self._read(f"{BLOB_PREFIX}{_object_id(object_id)}")
+        table = self._read(f"{BLOB_PREFIX}{as_object_id(object_id)}")
         return b"".join(chunk.as_py() for chunk in table.column(0))
 
     def put(self, value: Any, name: str | ObjectName | None = None, **kwargs: Any) -> ObjectID:
@@ -310,16 +304,16 @@ class RPCClient:
         """Deletes objects (one id or a list of them)."""
         if not isinstance(object_ids, (list, tuple, set, frozenset)):
             object_ids = [object_ids]
-        ids = [str(_object_id(one)) for one in object_ids]
+        ids = [str(as_object_id(one)) for one in object_ids]
         if ids:
             self._action("delete", {"ids": ids, "force": force, "deep": deep})
 
     def persist(self, object_id: Any) -> None:
-        self._action("persist", {"id": str(_object_id(object_id))})
+        self._action("persist", {"id": str(as_object_id(object_id))})
 
     def put_name(self, object_id: Any, name: str | ObjectName) -> None:
         """Names a persisted object."""
-        self._action("put_name", {"id": str(_object_id(object_id)), "name": str(name)})
+        self._action("put_name", {"id": str(as_object_id(object_id)), "name": str(name)})
 
     def get_name(self, name: str | ObjectName, wait: bool = False) -> ObjectID:
         """The id the name points at."""

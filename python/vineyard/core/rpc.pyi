@@ -1,8 +1,8 @@
 from typing import Any
 
 from vineyard._native import ObjectID
-from vineyard.core.client import InstanceStatus
 from vineyard.core.meta import ObjectMeta, ObjectName
+from vineyard.core.status import InstanceStatus
 
 __all__ = ["RPCClient", "fetch_remote"]
 

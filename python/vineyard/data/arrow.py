@@ -30,7 +30,6 @@ from typing import Any
 import pyarrow as pa
 
 from vineyard._native import Blob
-from vineyard.core.blob_index import blob_view
 from vineyard.core.meta import ObjectMeta
 from vineyard.data.utils import build_buffer, normalize_arrow_dtype
 
@@ -73,10 +72,8 @@ def buffer_builder(
 
 def as_arrow_buffer(blob: Any) -> pa.Buffer:
     """A zero-copy `pyarrow.Buffer` over a blob (an empty buffer for the empty blob)."""
-    if isinstance(blob, Blob):
-        if blob.is_empty or blob.size == 0:
-            return pa.py_buffer(b"")
-        return pa.py_buffer(blob_view(blob))
+    if isinstance(blob, Blob) and (blob.is_empty or blob.size == 0):
+        return pa.py_buffer(b"")
     return pa.py_buffer(memoryview(blob))
 
 

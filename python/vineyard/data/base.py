@@ -21,7 +21,6 @@ import json
 from typing import Any
 
 from vineyard._native import Blob, ObjectID
-from vineyard.core.blob_index import blob_view
 from vineyard.core.meta import ObjectMeta
 from vineyard.core.object import Object
 from vineyard.data.default import pickle_builder
@@ -137,7 +136,7 @@ def memoryview_builder(client: Any, value: memoryview, **_kw: Any) -> ObjectMeta
 def memoryview_resolver(obj: Object) -> memoryview:
     meta = obj.meta
     blob = obj.member("buffer_")
-    view = blob_view(blob) if isinstance(blob, Blob) else memoryview(blob)
+    view = memoryview(blob)
     shape = json.loads(meta["shape_"])
     fmt = meta["format_"]
     if view.nbytes == 0:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from vineyard.core.blob_index import find_blob
+from vineyard.core.blob_reuse import find_blob
 from vineyard.core.builder import inside_put, seal_blob
 from vineyard.core.meta import EMPTY_BLOB_ID, ObjectMeta
 
@@ -159,9 +159,9 @@ def build_buffer(
     if nbytes == 0:
         return empty_blob_meta(client)
     if not isinstance(data, (bytes, bytearray)):
-        ref = find_blob(data, _address_of(data, view), nbytes)
-        if ref is not None and ref.instance_id in (None, client.instance_id):
-            return ObjectMeta.blob(ref.blob_id, ref.size, client.instance_id)
+        blob_id = find_blob(client, data, _address_of(data, view), nbytes)
+        if blob_id is not None:
+            return ObjectMeta.blob(blob_id, nbytes, client.instance_id)
     if view.ndim != 1 or view.format not in ("B", "b", "c") or view.nbytes != nbytes:
         view = view.cast("B")[:nbytes]
     return ObjectMeta.blob(_new_blob(client, view, nbytes), nbytes, client.instance_id)
@@ -173,9 +173,9 @@ def build_numpy_buffer(client: Any, array: np.ndarray) -> ObjectMeta:
         array = np.ascontiguousarray(array)
     if array.nbytes == 0:
         return empty_blob_meta(client)
-    ref = find_blob(array, array.__array_interface__["data"][0], array.nbytes)
-    if ref is not None and ref.instance_id in (None, client.instance_id):
-        return ObjectMeta.blob(ref.blob_id, ref.size, client.instance_id)
+    blob_id = find_blob(client, array, array.__array_interface__["data"][0], array.nbytes)
+    if blob_id is not None:
+        return ObjectMeta.blob(blob_id, array.nbytes, client.instance_id)
     raw = array.reshape(-1).view(np.uint8)
     blob_id = _new_blob(client, raw, array.nbytes)
     return ObjectMeta.blob(blob_id, array.nbytes, client.instance_id)

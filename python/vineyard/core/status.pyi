@@ -1,0 +1,3 @@
+from vineyard._native import InstanceStatus as InstanceStatus
+
+__all__ = ["InstanceStatus"]
