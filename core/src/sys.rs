@@ -22,6 +22,16 @@ pub fn create_memfd(name: &str, size: u64) -> io::Result<File> {
     Ok(file)
 }
 
+/// A new read-only fd of the same file as `file` (through `/proc/self/fd`): a process that
+/// receives it can map the file for reading only; mapping it writable fails with `EACCES`.
+#[cfg(feature = "server")]
+pub fn reopen_read_only(file: &File) -> io::Result<File> {
+    use std::os::fd::AsRawFd;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
 /// Makes a truncation past `ulimit -f` (a `--size` over the file size limit) fail with `EFBIG`
 /// instead of killing the process with SIGXFSZ, as Python does at start-up.
 #[cfg(feature = "server")]

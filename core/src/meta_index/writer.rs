@@ -17,7 +17,8 @@ use crate::sys;
 /// The index one server writes (from under its table lock: one writer at a time).
 #[derive(Debug)]
 pub struct MetaIndex {
-    file: File,
+    /// A read-only fd of the index file: what clients receive.
+    read_only: File,
     mapping: MmapRaw,
     /// Free ranges of the heap.
     heap: OffsetAllocator,
@@ -38,15 +39,15 @@ impl MetaIndex {
         // SAFETY: the mapping is at least HEADER_LEN bytes long and nobody reads it yet.
         unsafe { std::ptr::copy_nonoverlapping(header.as_ptr(), mapping.as_mut_ptr(), HEADER_LEN) };
         Ok(MetaIndex {
-            file,
+            read_only: sys::reopen_read_only(&file)?,
             mapping,
             heap: OffsetAllocator::new(HEAP_LEN as u64),
         })
     }
 
-    /// The memfd clients map.
+    /// The index file, opened read-only: clients map it and cannot write to it.
     pub fn file(&self) -> &File {
-        &self.file
+        &self.read_only
     }
 
     fn slot(&self, id: u64) -> *mut u8 {

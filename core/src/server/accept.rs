@@ -1,16 +1,19 @@
 //! Accepting clients, also when the process runs out of file descriptors.
 //!
-//! At the open-file limit `accept` fails with `EMFILE` (or `ENFILE`) and the pending client
-//! stays in the backlog, so the listener stays ready and a plain accept loop spins at full
-//! speed, logging each failure. Instead the acceptor backs off (10 ms doubling to 1 s), logs
-//! one warning (and a count every 10 s while it lasts), and keeps a reserve fd: giving it up
-//! lets it accept one pending client and tell it, in an error reply, why it is refused
-//! rather than leave it hanging.
+//! At the open-file limit `accept` fails with `EMFILE` (or `ENFILE`), whether or not a client
+//! is waiting (Linux takes the fd before it looks at the backlog), and a pending client stays
+//! in the backlog, so the listener stays ready and a plain accept loop spins at full speed,
+//! logging each failure. Instead the acceptor waits for the listener to be readable (a client
+//! is pending), backs off (10 ms doubling to 1 s), logs one warning (and a count every 10 s
+//! while it lasts), and keeps a reserve fd: giving it up lets it accept the pending client
+//! and tell it, in an error reply, why it is refused rather than leave it hanging. The reserve
+//! is taken back before any other client is served, so the next one can be refused too.
 
 use std::fs::File;
 use std::io;
 use std::time::{Duration, Instant};
 
+use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -31,7 +34,9 @@ const REFUSAL_GRACE: Duration = Duration::from_secs(1);
 
 /// Accepts clients from a listener; see the module's documentation.
 pub struct Acceptor {
-    listener: UnixListener,
+    /// The listener, watched for pending clients (`accept` itself fails with `EMFILE` at
+    /// the limit whether or not a client is waiting: readiness says whether one is).
+    listener: AsyncFd<std::os::unix::net::UnixListener>,
     /// An fd held in reserve (`/dev/null`), given up to refuse one client politely.
     reserve: Option<File>,
     backoff: Duration,
@@ -46,22 +51,31 @@ fn open_reserve() -> Option<File> {
 }
 
 fn out_of_fds(error: &io::Error) -> bool {
-    matches!(
-        error.raw_os_error(),
-        Some(libc::EMFILE) | Some(libc::ENFILE)
-    )
+    matches!(error.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+/// A stream accepted by the standard library, for tokio.
+fn into_tokio(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+    stream.set_nonblocking(true)?;
+    UnixStream::from_std(stream)
 }
 
 impl Acceptor {
     /// Accepts from `listener`, with a reserve fd set aside now.
-    pub fn new(listener: UnixListener) -> Acceptor {
-        Acceptor {
+    pub fn new(listener: UnixListener) -> io::Result<Acceptor> {
+        let listener = listener.into_std()?;
+        listener.set_nonblocking(true)?;
+        // SAFETY: the listener owns its fd, which stays open and the same (AsRawFd returns
+        // it unchanged) until the AsyncFd, which owns the listener, drops it.
+        let listener = unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
+            .map_err(|error| error.into_parts().1)?;
+        Ok(Acceptor {
             listener,
             reserve: open_reserve(),
             backoff: MIN_BACKOFF,
             warned_at: None,
             failures: 0,
-        }
+        })
     }
 
     /// The next client. Failures are handled here (and logged, rate-limited); this only
@@ -71,16 +85,34 @@ impl Acceptor {
             if self.reserve.is_none() {
                 self.reserve = open_reserve();
             }
-            match self.listener.accept().await {
-                Ok((stream, _)) => {
+            let Ok(mut ready) = self.listener.readable().await else {
+                tokio::time::sleep(MAX_BACKOFF).await;
+                continue;
+            };
+            let accepted = ready.get_inner().accept().and_then(|(stream, _)| into_tokio(stream));
+            match accepted {
+                Ok(stream) => {
                     self.backoff = MIN_BACKOFF;
+                    if self.reserve.is_none() {
+                        self.reserve = open_reserve();
+                        if self.reserve.is_none() {
+                            // This client took the fd the reserve needs: without a reserve
+                            // the next one could only hang, so this one is refused instead.
+                            tokio::spawn(refuse(stream));
+                            continue;
+                        }
+                    }
                     return stream;
                 }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    ready.clear_ready();
+                }
                 Err(error) => {
+                    drop(ready);
                     self.warn(&error);
                     // A refused client frees its fd as soon as it read why: try again soon.
                     // Otherwise nothing changes until a client leaves: wait longer each time.
-                    let pause = if out_of_fds(&error) && self.refuse_one().await {
+                    let pause = if out_of_fds(&error) && self.refuse_one() {
                         MIN_BACKOFF
                     } else {
                         let pause = self.backoff;
@@ -93,19 +125,28 @@ impl Acceptor {
         }
     }
 
-    /// Gives up the reserve fd to accept one pending client and tell it why it is refused;
-    /// false if there was no reserve (or no client after all).
-    async fn refuse_one(&mut self) -> bool {
+    /// Gives up the reserve fd to accept the pending client and tell it why it is refused;
+    /// false if there was no reserve, or no client after all.
+    fn refuse_one(&mut self) -> bool {
         let Some(reserve) = self.reserve.take() else {
             return false;
         };
         drop(reserve);
-        match tokio::time::timeout(MIN_BACKOFF, self.listener.accept()).await {
-            Ok(Ok((stream, _))) => {
+        let accepted = self
+            .listener
+            .get_ref()
+            .accept()
+            .and_then(|(stream, _)| into_tokio(stream));
+        match accepted {
+            Ok(stream) => {
                 tokio::spawn(refuse(stream));
                 true
             }
-            _ => false,
+            Err(_) => {
+                // Nobody was waiting: keep the reserve for when somebody is.
+                self.reserve = open_reserve();
+                false
+            }
         }
     }
 

@@ -365,7 +365,7 @@ impl Server {
         let follower = tokio::spawn(events::follow(Arc::clone(&shared), events));
         tokio::pin!(shutdown);
         let mut connections = tokio::task::JoinSet::new();
-        let mut acceptor = accept::Acceptor::new(listener);
+        let mut acceptor = accept::Acceptor::new(listener)?;
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,

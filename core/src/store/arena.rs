@@ -10,10 +10,13 @@ use crate::error::Result;
 use crate::protocol::MAP_SIZE_SLACK;
 use crate::sys;
 
-/// A memfd of `capacity + 8` bytes, mapped read-write in the server.
+/// A memfd of `capacity + 8` bytes, mapped read-write in the server. Clients get two fds of
+/// it: a read-write one with the buffers they create, and a read-only one with every blob
+/// they read (a process that only reads cannot write to the store, even by mistake).
 #[derive(Debug)]
 pub struct Arena {
     file: File,
+    read_only: File,
     mapping: MmapRaw,
     capacity: u64,
 }
@@ -22,10 +25,12 @@ impl Arena {
     /// Creates an arena of `capacity` usable bytes. Pages are committed when first touched.
     pub fn create(capacity: u64) -> Result<Arena> {
         let file = sys::create_memfd("vineyard-bulk", capacity + MAP_SIZE_SLACK)?;
+        let read_only = sys::reopen_read_only(&file)?;
         let mapping = MmapRaw::map_raw(&file)?;
         sys::advise_huge_pages(mapping.as_mut_ptr(), mapping.len());
         Ok(Arena {
             file,
+            read_only,
             mapping,
             capacity,
         })
@@ -36,9 +41,16 @@ impl Arena {
         self.capacity
     }
 
-    /// The fd clients receive; its number is the `store_fd` key on the wire.
-    pub fn fd(&self) -> RawFd {
+    /// The read-write fd writers receive with the buffers they create; its number is their
+    /// `store_fd` key on the wire.
+    pub fn write_fd(&self) -> RawFd {
         self.file.as_raw_fd()
+    }
+
+    /// The read-only fd readers receive with the blobs they read (and the metadata index
+    /// names); its number is their `store_fd` key on the wire.
+    pub fn read_fd(&self) -> RawFd {
+        self.read_only.as_raw_fd()
     }
 
     /// The `map_size` reported in payloads (the file size).

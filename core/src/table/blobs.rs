@@ -6,7 +6,9 @@ use crate::id::{ObjectID, EMPTY_BLOB_ID};
 use crate::protocol::Payload;
 
 impl ObjectTable {
-    fn payload(&self, id: ObjectID, entry: &BlobEntry) -> Payload {
+    /// Where a blob lies, for reading it (through the store's read-only fd) or, for the
+    /// connection that creates it, for writing it.
+    fn payload(&self, id: ObjectID, entry: &BlobEntry, writable: bool) -> Payload {
         if entry.size == 0 {
             return Payload {
                 object_id: id.0,
@@ -16,7 +18,11 @@ impl ObjectTable {
         }
         Payload {
             object_id: id.0,
-            store_fd: self.arena.fd(),
+            store_fd: if writable {
+                self.arena.write_fd()
+            } else {
+                self.arena.read_fd()
+            },
             data_offset: entry.offset as i64,
             data_size: entry.size as i64,
             map_size: self.arena.map_size() as i64,
@@ -53,7 +59,7 @@ impl ObjectTable {
             users: Default::default(),
             published: false,
         };
-        let payload = self.payload(id, &entry);
+        let payload = self.payload(id, &entry, true);
         self.blobs.insert(id, entry);
         if let Some(refs) = self.connections.get_mut(&connection) {
             refs.unsealed.insert(id);
@@ -179,7 +185,7 @@ impl ObjectTable {
             if !entry.sealed && !unsafe_read {
                 return Err(Error::ObjectNotSealed { id });
             }
-            payloads.push(self.payload(id, entry));
+            payloads.push(self.payload(id, entry, false));
         }
         for payload in &payloads {
             if payload.data_size > 0 {

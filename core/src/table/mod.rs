@@ -101,7 +101,7 @@ pub struct ObjectTable {
 impl ObjectTable {
     /// A table over `arena` for the instance `instance_id`.
     pub fn new(instance_id: InstanceID, arena: Arc<Arena>) -> ObjectTable {
-        let index = MetaIndex::create(arena.fd(), arena.map_size())
+        let index = MetaIndex::create(arena.read_fd(), arena.map_size())
             .inspect_err(|error| {
                 tracing::warn!(%error, "cannot create the metadata index; every get asks the server")
             })

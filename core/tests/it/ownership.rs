@@ -204,7 +204,7 @@ impl World {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .open(format!("/proc/self/fd/{}", arena.fd()))
+            .open(format!("/proc/self/fd/{}", arena.write_fd()))
             .unwrap();
         // SAFETY: the test is the only writer of the arena besides the table, which writes
         // nothing here (no put_blob).
