@@ -4,6 +4,7 @@
 //! # Layout
 //! - `fixture`: `TestServer`, a server on a temp socket in a background thread.
 //! - `raw_frames`: `RawConnection`, frames written by hand over a plain `UnixStream`.
+//! - `read_only`: readers hold the store and the index read-only; their writes fault.
 //! - `blobs`: create, write, seal, get, abort; empty and missing blobs.
 //! - `refcounts`: held blobs survive deletes; releases and disconnects free them.
 //! - `pipelining`: `get_objects` in one round trip; unawaited releases and seals.
@@ -36,6 +37,7 @@ mod metadata;
 mod ownership;
 mod pipelining;
 mod raw_frames;
+mod read_only;
 mod refcounts;
 mod reserved_ids;
 mod server;
