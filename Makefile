@@ -132,7 +132,7 @@ test-reliability: deps $(DEV_STAMP) ## Only the reliability suite (python/tests/
 # Seconds per fuzz target; `make fuzz-smoke FUZZ_SECONDS=1800` for a long run. New inputs go to a
 # scratch directory: fuzz/corpus/ (read as seeds) only grows by hand.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := ipc_request metadata_tree
+FUZZ_TARGETS := ipc_request metadata_tree meta_index
 
 fuzz-smoke: ## Run each cargo-fuzz target for FUZZ_SECONDS (30) from fuzz/corpus (stable Rust + RUSTC_BOOTSTRAP)
 	@command -v cargo-fuzz >/dev/null || { printf '\n==> cargo install cargo-fuzz\n'; \

@@ -222,6 +222,19 @@ pub enum Error {
         /// What was asked (`delete`).
         action: &'static str,
     },
+    /// A request would go past one of the instance's limits (set by a flag).
+    #[error("{what} limit of {limit}; split the data or start the server with a larger {flag}")]
+    LimitExceeded {
+        /// What went past the limit.
+        what: String,
+        /// The limit.
+        limit: u64,
+        /// The flag that sets it.
+        flag: &'static str,
+        /// True for a limit on what the instance holds in all (it fills up), false for one
+        /// on a single request.
+        total: bool,
+    },
     /// The request was well-formed JSON but asked for something invalid.
     #[error("{message}")]
     Invalid {
@@ -270,7 +283,10 @@ pub enum Error {
         message: String,
     },
     /// A frame header announced more bytes than the peer accepts.
-    #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
+    #[error(
+        "a message of {size} bytes exceeds the limit of {limit} bytes (a server sets it with \
+         --max_request_size); send large data as blobs"
+    )]
     FrameTooLarge {
         /// Announced frame length.
         size: u64,
@@ -311,6 +327,8 @@ impl Error {
             Error::ObjectNotSealed { .. } | Error::UnsealedBuffer { .. } => Code::ObjectNotSealed,
             Error::ObjectSealed { .. } => Code::ObjectSealed,
             Error::NotOwner { .. } => Code::Invalid,
+            Error::LimitExceeded { total: true, .. } => Code::NotEnoughMemory,
+            Error::LimitExceeded { total: false, .. } => Code::Invalid,
             Error::Invalid { .. } | Error::FrameTooLarge { .. } | Error::Protocol { .. } => {
                 Code::Invalid
             }

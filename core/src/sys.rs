@@ -7,12 +7,14 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
-/// Creates an anonymous shared-memory file of `size` bytes (pages are committed on touch).
+/// Creates an anonymous shared-memory file of `size` bytes (pages are committed on touch);
+/// seals can be added to it (see [`seal_future_writes`]).
 #[cfg(feature = "server")]
 pub fn create_memfd(name: &str, size: u64) -> io::Result<File> {
     let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: `name` is a valid NUL-terminated string; the returned fd is checked below.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -20,6 +22,35 @@ pub fn create_memfd(name: &str, size: u64) -> io::Result<File> {
     let file = unsafe { File::from_raw_fd(fd) };
     file.set_len(size)?;
     Ok(file)
+}
+
+/// Forbids every new writable mapping of a memfd, and `write(2)` to it, through any fd (also
+/// one reopened through `/proc`), while mappings made before keep writing: the writer maps
+/// it first, then seals (`F_SEAL_FUTURE_WRITE`, Linux 5.1).
+#[cfg(feature = "server")]
+pub fn seal_future_writes(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_ADD_SEALS on an fd this process owns; no memory is passed.
+    if unsafe {
+        libc::fcntl(
+            file.as_raw_fd(),
+            libc::F_ADD_SEALS,
+            libc::F_SEAL_FUTURE_WRITE,
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Takes every permission bit off a memfd but the owner's read: fds already open keep their
+/// access, but no one (the superuser aside) can reopen it for writing through `/proc`, as
+/// anyone holding an fd of it could otherwise (memfds are created with mode 0777).
+#[cfg(feature = "server")]
+pub fn forbid_reopening_for_writing(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o400))
 }
 
 /// A new read-only fd of the same file as `file` (through `/proc/self/fd`): a process that

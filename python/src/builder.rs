@@ -118,10 +118,13 @@ impl PyBlobBuilder {
     }
 
     fn finished(&self, action: &str) -> PyErr {
-        new_err(vineyard_core::Code::ObjectSealed, format!(
-            "cannot {action} blob {}: it was already sealed or aborted",
-            self.id
-        ))
+        new_err(
+            vineyard_core::Code::ObjectSealed,
+            format!(
+                "cannot {action} blob {}: it was already sealed or aborted",
+                self.id
+            ),
+        )
     }
 }
 

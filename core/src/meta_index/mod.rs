@@ -41,13 +41,13 @@ pub use writer::MetaIndex;
 use std::sync::atomic::AtomicU64;
 
 /// Marks a metadata index file (and its layout version).
-const MAGIC: u64 = u64::from_le_bytes(*b"VYMIDX02");
+pub const MAGIC: u64 = u64::from_le_bytes(*b"VYMIDX02");
 
 /// Bytes before the first slot.
-const HEADER_LEN: usize = 64;
+pub const HEADER_LEN: usize = 64;
 
 /// Bytes of one slot.
-const SLOT_LEN: usize = 32;
+pub const SLOT_LEN: usize = 32;
 
 /// Slots in an index (a power of two).
 pub const SLOT_COUNT: usize = 1 << 16;
@@ -75,8 +75,8 @@ pub struct IndexedBlob {
     pub size: u64,
 }
 
-/// The slot an id lives in, for `slot_count` slots (a power of two).
-fn slot_of(id: u64, slot_count: usize) -> usize {
+/// The slot an id lives in, for `slot_count` slots (a power of two, at least 2).
+pub fn slot_of(id: u64, slot_count: usize) -> usize {
     let mixed = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (mixed >> (64 - slot_count.trailing_zeros())) as usize
 }
@@ -118,6 +118,28 @@ mod tests {
         }
         // A multiplicative hash spreads a run of ids over most slots.
         assert!(used.len() > SLOT_COUNT / 2, "{} slots used", used.len());
+    }
+
+    #[test]
+    fn no_client_can_map_the_index_writable() {
+        let index = MetaIndex::create(7, 1 << 20).unwrap();
+        let file = index.file();
+        assert!(memmap2::MmapOptions::new().len(64).map_raw(file).is_err());
+        // Not even through a file reopened for writing (which the superuser may do).
+        if let Ok(reopened) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(file)
+            ))
+        {
+            let error = memmap2::MmapOptions::new()
+                .len(64)
+                .map_raw(&reopened)
+                .unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(libc::EPERM), "{error}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use memmap2::{MmapOptions, MmapRaw};
 
 use super::{
     sequence, slot_entry, slot_id, slot_of, IndexedBlob, BLOB_ENTRY_LEN, ENTRY_HEADER_LEN,
-    HEADER_LEN, MAGIC, SLOT_LEN,
+    HEADER_LEN, MAGIC, MAX_ENTRY_LEN, SLOT_LEN,
 };
 use crate::error::{Error, Result};
 
@@ -65,7 +65,12 @@ impl IndexView {
         }
         let slot_count = word(8..12) as usize;
         let heap_len = word(12..16) as usize;
-        if !slot_count.is_power_of_two() || HEADER_LEN + slot_count * SLOT_LEN + heap_len > length {
+        if slot_count < 2 || !slot_count.is_power_of_two() {
+            return Err(malformed(
+                "its slot count is not a power of two of at least 2",
+            ));
+        }
+        if HEADER_LEN + slot_count * SLOT_LEN + heap_len > length {
             return Err(malformed("its slots and heap do not fit in it"));
         }
         Ok(IndexView {
@@ -100,8 +105,12 @@ impl IndexView {
             }
             let entry = slot_entry(slot).load(Ordering::Relaxed);
             let (offset, length) = ((entry & u32::MAX as u64) as usize, (entry >> 32) as usize);
-            if length < ENTRY_HEADER_LEN || offset.checked_add(length)? > self.heap_len {
-                return None; // torn: the sequence check would fail too
+            // Every byte here is untrusted: a torn read (which the sequence check would catch
+            // too) or a damaged index must not make this read out of bounds or allocate much.
+            if !(ENTRY_HEADER_LEN..=MAX_ENTRY_LEN).contains(&length)
+                || offset.checked_add(length)? > self.heap_len
+            {
+                return None;
             }
             let heap = self
                 .mapping

@@ -38,6 +38,8 @@ impl MetaIndex {
         header[24..32].copy_from_slice(&map_size.to_le_bytes());
         // SAFETY: the mapping is at least HEADER_LEN bytes long and nobody reads it yet.
         unsafe { std::ptr::copy_nonoverlapping(header.as_ptr(), mapping.as_mut_ptr(), HEADER_LEN) };
+        // Only this mapping writes: no one, whatever fd they hold, can map it writable again.
+        sys::seal_future_writes(&file)?;
         Ok(MetaIndex {
             read_only: sys::reopen_read_only(&file)?,
             mapping,

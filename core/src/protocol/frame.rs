@@ -25,12 +25,14 @@ pub fn encode(message: &impl Serialize) -> Vec<u8> {
 
 /// Reads the body length from a header, refusing frames over [`MAX_FRAME`].
 pub fn body_len(header: [u8; HEADER_LEN]) -> Result<usize> {
+    body_len_within(header, MAX_FRAME)
+}
+
+/// Reads the body length from a header, refusing frames over `limit` bytes.
+pub fn body_len_within(header: [u8; HEADER_LEN], limit: u64) -> Result<usize> {
     let size = u64::from_le_bytes(header);
-    if size > MAX_FRAME {
-        return Err(Error::FrameTooLarge {
-            size,
-            limit: MAX_FRAME,
-        });
+    if size > limit {
+        return Err(Error::FrameTooLarge { size, limit });
     }
     Ok(size as usize)
 }
@@ -69,21 +71,37 @@ pub const READ_SIZE: usize = 64 << 10;
 /// Bytes read from a stream and not taken yet, cut into frames as they complete. It grows
 /// with the bytes that arrive, not with the length a header announces; one read can bring
 /// many frames (replies or requests nobody waited for).
-#[derive(Default)]
 pub struct FrameBuffer {
     bytes: Vec<u8>,
     /// Start of the bytes not taken yet.
     start: usize,
+    /// The largest frame body accepted.
+    limit: u64,
+}
+
+impl Default for FrameBuffer {
+    fn default() -> FrameBuffer {
+        FrameBuffer::with_limit(MAX_FRAME)
+    }
 }
 
 impl FrameBuffer {
+    /// A buffer that refuses frames over `limit` bytes.
+    pub fn with_limit(limit: u64) -> FrameBuffer {
+        FrameBuffer {
+            bytes: Vec::new(),
+            start: 0,
+            limit,
+        }
+    }
+
     /// Bytes read and not taken yet.
     pub fn waiting(&self) -> usize {
         self.bytes.len() - self.start
     }
 
     /// The body of the next frame, taken off the front once all of it is here; fails for a
-    /// header announcing more than [`MAX_FRAME`].
+    /// header announcing more than the buffer's limit ([`MAX_FRAME`] by default).
     pub fn take_frame(&mut self) -> Result<Option<&[u8]>> {
         let Some(length) = self.next_body_len() else {
             return Ok(None);
@@ -130,9 +148,12 @@ impl FrameBuffer {
     }
 
     /// The body length the next header announces, once the whole header is here.
-    fn next_body_len(&self) -> Option<Result<usize>> {
+    pub fn next_body_len(&self) -> Option<Result<usize>> {
         let header = self.bytes.get(self.start..self.start + HEADER_LEN)?;
-        Some(body_len(header.try_into().expect("header length")))
+        Some(body_len_within(
+            header.try_into().expect("header length"),
+            self.limit,
+        ))
     }
 }
 

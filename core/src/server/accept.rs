@@ -51,7 +51,10 @@ fn open_reserve() -> Option<File> {
 }
 
 fn out_of_fds(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE)
+    )
 }
 
 /// A stream accepted by the standard library, for tokio.
@@ -89,7 +92,10 @@ impl Acceptor {
                 tokio::time::sleep(MAX_BACKOFF).await;
                 continue;
             };
-            let accepted = ready.get_inner().accept().and_then(|(stream, _)| into_tokio(stream));
+            let accepted = ready
+                .get_inner()
+                .accept()
+                .and_then(|(stream, _)| into_tokio(stream));
             match accepted {
                 Ok(stream) => {
                     self.backoff = MIN_BACKOFF;

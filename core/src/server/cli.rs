@@ -6,9 +6,11 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
+use super::config::{DEFAULT_MAX_REQUEST_MEMORY, DEFAULT_MAX_REQUEST_SIZE};
 use super::rpc::{bind_rpc, RpcOptions, RpcService};
 use super::{MetaBackend, Server, ServerConfig};
 use crate::size::parse_size;
+use crate::table::Limits;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Meta {
@@ -82,6 +84,32 @@ struct Flags {
     /// Directory for spilling cold blobs (not implemented yet).
     #[arg(long = "spill_path", alias = "spill-path")]
     spill_path: Option<PathBuf>,
+    /// Largest metadata of one object (its own tree, members as links), in bytes or with a
+    /// unit (16Mi).
+    #[arg(long = "max_object_metadata", alias = "max-object-metadata", value_parser = size,
+          default_value_t = Limits::default().object_metadata)]
+    max_object_metadata: u64,
+    /// Most metadata the instance holds in all (trees, names), in bytes or with a unit (1Gi);
+    /// `status` reports how much it holds.
+    #[arg(long = "max_metadata", alias = "max-metadata", value_parser = size,
+          default_value_t = Limits::default().metadata)]
+    max_metadata: u64,
+    /// Longest name, in bytes.
+    #[arg(long = "max_name_length", alias = "max-name-length",
+          default_value_t = Limits::default().name_length)]
+    max_name_length: usize,
+    /// Most members of one object.
+    #[arg(long = "max_members", alias = "max-members", default_value_t = Limits::default().members)]
+    max_members: usize,
+    /// Largest request a client may send, in bytes or with a unit (64Mi).
+    #[arg(long = "max_request_size", alias = "max-request-size", value_parser = size,
+          default_value_t = DEFAULT_MAX_REQUEST_SIZE)]
+    max_request_size: u64,
+    /// Bytes of requests the server reads from all clients at once, in bytes or with a unit
+    /// (256Mi): a large request past it is refused.
+    #[arg(long = "max_request_memory", alias = "max-request-memory", value_parser = size,
+          default_value_t = DEFAULT_MAX_REQUEST_MEMORY)]
+    max_request_memory: u64,
     /// Fault in all shared memory at start-up (in the background), so that first writes run at
     /// memory speed: true or false.
     #[arg(long = "reserve_memory", alias = "reserve-memory", default_value = "true",
@@ -117,6 +145,14 @@ impl Flags {
             spill_path: self.spill_path,
             reserve_memory: self.reserve_memory,
             socket_mode: self.socket_mode,
+            limits: Limits {
+                object_metadata: self.max_object_metadata,
+                metadata: self.max_metadata,
+                name_length: self.max_name_length,
+                members: self.max_members,
+            },
+            max_request_size: self.max_request_size,
+            max_request_memory: self.max_request_memory,
             ..ServerConfig::local(self.socket, self.size)
         }
     }

@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use crate::id::InstanceID;
+use crate::table::Limits;
 
 /// Permission bits of the IPC socket unless `--socket_mode` says otherwise: owner only.
 pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
@@ -50,7 +51,20 @@ pub struct ServerConfig {
     pub reserve_memory: bool,
     /// This instance's id.
     pub instance_id: InstanceID,
+    /// Bounds on metadata.
+    pub limits: Limits,
+    /// The largest request a client may send (`--max_request_size`).
+    pub max_request_size: u64,
+    /// Bytes of requests read from all clients at once (`--max_request_memory`): a large
+    /// request that would go past it is refused instead of buffered.
+    pub max_request_memory: u64,
 }
+
+/// Default of `--max_request_size`.
+pub const DEFAULT_MAX_REQUEST_SIZE: u64 = 64 << 20;
+
+/// Default of `--max_request_memory`.
+pub const DEFAULT_MAX_REQUEST_MEMORY: u64 = 256 << 20;
 
 impl ServerConfig {
     /// Defaults for a single local instance on `socket` with `size` bytes.
@@ -69,6 +83,9 @@ impl ServerConfig {
             spill_path: None,
             reserve_memory: true,
             instance_id: 0,
+            limits: Limits::default(),
+            max_request_size: DEFAULT_MAX_REQUEST_SIZE,
+            max_request_memory: DEFAULT_MAX_REQUEST_MEMORY,
         }
     }
 }

@@ -39,12 +39,15 @@ async fn serve_requests(
     progress: &Progress,
     stream: &mut UnixStream,
 ) -> Result<()> {
-    let mut reader = FrameReader::default();
+    let mut reader = FrameReader::new(
+        shared.config.max_request_size,
+        Arc::clone(&shared.request_memory),
+    );
     loop {
         let body = match reader.next(stream, progress).await {
             Ok(Some(body)) => body,
             Ok(None) => return Ok(()),
-            Err(error @ Error::FrameTooLarge { .. }) => {
+            Err(error @ (Error::FrameTooLarge { .. } | Error::LimitExceeded { .. })) => {
                 // The stream cannot be resynchronised: explain, then close.
                 if let Outcome::Reply { frame, .. } = Outcome::error(&error) {
                     stream.write_all(&frame).await?;
@@ -66,6 +69,8 @@ async fn serve_requests(
             }
             Err(error) => Outcome::error(&error),
         };
+        drop(body);
+        reader.handled();
         match outcome {
             Outcome::Reply { frame, fds } => {
                 stream.write_all(&frame).await?;

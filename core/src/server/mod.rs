@@ -48,6 +48,8 @@ pub struct Shared {
     instances: Mutex<BTreeMap<InstanceID, InstanceInfo>>,
     /// Which connections have requests not handled yet.
     progress: progress::ProgressBoard,
+    /// Bytes of large requests being read, against `--max_request_memory`.
+    request_memory: Arc<frames::RequestMemory>,
 }
 
 impl Shared {
@@ -183,6 +185,8 @@ impl Shared {
                 .rpc_connections
                 .as_ref()
                 .map_or(0, |open| open.load(Ordering::Relaxed) as u64),
+            metadata_usage: table.metadata_usage(),
+            metadata_limit: table.metadata_limit(),
         }
     }
 
@@ -298,12 +302,17 @@ impl Server {
         config.instance_id = instance_id;
         let view = cluster.view().await?;
         let shared = Arc::new(Shared {
-            table: Mutex::new(ObjectTable::new(instance_id, arena)),
+            table: Mutex::new(ObjectTable::with_limits(
+                instance_id,
+                arena,
+                config.limits.clone(),
+            )),
             changed: Notify::new(),
             deferred: AtomicUsize::new(0),
             cluster,
             instances: Mutex::new(BTreeMap::new()),
             progress: progress::ProgressBoard::default(),
+            request_memory: frames::RequestMemory::new(config.max_request_memory),
             config,
         });
         shared.apply(ClusterEvent::Resynced(Box::new(view)));

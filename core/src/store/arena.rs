@@ -12,7 +12,10 @@ use crate::sys;
 
 /// A memfd of `capacity + 8` bytes, mapped read-write in the server. Clients get two fds of
 /// it: a read-write one with the buffers they create, and a read-only one with every blob
-/// they read (a process that only reads cannot write to the store, even by mistake).
+/// they read. A process that only reads cannot write to the store, even by mistake: its fd is
+/// read-only, and the file's mode (0400) stops it from reopening it for writing through
+/// `/proc` (unless it runs as the superuser). Writers can write anywhere in the store: it is
+/// one file, and a file's access is all or nothing.
 #[derive(Debug)]
 pub struct Arena {
     file: File,
@@ -26,6 +29,7 @@ impl Arena {
     pub fn create(capacity: u64) -> Result<Arena> {
         let file = sys::create_memfd("vineyard-bulk", capacity + MAP_SIZE_SLACK)?;
         let read_only = sys::reopen_read_only(&file)?;
+        sys::forbid_reopening_for_writing(&file)?;
         let mapping = MmapRaw::map_raw(&file)?;
         sys::advise_huge_pages(mapping.as_mut_ptr(), mapping.len());
         Ok(Arena {

@@ -9,12 +9,14 @@
 
 mod blobs;
 mod indexed;
+mod limits;
 mod objects;
 mod pattern;
 mod remote;
 mod reserved;
 
 pub use indexed::collect_blob_ids;
+pub use limits::Limits;
 pub use objects::{Created, Deleted};
 pub use reserved::MAX_RESERVED_IDS;
 
@@ -56,6 +58,8 @@ struct ObjectEntry {
     users: BTreeSet<ObjectID>,
     /// Levels of its expanded tree (1 for an object without members).
     depth: usize,
+    /// Bytes its tree is counted as (see `limits`).
+    bytes: u64,
 }
 
 /// Deepest expanded tree allowed: replies must stay parseable (JSON parsers bound recursion,
@@ -66,6 +70,8 @@ pub const MAX_DEPTH: usize = 64;
 struct RemoteObject {
     owner: InstanceID,
     tree: Map<String, Value>,
+    /// Bytes its tree is counted as (see `limits`).
+    bytes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -96,11 +102,19 @@ pub struct ObjectTable {
     names: BTreeMap<String, ObjectID>,
     connections: HashMap<ConnectionId, ConnectionRefs>,
     next_connection: ConnectionId,
+    limits: Limits,
+    /// Bytes of metadata held: trees of local and remote objects, and names.
+    metadata_bytes: u64,
 }
 
 impl ObjectTable {
-    /// A table over `arena` for the instance `instance_id`.
+    /// A table over `arena` for the instance `instance_id`, with the default limits.
     pub fn new(instance_id: InstanceID, arena: Arc<Arena>) -> ObjectTable {
+        ObjectTable::with_limits(instance_id, arena, Limits::default())
+    }
+
+    /// A table over `arena` for the instance `instance_id` that keeps to `limits`.
+    pub fn with_limits(instance_id: InstanceID, arena: Arc<Arena>, limits: Limits) -> ObjectTable {
         let index = MetaIndex::create(arena.read_fd(), arena.map_size())
             .inspect_err(|error| {
                 tracing::warn!(%error, "cannot create the metadata index; every get asks the server")
@@ -119,7 +133,20 @@ impl ObjectTable {
             names: BTreeMap::new(),
             connections: HashMap::new(),
             next_connection: 1,
+            limits,
+            metadata_bytes: 0,
         }
+    }
+
+    /// Bytes of metadata held (local and remote objects' trees, names), as counted against
+    /// `--max_metadata`.
+    pub fn metadata_usage(&self) -> u64 {
+        self.metadata_bytes
+    }
+
+    /// The most metadata the instance holds (`--max_metadata`).
+    pub fn metadata_limit(&self) -> u64 {
+        self.limits.metadata
     }
 
     /// Bytes allocated, including deleted blobs still held by readers.

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::{ConnectionId, Matcher, ObjectEntry, ObjectTable};
+use super::{limits, ConnectionId, Matcher, ObjectEntry, ObjectTable};
 use crate::error::{Error, Result};
 use crate::id::{now_millis, InstanceID, ObjectID, EMPTY_BLOB_ID};
 use crate::meta::BLOB_TYPENAME;
@@ -90,6 +90,12 @@ impl ObjectTable {
                 self.instance_id
             )));
         }
+        let member_count = tree.values().filter(|value| value.is_object()).count();
+        if member_count > self.limits.members {
+            // Checked again with the tree's size below; this one fails before any work.
+            self.limits
+                .check_object(&typename, 0, member_count, self.metadata_bytes)?;
+        }
         let mut members = Vec::new();
         let mut spans_instances = false;
         let mut depth = 1;
@@ -125,6 +131,10 @@ impl ObjectTable {
         if spans_instances {
             tree.insert("global".into(), true.into());
         }
+        // The fields added below are few and small: counted with the entry's overhead.
+        let bytes = limits::tree_bytes(&tree);
+        self.limits
+            .check_object(&typename, bytes, member_count, self.metadata_bytes)?;
         let id = match assigned {
             Some((connection, id)) => {
                 self.take_reserved(connection, id)?;
@@ -162,6 +172,7 @@ impl ObjectTable {
                     .insert(id);
             }
         }
+        self.metadata_bytes += bytes;
         self.objects.insert(
             id,
             ObjectEntry {
@@ -169,6 +180,7 @@ impl ObjectTable {
                 members,
                 users: BTreeSet::new(),
                 depth,
+                bytes,
             },
         );
         let publish = if spans_instances {
@@ -420,18 +432,22 @@ impl ObjectTable {
         let Some(entry) = self.objects.remove(&id) else {
             return;
         };
+        self.metadata_bytes -= entry.bytes;
         self.withdraw_from_index(id);
         if entry.tree.get("transient") == Some(&Value::Bool(false)) {
             out.persisted.push(id);
         }
         let names = &mut out.names;
+        let mut freed = 0;
         self.names.retain(|name, named| {
             let keep = *named != id;
             if !keep {
+                freed += limits::name_bytes(name);
                 names.push(name.clone());
             }
             keep
         });
+        self.metadata_bytes -= freed;
         for member in entry.members {
             if member.is_blob() {
                 let unused = self.blobs.get_mut(&member).is_some_and(|blob| {
@@ -488,7 +504,11 @@ impl ObjectTable {
         for id in ids {
             self.delete_one(id, true, true, &mut deleted);
         }
-        self.names.clear();
+        let names = std::mem::take(&mut self.names);
+        self.metadata_bytes -= names
+            .keys()
+            .map(|name| limits::name_bytes(name))
+            .sum::<u64>();
         deleted
     }
 
@@ -565,13 +585,18 @@ impl ObjectTable {
         if name.is_empty() {
             return Err(Error::invalid("a name cannot be empty"));
         }
+        self.limits.check_name(name)?;
+        if !self.names.contains_key(name) {
+            self.limits
+                .check_total(limits::name_bytes(name), self.metadata_bytes)?;
+        }
         if id.is_blob() {
             return Err(Error::invalid(format!(
                 "blobs cannot have names: {id} is a blob; name an object that has it as a member"
             )));
         }
         if self.remote.contains_key(&id) {
-            self.names.insert(name.to_string(), id);
+            self.set_name(name.to_string(), id);
             return Ok(());
         }
         let entry = self.objects.get(&id).ok_or(Error::ObjectNotExists { id })?;
@@ -580,7 +605,7 @@ impl ObjectTable {
                 "transient objects cannot have names: persist {id} first"
             )));
         }
-        self.names.insert(name.to_string(), id);
+        self.set_name(name.to_string(), id);
         if let Some(entry) = self.objects.get_mut(&id) {
             entry.tree.insert("__name".into(), name.into());
         }
@@ -596,6 +621,7 @@ impl ObjectTable {
     /// Removes a name (unknown names are fine).
     pub fn drop_name(&mut self, name: &str) {
         if let Some(id) = self.names.remove(name) {
+            self.metadata_bytes -= limits::name_bytes(name);
             if let Some(entry) = self.objects.get_mut(&id) {
                 if entry.tree.get("__name").and_then(Value::as_str) == Some(name) {
                     entry.tree.remove("__name");

@@ -11,6 +11,7 @@
 //! - `reserved_ids`: objects created without waiting, under ids their client reserved.
 //! - `connections`: what a dropped connection leaves behind (nothing).
 //! - `meta_index`: `get` from the metadata index; memory found there is not reused under it.
+//! - `limits`: metadata per object and in all, names, members, request sizes are bounded.
 //! - `memory`: `NotEnoughMemory` and reuse of freed memory.
 //! - `ownership`: only a buffer's writer seals, shrinks or drops it; any interleaving keeps
 //!   sealed blobs unchanged.
@@ -31,6 +32,7 @@ mod etcd;
 mod fd_limit;
 mod fixture;
 mod frame_fuzz;
+mod limits;
 mod memory;
 mod meta_index;
 mod metadata;

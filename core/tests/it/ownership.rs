@@ -3,7 +3,8 @@
 //! under a sealed blob); drop is for buffers, delete for sealed blobs.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
+use std::fs::File;
+use std::os::fd::FromRawFd;
 use std::sync::Arc;
 
 use memmap2::MmapMut;
@@ -201,11 +202,8 @@ struct World {
 impl World {
     fn new() -> World {
         let arena = Arc::new(Arena::create(ARENA).unwrap());
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(format!("/proc/self/fd/{}", arena.write_fd()))
-            .unwrap();
+        // SAFETY: dup of the arena's read-write fd, owned by the File from here on.
+        let file = unsafe { File::from_raw_fd(libc::dup(arena.write_fd())) };
         // SAFETY: the test is the only writer of the arena besides the table, which writes
         // nothing here (no put_blob).
         let memory = unsafe { MmapMut::map_mut(&file).unwrap() };

@@ -44,6 +44,15 @@ fn vineyard_mappings() -> Vec<(String, bool)> {
         .collect()
 }
 
+/// Whether `fd`'s file can be opened again for writing through `/proc/self/fd`.
+fn reopens_writable(fd: i32) -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/proc/self/fd/{fd}"))
+        .is_ok()
+}
+
 /// Whether `fd` can be mapped shared and writable.
 fn maps_writable(fd: i32) -> bool {
     // SAFETY: a fresh mapping of one page, unmapped again at once; no memory is touched.
@@ -84,6 +93,7 @@ fn reader_child() {
             for (fd, name, read_only) in fds {
                 assert!(read_only, "{name} (fd {fd}) is open for writing");
                 assert!(!maps_writable(fd), "{name} (fd {fd}) maps writable");
+                assert!(!reopens_writable(fd), "{name} (fd {fd}) reopens writable");
             }
             let mappings = vineyard_mappings();
             assert!(
@@ -106,7 +116,11 @@ fn reader_child() {
             let mut buffer = client.create_blob(64).unwrap();
             buffer.fill(9);
             let written = buffer.seal().unwrap();
-            assert!(client.get_blob(written).unwrap().iter().all(|&byte| byte == 9));
+            assert!(client
+                .get_blob(written)
+                .unwrap()
+                .iter()
+                .all(|&byte| byte == 9));
             // Read-write for the buffers it creates, read-only for what it reads.
             let mut modes: Vec<bool> = vineyard_memory_fds()
                 .into_iter()
@@ -121,20 +135,49 @@ fn reader_child() {
     }
 }
 
+/// User `nobody`, which readers run as when the tests run as the superuser (who may reopen
+/// any file for writing, whatever its mode).
+const NOBODY: u32 = 65534;
+
 fn run_child(mode: &str, server: &TestServer, id: ObjectID) -> std::process::Output {
-    Command::new(std::env::current_exe().unwrap())
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
         .args(["--exact", "read_only::reader_child", "--nocapture"])
         .env(
             READER_CHILD,
             format!("{mode} {} {id}", server.socket().display()),
-        )
-        .output()
-        .unwrap()
+        );
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } == 0 {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        let directory = server.socket().parent().unwrap();
+        std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // SAFETY: setgroups/setgid/setuid are async-signal-safe; nothing else runs between
+        // fork and exec.
+        unsafe {
+            child.pre_exec(|| {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(NOBODY) != 0
+                    || libc::setuid(NOBODY) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    child.output().unwrap()
+}
+
+/// A server whose socket anyone may connect to (its readers may run as `nobody`).
+fn open_server() -> TestServer {
+    TestServer::start_with(|config| config.socket_mode = 0o666)
 }
 
 #[test]
 fn a_reader_holds_the_store_and_the_index_read_only() {
-    let server = TestServer::start();
+    let server = open_server();
     let id = server.client().put_bytes(&[5u8; 4096]).unwrap();
     let output = run_child("fds", &server, id);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -147,7 +190,7 @@ fn a_reader_holds_the_store_and_the_index_read_only() {
 
 #[test]
 fn a_write_through_a_read_blob_faults_in_the_reader() {
-    let server = TestServer::start();
+    let server = open_server();
     let writer = server.client();
     let id = writer.put_bytes(&[5u8; 4096]).unwrap();
     let output = run_child("write", &server, id);
@@ -164,7 +207,7 @@ fn a_write_through_a_read_blob_faults_in_the_reader() {
 
 #[test]
 fn a_writer_holds_the_store_writable_for_its_buffers() {
-    let server = TestServer::start();
+    let server = open_server();
     let id = server.client().put_bytes(&[5u8; 64]).unwrap();
     let output = run_child("writer", &server, id);
     let stdout = String::from_utf8_lossy(&output.stdout);

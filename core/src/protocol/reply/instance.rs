@@ -65,6 +65,12 @@ pub struct InstanceStatus {
     pub ipc_connections: u64,
     /// Open RPC connections.
     pub rpc_connections: u64,
+    /// Bytes of metadata the instance holds (ours: 0 from a server that does not say).
+    #[serde(default)]
+    pub metadata_usage: u64,
+    /// The most metadata it holds (`--max_metadata`; ours).
+    #[serde(default)]
+    pub metadata_limit: u64,
 }
 
 /// `instance_status_reply`.
