@@ -75,7 +75,7 @@ fn metadata_in_all_is_counted_and_bounded() {
     assert!(error.to_string().contains("--max_metadata"), "{error}");
     assert!((15..=21).contains(&ids.len()), "{} objects fit", ids.len());
     let full = client.status().unwrap();
-    assert!(full.metadata_usage > 50 * 15 << 10, "{full:?}");
+    assert!(full.metadata_usage > (50 * 15) << 10, "{full:?}");
     assert!(full.metadata_usage <= 1 << 20, "{full:?}");
     client.delete(&ids, false, true).unwrap();
     let after = client.status().unwrap();
