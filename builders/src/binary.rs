@@ -7,7 +7,7 @@ use arrow::datatypes::{
     BinaryType, ByteArrayType, DataType, LargeBinaryType, LargeUtf8Type, Utf8Type,
 };
 use vineyard_core::{IpcClient, ObjectMeta};
-use vineyard_resolvers::layout::{binary_typename, FIXED_SIZE_BINARY_ARRAY};
+use vineyard_layout::{binary_typename, ARROW_ARRAY, BASE_BINARY_ARRAY, FIXED_SIZE_BINARY_ARRAY};
 
 use crate::buffer::{array_meta, create, offset_span, put_bytes, put_offsets, put_validity};
 use crate::error::{Error, Result};
@@ -22,12 +22,18 @@ fn put_byte_array<T: ByteArrayType>(
     let offsets = array.value_offsets();
     let (first, last) = offset_span(offsets);
     let mut meta = array_meta(typename, array);
-    meta.add_member("buffer_offsets_", put_offsets(client, offsets)?);
     meta.add_member(
-        "buffer_data_",
+        BASE_BINARY_ARRAY.buffer_offsets,
+        put_offsets(client, offsets)?,
+    );
+    meta.add_member(
+        BASE_BINARY_ARRAY.buffer_data,
         put_bytes(client, &array.values().as_slice()[first..last])?,
     );
-    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    meta.add_member(
+        ARROW_ARRAY.null_bitmap,
+        put_validity(client, array.nulls())?,
+    );
     create(client, meta)
 }
 
@@ -42,7 +48,7 @@ pub(crate) fn put_binary(
         data_type: data_type.clone(),
         family: family_of(data_type),
     };
-    let typename = binary_typename(data_type).ok_or_else(unsupported)?;
+    let typename = &binary_typename(data_type).ok_or_else(unsupported)?;
     match data_type {
         DataType::Utf8 => put_byte_array(client, array.as_bytes::<Utf8Type>(), typename),
         DataType::LargeUtf8 => put_byte_array(client, array.as_bytes::<LargeUtf8Type>(), typename),
@@ -62,12 +68,15 @@ pub(crate) fn put_fixed_size_binary(
 ) -> Result<ObjectMeta> {
     let array = array.as_fixed_size_binary();
     let width = usize::try_from(array.value_length()).unwrap_or(0);
-    let mut meta = array_meta(FIXED_SIZE_BINARY_ARRAY, array);
-    meta.insert("byte_width_", width);
+    let mut meta = array_meta(FIXED_SIZE_BINARY_ARRAY.typename, array);
+    meta.insert(FIXED_SIZE_BINARY_ARRAY.byte_width, width);
     meta.add_member(
-        "buffer_",
+        FIXED_SIZE_BINARY_ARRAY.buffer,
         put_bytes(client, &array.value_data()[..array.len() * width])?,
     );
-    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    meta.add_member(
+        ARROW_ARRAY.null_bitmap,
+        put_validity(client, array.nulls())?,
+    );
     create(client, meta)
 }

@@ -5,6 +5,7 @@ use arrow::buffer::{BooleanBuffer, NullBuffer};
 use serde_json::{json, Value};
 use vineyard_core::meta::BLOB_TYPENAME;
 use vineyard_core::{IpcClient, ObjectID, ObjectMeta, EMPTY_BLOB_ID};
+use vineyard_layout::ARROW_ARRAY;
 
 use crate::error::Result;
 
@@ -104,9 +105,9 @@ pub(crate) fn put_offsets<O: OffsetSizeTrait>(
 /// builders store slices compacted).
 pub(crate) fn array_meta(typename: &str, array: &dyn Array) -> ObjectMeta {
     let mut meta = ObjectMeta::with_typename(typename);
-    meta.insert("length_", array.len());
-    meta.insert("null_count_", array.null_count());
-    meta.insert("offset_", 0);
+    meta.insert(ARROW_ARRAY.length, array.len());
+    meta.insert(ARROW_ARRAY.null_count, array.null_count());
+    meta.insert(ARROW_ARRAY.offset, 0);
     meta
 }
 

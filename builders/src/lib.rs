@@ -1,6 +1,7 @@
 //! vineyard-builders: Arrow arrays, record batches, tables and tensors put into vineyard as
-//! blobs plus metadata, in the layouts of the Python package (`vineyard.data.arrow`,
-//! `.tensor`), so that `vineyard-resolvers` and Python read them back without a copy.
+//! blobs plus metadata, in the layouts `vineyard-layout` defines (those of the Python package's
+//! `vineyard.data.arrow` and `.tensor`), so that `vineyard-resolvers` and Python read them back
+//! without a copy.
 //!
 //! Each Arrow buffer is copied once, straight into a new blob. Slices are stored compacted:
 //! only the slice's values, offsets rebased to 0, bitmaps starting at bit 0, `offset_` 0.
@@ -33,6 +34,8 @@ use vineyard_core::{IpcClient, ObjectMeta};
 pub use error::{Error, Result};
 pub use registry::{default_registry, family_of, Builder, BuilderRegistry};
 pub use tensor::put_tensor;
+/// The value [`put_tensor`] stores (from `vineyard-layout`, which `vineyard-resolvers` shares).
+pub use vineyard_layout::Tensor;
 
 /// Puts an array with the default registry; returns the created tree (id set).
 pub fn put_array(client: &IpcClient, array: &dyn Array) -> Result<ObjectMeta> {

@@ -5,29 +5,39 @@
 use arrow::array::{Array, AsArray, GenericListArray, OffsetSizeTrait};
 use arrow::datatypes::DataType;
 use vineyard_core::{IpcClient, ObjectMeta};
-use vineyard_resolvers::layout::{
-    encode_type, DICTIONARY_ARRAY, LARGE_LIST_ARRAY, LIST_ARRAY, STRUCT_ARRAY,
+use vineyard_layout::{
+    encode_type, ARROW_ARRAY, DICTIONARY_ARRAY, LARGE_LIST_ARRAY, LIST_ARRAY, STRUCT_ARRAY,
 };
 
 use crate::buffer::{array_meta, create, offset_span, put_offsets, put_validity};
 use crate::error::{Error, Result};
 use crate::registry::{family_of, BuilderRegistry};
 
+/// A list layout's typename and member names: [`LIST_ARRAY`]'s or [`LARGE_LIST_ARRAY`]'s.
+struct ListNames {
+    typename: &'static str,
+    buffer_offsets: &'static str,
+    values: &'static str,
+}
+
 fn put_list_array<O: OffsetSizeTrait>(
     registry: &BuilderRegistry,
     client: &IpcClient,
     array: &GenericListArray<O>,
-    typename: &str,
+    names: ListNames,
 ) -> Result<ObjectMeta> {
     // A slice's offsets start past 0: store only its items, offsets rebased.
     let offsets = array.value_offsets();
     let (first, last) = offset_span(offsets);
     let values = array.values().slice(first, last - first);
-    let mut meta = array_meta(typename, array);
-    meta.insert("arrow_type_", encode_type(array.data_type())?);
-    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
-    meta.add_member("buffer_offsets_", put_offsets(client, offsets)?);
-    meta.add_member("values_", registry.put_array(client, values.as_ref())?);
+    let mut meta = array_meta(names.typename, array);
+    meta.insert(ARROW_ARRAY.arrow_type, encode_type(array.data_type())?);
+    meta.add_member(
+        ARROW_ARRAY.null_bitmap,
+        put_validity(client, array.nulls())?,
+    );
+    meta.add_member(names.buffer_offsets, put_offsets(client, offsets)?);
+    meta.add_member(names.values, registry.put_array(client, values.as_ref())?);
     create(client, meta)
 }
 
@@ -38,9 +48,21 @@ pub(crate) fn put_list(
     array: &dyn Array,
 ) -> Result<ObjectMeta> {
     match array.data_type() {
-        DataType::List(_) => put_list_array(registry, client, array.as_list::<i32>(), LIST_ARRAY),
+        DataType::List(_) => {
+            let names = ListNames {
+                typename: LIST_ARRAY.typename,
+                buffer_offsets: LIST_ARRAY.buffer_offsets,
+                values: LIST_ARRAY.values,
+            };
+            put_list_array(registry, client, array.as_list::<i32>(), names)
+        }
         DataType::LargeList(_) => {
-            put_list_array(registry, client, array.as_list::<i64>(), LARGE_LIST_ARRAY)
+            let names = ListNames {
+                typename: LARGE_LIST_ARRAY.typename,
+                buffer_offsets: LARGE_LIST_ARRAY.buffer_offsets,
+                values: LARGE_LIST_ARRAY.values,
+            };
+            put_list_array(registry, client, array.as_list::<i64>(), names)
         }
         other => Err(Error::UnsupportedType {
             data_type: other.clone(),
@@ -56,13 +78,17 @@ pub(crate) fn put_struct(
     array: &dyn Array,
 ) -> Result<ObjectMeta> {
     let array = array.as_struct();
-    let mut meta = array_meta(STRUCT_ARRAY, array);
-    meta.insert("arrow_type_", encode_type(array.data_type())?);
-    meta.insert("__children_-size", array.num_columns());
-    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    let children = STRUCT_ARRAY.children;
+    let mut meta = array_meta(STRUCT_ARRAY.typename, array);
+    meta.insert(ARROW_ARRAY.arrow_type, encode_type(array.data_type())?);
+    meta.insert(&children.size(), array.num_columns());
+    meta.add_member(
+        ARROW_ARRAY.null_bitmap,
+        put_validity(client, array.nulls())?,
+    );
     for (index, child) in array.columns().iter().enumerate() {
         meta.add_member(
-            &format!("__children_-{index}"),
+            &children.at(index),
             registry.put_array(client, child.as_ref())?,
         );
     }
@@ -82,12 +108,15 @@ pub(crate) fn put_dictionary(
             data_type: data_type.clone(),
             family: family_of(data_type),
         })?;
-    let mut meta = array_meta(DICTIONARY_ARRAY, array);
-    meta.insert("arrow_type_", encode_type(data_type)?);
-    meta.insert("ordered_", false);
-    meta.add_member("indices_", registry.put_array(client, dictionary.keys())?);
+    let mut meta = array_meta(DICTIONARY_ARRAY.typename, array);
+    meta.insert(ARROW_ARRAY.arrow_type, encode_type(data_type)?);
+    meta.insert(DICTIONARY_ARRAY.ordered, false);
     meta.add_member(
-        "dictionary_",
+        DICTIONARY_ARRAY.indices,
+        registry.put_array(client, dictionary.keys())?,
+    );
+    meta.add_member(
+        DICTIONARY_ARRAY.dictionary,
         registry.put_array(client, dictionary.values().as_ref())?,
     );
     create(client, meta)

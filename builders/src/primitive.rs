@@ -5,9 +5,9 @@
 use arrow::array::Array;
 use arrow::buffer::BooleanBuffer;
 use vineyard_core::{IpcClient, ObjectMeta};
-use vineyard_resolvers::layout::{
-    encode_type, is_plain_numeric, numeric_type_name, BOOLEAN_ARRAY, FIXED_SIZE_BINARY_ARRAY,
-    NULL_ARRAY, NUMERIC_ARRAY,
+use vineyard_layout::{
+    encode_type, is_plain_numeric, numeric_type_name, ARROW_ARRAY, BOOLEAN_ARRAY,
+    FIXED_SIZE_BINARY_ARRAY, NULL_ARRAY, NUMERIC_ARRAY,
 };
 
 use crate::buffer::{array_meta, create, put_bits, put_bytes, put_validity};
@@ -34,12 +34,18 @@ pub(crate) fn put_numeric(
             family: family_of(data_type),
         });
     };
-    let mut meta = array_meta(&format!("{NUMERIC_ARRAY}<{name}>"), array);
+    let mut meta = array_meta(&NUMERIC_ARRAY.of(&name), array);
     if !is_plain_numeric(data_type) {
-        meta.insert("arrow_type_", encode_type(data_type)?);
+        meta.insert(ARROW_ARRAY.arrow_type, encode_type(data_type)?);
     }
-    meta.add_member("buffer_", put_bytes(client, &values_bytes(array, width))?);
-    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    meta.add_member(
+        NUMERIC_ARRAY.buffer,
+        put_bytes(client, &values_bytes(array, width))?,
+    );
+    meta.add_member(
+        ARROW_ARRAY.null_bitmap,
+        put_validity(client, array.nulls())?,
+    );
     create(client, meta)
 }
 
@@ -56,11 +62,17 @@ pub(crate) fn put_decimal(
             family: family_of(data_type),
         });
     };
-    let mut meta = array_meta(FIXED_SIZE_BINARY_ARRAY, array);
-    meta.insert("byte_width_", width);
-    meta.insert("arrow_type_", encode_type(data_type)?);
-    meta.add_member("buffer_", put_bytes(client, &values_bytes(array, width))?);
-    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    let mut meta = array_meta(FIXED_SIZE_BINARY_ARRAY.typename, array);
+    meta.insert(FIXED_SIZE_BINARY_ARRAY.byte_width, width);
+    meta.insert(ARROW_ARRAY.arrow_type, encode_type(data_type)?);
+    meta.add_member(
+        FIXED_SIZE_BINARY_ARRAY.buffer,
+        put_bytes(client, &values_bytes(array, width))?,
+    );
+    meta.add_member(
+        ARROW_ARRAY.null_bitmap,
+        put_validity(client, array.nulls())?,
+    );
     create(client, meta)
 }
 
@@ -72,9 +84,12 @@ pub(crate) fn put_boolean(
 ) -> Result<ObjectMeta> {
     let data = array.to_data();
     let bits = BooleanBuffer::new(data.buffers()[0].clone(), data.offset(), data.len());
-    let mut meta = array_meta(BOOLEAN_ARRAY, array);
-    meta.add_member("buffer_", put_bits(client, &bits)?);
-    meta.add_member("null_bitmap_", put_validity(client, array.nulls())?);
+    let mut meta = array_meta(BOOLEAN_ARRAY.typename, array);
+    meta.add_member(BOOLEAN_ARRAY.buffer, put_bits(client, &bits)?);
+    meta.add_member(
+        ARROW_ARRAY.null_bitmap,
+        put_validity(client, array.nulls())?,
+    );
     create(client, meta)
 }
 
@@ -84,8 +99,8 @@ pub(crate) fn put_null(
     client: &IpcClient,
     array: &dyn Array,
 ) -> Result<ObjectMeta> {
-    let mut meta = ObjectMeta::with_typename(NULL_ARRAY);
-    meta.insert("length_", array.len());
+    let mut meta = ObjectMeta::with_typename(NULL_ARRAY.typename);
+    meta.insert(ARROW_ARRAY.length, array.len());
     meta.set_nbytes(0);
     create(client, meta)
 }

@@ -3,7 +3,7 @@
 use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use vineyard_core::{IpcClient, ObjectMeta};
-use vineyard_resolvers::layout::{encode_schema, RECORD_BATCH, SCHEMA_PROXY, TABLE};
+use vineyard_layout::{encode_schema, RECORD_BATCH, SCHEMA_PROXY, TABLE};
 
 use crate::buffer::create;
 use crate::error::{Error, Result};
@@ -12,9 +12,9 @@ use crate::registry::BuilderRegistry;
 /// A schema as `schema_binary_`: JSON `{"bytes": [...]}` of its Arrow IPC encoding.
 pub(crate) fn put_schema(client: &IpcClient, schema: &Schema) -> Result<ObjectMeta> {
     let bytes = encode_schema(schema)?;
-    let mut meta = ObjectMeta::with_typename(SCHEMA_PROXY);
+    let mut meta = ObjectMeta::with_typename(SCHEMA_PROXY.typename);
     meta.insert(
-        "schema_binary_",
+        SCHEMA_PROXY.schema_binary,
         serde_json::json!({ "bytes": bytes }).to_string(),
     );
     meta.set_nbytes(bytes.len() as u64);
@@ -28,17 +28,17 @@ fn record_batch_meta(
     batch: &RecordBatch,
     schema: ObjectMeta,
 ) -> Result<ObjectMeta> {
-    let mut meta = ObjectMeta::with_typename(RECORD_BATCH);
-    meta.insert("row_num_", batch.num_rows());
-    meta.insert("column_num_", batch.num_columns());
-    meta.insert("__columns_-size", batch.num_columns());
+    let mut meta = ObjectMeta::with_typename(RECORD_BATCH.typename);
+    meta.insert(RECORD_BATCH.row_num, batch.num_rows());
+    meta.insert(RECORD_BATCH.column_num, batch.num_columns());
+    meta.insert(&RECORD_BATCH.columns.size(), batch.num_columns());
     let mut nbytes = 0;
     for (index, column) in batch.columns().iter().enumerate() {
         let member = registry.put_array(client, column.as_ref())?;
         nbytes += member.nbytes();
-        meta.add_member(&format!("__columns_-{index}"), member);
+        meta.add_member(&RECORD_BATCH.columns.at(index), member);
     }
-    meta.add_member("schema_", schema);
+    meta.add_member(RECORD_BATCH.schema, schema);
     meta.set_nbytes(nbytes);
     create(client, meta)
 }
@@ -70,21 +70,21 @@ pub(crate) fn put_table(
         }
     }
     let schema_meta = put_schema(client, schema)?;
-    let mut meta = ObjectMeta::with_typename(TABLE);
+    let mut meta = ObjectMeta::with_typename(TABLE.typename);
     meta.insert(
-        "num_rows_",
+        TABLE.num_rows,
         batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
     );
-    meta.insert("num_columns_", schema.fields().len());
-    meta.insert("batch_num_", batches.len());
-    meta.insert("partitions_-size", batches.len());
+    meta.insert(TABLE.num_columns, schema.fields().len());
+    meta.insert(TABLE.batch_num, batches.len());
+    meta.insert(&TABLE.partitions.size(), batches.len());
     let mut nbytes = 0;
     for (index, batch) in batches.iter().enumerate() {
         let partition = record_batch_meta(registry, client, batch, schema_meta.clone())?;
         nbytes += partition.nbytes();
-        meta.add_member(&format!("partitions_-{index}"), partition);
+        meta.add_member(&TABLE.partitions.at(index), partition);
     }
-    meta.add_member("schema_", schema_meta);
+    meta.add_member(TABLE.schema, schema_meta);
     meta.set_nbytes(nbytes);
     create(client, meta)
 }

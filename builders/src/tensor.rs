@@ -2,8 +2,7 @@
 //! (`value_type_`, `value_type_meta_`) and the elements in C order in `buffer_`.
 
 use vineyard_core::{IpcClient, ObjectMeta};
-use vineyard_resolvers::layout::{numpy_dtype, TENSOR};
-use vineyard_resolvers::Tensor;
+use vineyard_layout::{numpy_dtype, Tensor, TENSOR};
 
 use crate::buffer::{create, put_bytes};
 use crate::error::{Error, Result};
@@ -36,15 +35,15 @@ pub fn put_tensor(client: &IpcClient, tensor: &Tensor) -> Result<ObjectMeta> {
         });
     }
     let order = if tensor.fortran_order { "F" } else { "C" };
-    let mut meta = ObjectMeta::with_typename(&format!("{TENSOR}<{}>", dtype.cpp_name));
+    let mut meta = ObjectMeta::with_typename(&TENSOR.of(&dtype.cpp_name));
     meta.insert(
-        "shape_",
+        TENSOR.shape,
         serde_json::to_string(&tensor.shape).expect("integers"),
     );
-    meta.insert("partition_index_", "[]");
-    meta.insert("order_", serde_json::to_string(order).expect("text"));
-    meta.insert("value_type_", dtype.name);
-    meta.insert("value_type_meta_", dtype.descr);
-    meta.add_member("buffer_", put_bytes(client, tensor.values.as_slice())?);
+    meta.insert(TENSOR.partition_index, "[]");
+    meta.insert(TENSOR.order, serde_json::to_string(order).expect("text"));
+    meta.insert(TENSOR.value_type, dtype.name);
+    meta.insert(TENSOR.value_type_meta, dtype.descr);
+    meta.add_member(TENSOR.buffer, put_bytes(client, tensor.values.as_slice())?);
     create(client, meta)
 }

@@ -45,6 +45,9 @@ fn run_server(py: Python<'_>, args: Vec<String>) -> i32 {
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The built-in layouts (`vineyard-layout`), which `vineyard.data.layout` turns into namespaces.
+    let layouts = json::to_python(module.py(), &vineyard_layout::table_json())?;
+    module.add("LAYOUT_TABLE", layouts)?;
     module.add_class::<object_id::PyObjectId>()?;
     module.add_class::<blob::PyBlob>()?;
     module.add_class::<builder::PyBlobBuilder>()?;

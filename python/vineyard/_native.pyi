@@ -5,6 +5,9 @@ from typing import Any, overload
 from vineyard.core.meta import ObjectMeta
 
 __version__: str
+# The built-in layouts (the Rust crate vineyard-layout's `table_json`); read them through
+# `vineyard.data.layout`.
+LAYOUT_TABLE: dict[str, Any]
 
 class VineyardException(RuntimeError):
     """Base of every vineyard error. `code` is Vineyard's status code."""

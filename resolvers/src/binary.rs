@@ -5,10 +5,10 @@
 use arrow::array::new_empty_array;
 use arrow::datatypes::DataType;
 use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_layout::{binary_type_from_typename, BASE_BINARY_ARRAY, FIXED_SIZE_BINARY_ARRAY};
 
 use crate::error::{typename_of, Error, Result};
 use crate::fields;
-use crate::layout::binary_type_from_typename;
 use crate::primitive::{arrow_type, buffers_and_bitmap, Extent};
 use crate::{Resolved, ResolverRegistry};
 
@@ -28,7 +28,14 @@ pub(crate) fn resolve_binary(
         })?,
     };
     let extent = Extent::of(meta)?;
-    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_offsets_", "buffer_data_"])?;
+    let (buffers, nulls) = buffers_and_bitmap(
+        client,
+        meta,
+        &[
+            BASE_BINARY_ARRAY.buffer_offsets,
+            BASE_BINARY_ARRAY.buffer_data,
+        ],
+    )?;
     // pyarrow may store an empty array with no offsets at all.
     if extent.length == 0 && extent.offset == 0 && buffers[0].is_empty() {
         return Ok(Resolved::Array(new_empty_array(&data_type)));
@@ -45,14 +52,14 @@ pub(crate) fn resolve_fixed_size_binary(
     let data_type = match arrow_type(meta)? {
         Some(data_type) => data_type,
         None => {
-            let width = fields::usize_field(meta, "byte_width_")?;
-            let width = i32::try_from(width).map_err(|_| {
-                Error::invalid_field(meta, "byte_width_", format!("{width} is too wide"))
-            })?;
+            let field = FIXED_SIZE_BINARY_ARRAY.byte_width;
+            let width = fields::usize_field(meta, field)?;
+            let width = i32::try_from(width)
+                .map_err(|_| Error::invalid_field(meta, field, format!("{width} is too wide")))?;
             DataType::FixedSizeBinary(width)
         }
     };
     let extent = Extent::of(meta)?;
-    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
+    let (buffers, nulls) = buffers_and_bitmap(client, meta, &[FIXED_SIZE_BINARY_ARRAY.buffer])?;
     extent.array(data_type, buffers, nulls)
 }

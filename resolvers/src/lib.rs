@@ -9,15 +9,16 @@
 //! # Layout
 //! - [`registry`]: `ResolverRegistry`, resolvers keyed by typename prefix, and the default one.
 //! - [`resolved`]: `Resolved`, what a resolver gives, and `to_record_batches` for streaming.
-//! - [`layout`]: the shared contract: typenames, `arrow_type_` and schema encodings, numpy
-//!   dtypes.
+//! - [`layout`]: `vineyard-layout` re-exported, the contract shared with the builders and the
+//!   Python package: typenames, member and field names, `arrow_type_` and schema encodings,
+//!   numpy dtypes, [`Tensor`].
 //! - [`buffer`]: Arrow buffers over blobs.
 //! - `primitive`: `NumericArray<T>`, `BooleanArray`, `NullArray`.
 //! - `binary`: `BaseBinaryArray<...>`, `FixedSizeBinaryArray` (and decimals).
 //! - `nested`: `ListArray`, `LargeListArray`, `StructArray`, `DictionaryArray`,
 //!   `ChunkedArray`.
 //! - `table`: `SchemaProxy`, `RecordBatch`, `Table`.
-//! - [`tensor`]: `Tensor<T>` and `Array` (numpy) as [`Tensor`].
+//! - [`tensor`]: `Tensor<T>` and `Array` (numpy) as [`Tensor`]s.
 //! - `pandas`: `DataFrame`, `Series`, `Index`, `RangeIndex`.
 //! - `fields`: reading plain fields and members of a tree.
 //! - [`error`]: the crate's `Error`.
@@ -26,7 +27,6 @@ mod binary;
 pub mod buffer;
 pub mod error;
 mod fields;
-pub mod layout;
 mod nested;
 mod pandas;
 mod primitive;
@@ -43,6 +43,9 @@ pub use error::{Error, Result};
 pub use registry::{default_registry, Resolver, ResolverRegistry};
 pub use resolved::{to_record_batches, Resolved};
 pub use tensor::Tensor;
+/// The layout table the resolvers read by (`vineyard-layout`): typenames, member and field
+/// names, and the spelling of Arrow and numpy types in trees.
+pub use vineyard_layout as layout;
 
 /// Resolves an object with the default registry.
 pub fn resolve(client: &IpcClient, meta: &ObjectMeta) -> Result<Resolved> {

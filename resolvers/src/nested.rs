@@ -8,24 +8,28 @@ use arrow::array::{make_array, new_empty_array, ArrayRef};
 use arrow::datatypes::{DataType, Field, Fields, Schema};
 use arrow::record_batch::RecordBatch;
 use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_layout::{
+    MemberList, ARROW_ARRAY, CHUNKED_ARRAY, DICTIONARY_ARRAY, LARGE_LIST_ARRAY, LIST_ARRAY,
+    STRUCT_ARRAY,
+};
 
 use crate::buffer::{bitmap, member_blobs};
 use crate::error::{typename_of, Error, Result};
 use crate::fields::{self, member};
-use crate::layout::LARGE_LIST_ARRAY;
 use crate::primitive::{arrow_type, buffers_and_bitmap, Extent};
+use crate::resolved::VALUE_COLUMN;
 use crate::{Resolved, ResolverRegistry};
 
-/// The `count` members `{prefix}-0`, `{prefix}-1`, ... resolved as arrays.
-fn indexed_arrays(
+/// The members of `list` (as many as its size field says) resolved as arrays.
+fn list_arrays(
     registry: &ResolverRegistry,
     client: &IpcClient,
     meta: &ObjectMeta,
-    prefix: &str,
-    count: usize,
+    list: MemberList,
 ) -> Result<Vec<ArrayRef>> {
+    let count = fields::usize_field(meta, &list.size())?;
     (0..count)
-        .map(|index| registry.resolve_array(client, &member(meta, &format!("{prefix}-{index}"))?))
+        .map(|index| registry.resolve_array(client, &member(meta, &list.at(index))?))
         .collect()
 }
 
@@ -35,12 +39,18 @@ pub(crate) fn resolve_list(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let values = registry.resolve_array(client, &member(meta, "values_")?)?;
+    let large = typename_of(meta) == LARGE_LIST_ARRAY.typename;
+    let (values_name, offsets_name) = if large {
+        (LARGE_LIST_ARRAY.values, LARGE_LIST_ARRAY.buffer_offsets)
+    } else {
+        (LIST_ARRAY.values, LIST_ARRAY.buffer_offsets)
+    };
+    let values = registry.resolve_array(client, &member(meta, values_name)?)?;
     let data_type = match arrow_type(meta)? {
         Some(data_type) => data_type,
         None => {
             let item = Arc::new(Field::new("item", values.data_type().clone(), true));
-            if typename_of(meta) == LARGE_LIST_ARRAY {
+            if large {
                 DataType::LargeList(item)
             } else {
                 DataType::List(item)
@@ -48,7 +58,7 @@ pub(crate) fn resolve_list(
         }
     };
     let extent = Extent::of(meta)?;
-    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_offsets_"])?;
+    let (buffers, nulls) = buffers_and_bitmap(client, meta, &[offsets_name])?;
     if extent.length == 0 && extent.offset == 0 && buffers[0].is_empty() {
         return Ok(Resolved::Array(new_empty_array(&data_type)));
     }
@@ -65,8 +75,7 @@ pub(crate) fn resolve_struct(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let count = fields::usize_field(meta, "__children_-size")?;
-    let children = indexed_arrays(registry, client, meta, "__children_", count)?;
+    let children = list_arrays(registry, client, meta, STRUCT_ARRAY.children)?;
     let data_type = match arrow_type(meta)? {
         Some(data_type) => data_type,
         // Without `arrow_type_` the field names are lost: number them.
@@ -75,7 +84,7 @@ pub(crate) fn resolve_struct(
         ))),
     };
     let extent = Extent::of(meta)?;
-    let nulls = bitmap(member_blobs(client, meta, &["null_bitmap_"])?.remove(0));
+    let nulls = bitmap(member_blobs(client, meta, &[ARROW_ARRAY.null_bitmap])?.remove(0));
     let data = extent
         .builder(data_type, Vec::new(), nulls)
         .child_data(children.iter().map(|child| child.to_data()).collect())
@@ -89,8 +98,8 @@ pub(crate) fn resolve_dictionary(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let indices = registry.resolve_array(client, &member(meta, "indices_")?)?;
-    let dictionary = registry.resolve_array(client, &member(meta, "dictionary_")?)?;
+    let indices = registry.resolve_array(client, &member(meta, DICTIONARY_ARRAY.indices)?)?;
+    let dictionary = registry.resolve_array(client, &member(meta, DICTIONARY_ARRAY.dictionary)?)?;
     let data_type = match arrow_type(meta)? {
         Some(data_type) => data_type,
         None => DataType::Dictionary(
@@ -113,20 +122,19 @@ pub(crate) fn resolve_chunked(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let count = fields::usize_field(meta, "__chunks_-size")?;
-    let chunks = indexed_arrays(registry, client, meta, "__chunks_", count)?;
+    let chunks = list_arrays(registry, client, meta, CHUNKED_ARRAY.chunks)?;
     let data_type = match (arrow_type(meta)?, chunks.first()) {
         (Some(data_type), _) => data_type,
         (None, Some(chunk)) => chunk.data_type().clone(),
         (None, None) => {
             return Err(Error::invalid_field(
                 meta,
-                "arrow_type_",
+                ARROW_ARRAY.arrow_type,
                 "is missing, and there is no chunk to take the type from",
             ))
         }
     };
-    let schema = Arc::new(Schema::new(vec![Field::new("value", data_type, true)]));
+    let schema = Arc::new(Schema::new(vec![Field::new(VALUE_COLUMN, data_type, true)]));
     let batches = chunks
         .into_iter()
         .map(|chunk| RecordBatch::try_new(Arc::clone(&schema), vec![chunk]))

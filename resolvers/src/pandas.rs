@@ -13,10 +13,10 @@ use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use serde_json::Value;
 use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_layout::{DATA_FRAME, INDEX, PICKLE_BUFFER, RANGE_INDEX, SERIES};
 
 use crate::error::{typename_of, Error, Result};
 use crate::fields::{self, json_field, member};
-use crate::layout::{PICKLE_BUFFER, RANGE_INDEX};
 use crate::{Resolved, ResolverRegistry};
 
 /// A label stored as JSON text: strings as themselves, anything else as its JSON.
@@ -36,7 +36,7 @@ fn values(
     what: &str,
 ) -> Result<ArrayRef> {
     let values = member(meta, name)?;
-    if typename_of(&values) == PICKLE_BUFFER {
+    if typename_of(&values) == PICKLE_BUFFER.typename {
         return Err(Error::unsupported_value(
             meta,
             format!(
@@ -51,10 +51,10 @@ fn values(
 
 /// The number of rows an index holds, if it says without resolving it.
 fn index_length(meta: &ObjectMeta) -> Result<Option<usize>> {
-    let Some(index) = meta.member("index_") else {
+    let Some(index) = meta.member(DATA_FRAME.index) else {
         return Ok(None);
     };
-    if typename_of(&index) != RANGE_INDEX {
+    if typename_of(&index) != RANGE_INDEX.typename {
         return Ok(None);
     }
     Ok(Some(range_values(&index)?.len()))
@@ -66,15 +66,16 @@ pub(crate) fn resolve_data_frame(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let count = fields::usize_field(meta, "__values_-size")?;
-    let listed = match json_field(meta, "columns_")? {
+    let columns_map = DATA_FRAME.values;
+    let count = fields::usize_field(meta, &columns_map.size())?;
+    let listed = match json_field(meta, DATA_FRAME.columns)? {
         Some(Value::Array(labels)) => labels,
         _ => Vec::new(),
     };
     let mut schema_fields = Vec::with_capacity(count);
     let mut columns = Vec::with_capacity(count);
     for position in 0..count {
-        let name = match label(meta, &format!("__values_-key-{position}"))? {
+        let name = match label(meta, &columns_map.key(position))? {
             Some(name) => name,
             None => match listed.get(position) {
                 Some(Value::String(text)) => text.clone(),
@@ -86,7 +87,7 @@ pub(crate) fn resolve_data_frame(
             registry,
             client,
             meta,
-            &format!("__values_-value-{position}"),
+            &columns_map.value(position),
             &format!("column `{name}`"),
         )?;
         schema_fields.push(Field::new(name, column.data_type().clone(), true));
@@ -109,7 +110,7 @@ pub(crate) fn resolve_series(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let array = values(registry, client, meta, "value_", "the series")?;
+    let array = values(registry, client, meta, SERIES.value, "the series")?;
     Ok(Resolved::Array(array))
 }
 
@@ -119,7 +120,7 @@ pub(crate) fn resolve_index(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let array = values(registry, client, meta, "value_", "the index")?;
+    let array = values(registry, client, meta, INDEX.value, "the index")?;
     Ok(Resolved::Array(array))
 }
 
@@ -133,12 +134,12 @@ fn signed(meta: &ObjectMeta, field: &str) -> Result<i64> {
 
 fn range_values(meta: &ObjectMeta) -> Result<Vec<i64>> {
     let (start, stop, step) = (
-        signed(meta, "start_")?,
-        signed(meta, "stop_")?,
-        signed(meta, "step_")?,
+        signed(meta, RANGE_INDEX.start)?,
+        signed(meta, RANGE_INDEX.stop)?,
+        signed(meta, RANGE_INDEX.step)?,
     );
     if step == 0 {
-        return Err(Error::invalid_field(meta, "step_", "is zero"));
+        return Err(Error::invalid_field(meta, RANGE_INDEX.step, "is zero"));
     }
     let mut values = Vec::new();
     let mut value = start;

@@ -1,8 +1,8 @@
 //! `vineyard::NumericArray<T>`, `vineyard::BooleanArray` and `vineyard::NullArray`.
 //!
-//! Every array tree has `length_`, `null_count_`, `offset_` and the `null_bitmap_` blob (empty
-//! when there are no nulls); `offset_` applies to every buffer, which hold the whole parent
-//! array when the producer stored a slice.
+//! Every array tree has [`ARROW_ARRAY`]'s `length_`, `null_count_`, `offset_` and the
+//! `null_bitmap_` blob (empty when there are no nulls); `offset_` applies to every buffer, which
+//! hold the whole parent array when the producer stored a slice.
 
 use std::sync::Arc;
 
@@ -10,11 +10,14 @@ use arrow::array::{make_array, ArrayDataBuilder, NullArray};
 use arrow::buffer::Buffer;
 use arrow::datatypes::DataType;
 use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_layout::{
+    decode_type, numeric_type_from_name, template_argument, ARROW_ARRAY, BOOLEAN_ARRAY,
+    NUMERIC_ARRAY,
+};
 
 use crate::buffer::{bitmap, blob_buffer, member_blobs};
 use crate::error::{typename_of, Error, Result};
 use crate::fields::{self, optional_str};
-use crate::layout::{decode_type, numeric_type_from_name};
 use crate::{Resolved, ResolverRegistry};
 
 /// `length_` and `offset_` of an array tree.
@@ -26,8 +29,8 @@ pub(crate) struct Extent {
 impl Extent {
     pub(crate) fn of(meta: &ObjectMeta) -> Result<Extent> {
         Ok(Extent {
-            length: fields::usize_field(meta, "length_")?,
-            offset: fields::optional_usize(meta, "offset_")?.unwrap_or(0),
+            length: fields::usize_field(meta, ARROW_ARRAY.length)?,
+            offset: fields::optional_usize(meta, ARROW_ARRAY.offset)?.unwrap_or(0),
         })
     }
 
@@ -59,10 +62,10 @@ impl Extent {
 
 /// The exact Arrow type from `arrow_type_`, if the tree has one.
 pub(crate) fn arrow_type(meta: &ObjectMeta) -> Result<Option<DataType>> {
-    match optional_str(meta, "arrow_type_")? {
+    match optional_str(meta, ARROW_ARRAY.arrow_type)? {
         Some(text) => decode_type(text)
             .map(Some)
-            .map_err(|error| Error::invalid_field(meta, "arrow_type_", error.to_string())),
+            .map_err(|error| Error::invalid_field(meta, ARROW_ARRAY.arrow_type, error.to_string())),
         None => Ok(None),
     }
 }
@@ -74,7 +77,7 @@ pub(crate) fn buffers_and_bitmap(
     names: &[&str],
 ) -> Result<(Vec<Buffer>, Option<Buffer>)> {
     let mut wanted = names.to_vec();
-    wanted.push("null_bitmap_");
+    wanted.push(ARROW_ARRAY.null_bitmap);
     let mut blobs = member_blobs(client, meta, &wanted)?;
     let nulls = bitmap(blobs.pop().flatten());
     let buffers = blobs
@@ -99,23 +102,18 @@ pub(crate) fn resolve_numeric(
 ) -> Result<Resolved> {
     let data_type = match arrow_type(meta)? {
         Some(data_type) => data_type,
-        None => {
-            let typename = typename_of(meta);
-            typename
-                .find('<')
-                .and_then(|open| typename.get(open + 1..typename.rfind('>')?))
-                .and_then(numeric_type_from_name)
-                .ok_or_else(|| {
-                    Error::unsupported_value(
-                        meta,
-                        "the element type inside `NumericArray<...>` is not one Arrow knows, \
+        None => template_argument(typename_of(meta))
+            .and_then(numeric_type_from_name)
+            .ok_or_else(|| {
+                Error::unsupported_value(
+                    meta,
+                    "the element type inside `NumericArray<...>` is not one Arrow knows, \
                          and there is no `arrow_type_` to say it",
-                    )
-                })?
-        }
+                )
+            })?,
     };
     let extent = Extent::of(meta)?;
-    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
+    let (buffers, nulls) = buffers_and_bitmap(client, meta, &[NUMERIC_ARRAY.buffer])?;
     extent.array(data_type, buffers, nulls)
 }
 
@@ -126,7 +124,7 @@ pub(crate) fn resolve_boolean(
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let extent = Extent::of(meta)?;
-    let (buffers, nulls) = buffers_and_bitmap(client, meta, &["buffer_"])?;
+    let (buffers, nulls) = buffers_and_bitmap(client, meta, &[BOOLEAN_ARRAY.buffer])?;
     extent.array(DataType::Boolean, buffers, nulls)
 }
 
@@ -136,6 +134,6 @@ pub(crate) fn resolve_null(
     _: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let length = fields::usize_field(meta, "length_")?;
+    let length = fields::usize_field(meta, ARROW_ARRAY.length)?;
     Ok(Resolved::Array(Arc::new(NullArray::new(length))))
 }

@@ -6,9 +6,14 @@ use std::sync::OnceLock;
 
 use arrow::array::ArrayRef;
 use vineyard_core::{Blob, IpcClient, ObjectMeta, EMPTY_BLOB_ID};
+use vineyard_layout::{
+    ARRAY, BASE_BINARY_ARRAY, BINARY_ARRAY_TYPES, BLOB, BOOLEAN_ARRAY, CHUNKED_ARRAY, DATA_FRAME,
+    DICTIONARY_ARRAY, FIXED_SIZE_BINARY_ARRAY, INDEX, LARGE_LIST_ARRAY, LIST_ARRAY, NULL_ARRAY,
+    NUMERIC_ARRAY, RANGE_INDEX, RECORD_BATCH, SCHEMA_PROXY, SERIES, STRUCT_ARRAY, TABLE, TENSOR,
+};
 
 use crate::error::{typename_of, Error, Result};
-use crate::{binary, layout, nested, pandas, primitive, table, tensor, Resolved};
+use crate::{binary, nested, pandas, primitive, table, tensor, Resolved};
 
 /// A resolver: turns a tree (and the blobs it names) into a value; nested members go back
 /// through the registry it is given.
@@ -45,40 +50,35 @@ impl ResolverRegistry {
     /// Arrow or tensor form).
     pub fn with_defaults() -> ResolverRegistry {
         let mut registry = ResolverRegistry::new();
-        registry.register("vineyard::Blob", Box::new(resolve_blob));
-        registry.register(layout::NUMERIC_ARRAY, Box::new(primitive::resolve_numeric));
-        registry.register(layout::BOOLEAN_ARRAY, Box::new(primitive::resolve_boolean));
-        registry.register(layout::NULL_ARRAY, Box::new(primitive::resolve_null));
-        for prefix in [
-            "vineyard::BaseBinaryArray",
-            "vineyard::StringArray",
-            "vineyard::LargeStringArray",
-            "vineyard::BinaryArray",
-            "vineyard::LargeBinaryArray",
-        ] {
-            registry.register(prefix, Box::new(binary::resolve_binary));
+        registry.register(BLOB.typename, Box::new(resolve_blob));
+        registry.register(NUMERIC_ARRAY.typename, Box::new(primitive::resolve_numeric));
+        registry.register(BOOLEAN_ARRAY.typename, Box::new(primitive::resolve_boolean));
+        registry.register(NULL_ARRAY.typename, Box::new(primitive::resolve_null));
+        registry.register(BASE_BINARY_ARRAY.typename, Box::new(binary::resolve_binary));
+        for binary in &BINARY_ARRAY_TYPES {
+            registry.register(binary.alias, Box::new(binary::resolve_binary));
         }
         registry.register(
-            layout::FIXED_SIZE_BINARY_ARRAY,
+            FIXED_SIZE_BINARY_ARRAY.typename,
             Box::new(binary::resolve_fixed_size_binary),
         );
-        registry.register(layout::LIST_ARRAY, Box::new(nested::resolve_list));
-        registry.register(layout::LARGE_LIST_ARRAY, Box::new(nested::resolve_list));
-        registry.register(layout::STRUCT_ARRAY, Box::new(nested::resolve_struct));
+        registry.register(LIST_ARRAY.typename, Box::new(nested::resolve_list));
+        registry.register(LARGE_LIST_ARRAY.typename, Box::new(nested::resolve_list));
+        registry.register(STRUCT_ARRAY.typename, Box::new(nested::resolve_struct));
         registry.register(
-            layout::DICTIONARY_ARRAY,
+            DICTIONARY_ARRAY.typename,
             Box::new(nested::resolve_dictionary),
         );
-        registry.register(layout::CHUNKED_ARRAY, Box::new(nested::resolve_chunked));
-        registry.register(layout::SCHEMA_PROXY, Box::new(table::resolve_schema_proxy));
-        registry.register(layout::RECORD_BATCH, Box::new(table::resolve_record_batch));
-        registry.register(layout::TABLE, Box::new(table::resolve_table));
-        registry.register(layout::TENSOR, Box::new(tensor::resolve_tensor));
-        registry.register(layout::ARRAY, Box::new(tensor::resolve_array));
-        registry.register(layout::DATA_FRAME, Box::new(pandas::resolve_data_frame));
-        registry.register(layout::SERIES, Box::new(pandas::resolve_series));
-        registry.register(layout::INDEX, Box::new(pandas::resolve_index));
-        registry.register(layout::RANGE_INDEX, Box::new(pandas::resolve_range_index));
+        registry.register(CHUNKED_ARRAY.typename, Box::new(nested::resolve_chunked));
+        registry.register(SCHEMA_PROXY.typename, Box::new(table::resolve_schema_proxy));
+        registry.register(RECORD_BATCH.typename, Box::new(table::resolve_record_batch));
+        registry.register(TABLE.typename, Box::new(table::resolve_table));
+        registry.register(TENSOR.typename, Box::new(tensor::resolve_tensor));
+        registry.register(ARRAY.typename, Box::new(tensor::resolve_array));
+        registry.register(DATA_FRAME.typename, Box::new(pandas::resolve_data_frame));
+        registry.register(SERIES.typename, Box::new(pandas::resolve_series));
+        registry.register(INDEX.typename, Box::new(pandas::resolve_index));
+        registry.register(RANGE_INDEX.typename, Box::new(pandas::resolve_range_index));
         registry
     }
 
@@ -107,7 +107,7 @@ impl ResolverRegistry {
         let typename = typename_of(meta);
         // Member trees of blobs may lack the typename; their ids say what they are.
         let typename = if typename.is_empty() && meta.is_blob() {
-            vineyard_core::meta::BLOB_TYPENAME
+            BLOB.typename
         } else {
             typename
         };

@@ -7,17 +7,18 @@ use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use serde_json::Value;
 use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_layout::{decode_schema, RECORD_BATCH, SCHEMA_PROXY, TABLE};
 
 use crate::buffer::member_buffer;
 use crate::error::{Error, Result};
 use crate::fields::{self, member};
-use crate::layout::decode_schema;
 use crate::{Resolved, ResolverRegistry};
 
 /// The bytes of `schema_binary_`: JSON `{"bytes": [...]}`, as text or as JSON.
 fn schema_bytes(meta: &ObjectMeta) -> Result<Option<Vec<u8>>> {
-    let bad = |problem: &str| Error::invalid_field(meta, "schema_binary_", problem.to_string());
-    let value = match meta.get("schema_binary_") {
+    let field = SCHEMA_PROXY.schema_binary;
+    let bad = |problem: &str| Error::invalid_field(meta, field, problem.to_string());
+    let value = match meta.get(field) {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(text)) => serde_json::from_str::<Value>(text)
             .map_err(|error| bad(&format!("is not JSON: {error}")))?,
@@ -43,9 +44,10 @@ fn schema_bytes(meta: &ObjectMeta) -> Result<Option<Vec<u8>>> {
 pub(crate) fn schema_of(client: &IpcClient, proxy: &ObjectMeta) -> Result<Schema> {
     let decoded = match schema_bytes(proxy)? {
         Some(bytes) => decode_schema(&bytes),
-        None => decode_schema(member_buffer(client, proxy, "buffer_")?.as_slice()),
+        None => decode_schema(member_buffer(client, proxy, SCHEMA_PROXY.buffer)?.as_slice()),
     };
-    decoded.map_err(|error| Error::invalid_field(proxy, "schema_binary_", error.to_string()))
+    decoded
+        .map_err(|error| Error::invalid_field(proxy, SCHEMA_PROXY.schema_binary, error.to_string()))
 }
 
 /// A schema alone: an empty table of that schema.
@@ -65,11 +67,14 @@ fn record_batch(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<RecordBatch> {
-    let schema = Arc::new(schema_of(client, &member(meta, "schema_")?)?);
-    let count = fields::usize_of_any(meta, &["__columns_-size", "column_num_"])?;
-    let rows = fields::optional_usize(meta, "row_num_")?;
+    let schema = Arc::new(schema_of(client, &member(meta, RECORD_BATCH.schema)?)?);
+    let columns_size = RECORD_BATCH.columns.size();
+    let count = fields::usize_of_any(meta, &[&columns_size, RECORD_BATCH.column_num])?;
+    let rows = fields::optional_usize(meta, RECORD_BATCH.row_num)?;
     let columns = (0..count)
-        .map(|index| registry.resolve_array(client, &member(meta, &format!("__columns_-{index}"))?))
+        .map(|index| {
+            registry.resolve_array(client, &member(meta, &RECORD_BATCH.columns.at(index))?)
+        })
         .collect::<Result<Vec<_>>>()?;
     let options = RecordBatchOptions::new().with_row_count(rows);
     Ok(RecordBatch::try_new_with_options(
@@ -102,11 +107,12 @@ pub(crate) fn resolve_table(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let schema: SchemaRef = Arc::new(schema_of(client, &member(meta, "schema_")?)?);
-    let count = fields::usize_of_any(meta, &["batch_num_", "partitions_-size"])?;
+    let schema: SchemaRef = Arc::new(schema_of(client, &member(meta, TABLE.schema)?)?);
+    let partitions_size = TABLE.partitions.size();
+    let count = fields::usize_of_any(meta, &[TABLE.batch_num, &partitions_size])?;
     let mut batches = Vec::with_capacity(count);
     for index in 0..count {
-        let partition = member(meta, &format!("partitions_-{index}"))?;
+        let partition = member(meta, &TABLE.partitions.at(index))?;
         let batch = match registry.resolve(client, &partition)? {
             Resolved::RecordBatch(batch) => batch,
             other => {

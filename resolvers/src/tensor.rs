@@ -1,122 +1,63 @@
 //! numpy arrays: `vineyard::Tensor<T>` (any number of dimensions) and `vineyard::Array`
 //! (1-D), as [`Tensor`]s whose values stay in the shared memory.
 
-use std::sync::Arc;
-
-use arrow::array::{make_array, ArrayData, ArrayRef, BooleanArray};
-use arrow::buffer::Buffer;
 use arrow::datatypes::DataType;
-use arrow::error::ArrowError;
 use serde_json::Value;
 use vineyard_core::{IpcClient, ObjectMeta};
+pub use vineyard_layout::Tensor;
+use vineyard_layout::{
+    data_type_from_numpy_descr, data_type_from_numpy_name, template_argument, tensor_element_size,
+    ARRAY, TENSOR,
+};
 
 use crate::buffer::member_buffer;
 use crate::error::{typename_of, Error, Result};
 use crate::fields::{self, json_field};
-use crate::layout::{data_type_from_numpy_descr, data_type_from_numpy_name};
 use crate::{Resolved, ResolverRegistry};
 
-/// An n-dimensional array of fixed-width elements.
-///
-/// `values` holds the elements in row-major (C) order whatever `fortran_order` says, as
-/// Vineyard stores them; `fortran_order` records that the producer's array was column-major
-/// (numpy gives back a Fortran-ordered array for it). Boolean tensors hold one byte per
-/// element, as numpy does.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Tensor {
-    /// Extent of each dimension (empty for a scalar).
-    pub shape: Vec<usize>,
-    /// The element type: a fixed-width numeric, boolean, timestamp or duration type.
-    pub data_type: DataType,
-    /// The elements, in C order.
-    pub values: Buffer,
-    /// True if the producer's array was column-major.
-    pub fortran_order: bool,
+/// The names of a tree's elements and their dtype: [`TENSOR`]'s or [`ARRAY`]'s.
+struct ElementNames {
+    buffer: &'static str,
+    value_type: &'static str,
+    value_type_meta: &'static str,
+    value_type_descr: &'static str,
 }
 
-impl Tensor {
-    /// The number of elements (the product of the shape; 1 for a scalar).
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
+const TENSOR_ELEMENTS: ElementNames = ElementNames {
+    buffer: TENSOR.buffer,
+    value_type: TENSOR.value_type,
+    value_type_meta: TENSOR.value_type_meta,
+    value_type_descr: TENSOR.value_type_descr,
+};
 
-    /// True if the tensor has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Bytes per element, if the element type is fixed-width.
-    pub fn element_size(&self) -> Option<usize> {
-        element_size(&self.data_type)
-    }
-
-    /// The elements, flattened in C order, as a 1-D Arrow array without nulls. Numeric values
-    /// are not copied; booleans are packed into bits (a copy).
-    pub fn to_array(&self) -> Result<ArrayRef, ArrowError> {
-        let len = self.len();
-        let size = self.element_size().ok_or_else(|| {
-            ArrowError::InvalidArgumentError(format!(
-                "tensors of {} have no fixed element size",
-                self.data_type
-            ))
-        })?;
-        if self.values.len() < len * size {
-            return Err(ArrowError::InvalidArgumentError(format!(
-                "a tensor of shape {:?} and type {} needs {} bytes, its values hold {}",
-                self.shape,
-                self.data_type,
-                len * size,
-                self.values.len()
-            )));
-        }
-        if self.data_type == DataType::Boolean {
-            let bytes = &self.values.as_slice()[..len];
-            return Ok(Arc::new(BooleanArray::from_iter(
-                bytes.iter().map(|byte| Some(*byte != 0)),
-            )));
-        }
-        let data = ArrayData::try_new(
-            self.data_type.clone(),
-            len,
-            None,
-            0,
-            vec![self.values.slice_with_length(0, len * size)],
-            vec![],
-        )?;
-        Ok(make_array(data))
-    }
-}
-
-fn element_size(data_type: &DataType) -> Option<usize> {
-    match data_type {
-        DataType::Boolean => Some(1),
-        other => other.primitive_width(),
-    }
-}
+const ARRAY_ELEMENTS: ElementNames = ElementNames {
+    buffer: ARRAY.buffer,
+    value_type: ARRAY.value_type,
+    value_type_meta: ARRAY.value_type_meta,
+    value_type_descr: ARRAY.value_type_descr,
+};
 
 /// The element type a Tensor/Array tree records: `value_type_meta_` (numpy's `dtype.str`)
 /// first, then `value_type_`, then the typename's template argument.
-fn element_type(meta: &ObjectMeta) -> Result<DataType> {
+fn element_type(meta: &ObjectMeta, names: &ElementNames) -> Result<DataType> {
     let typename = typename_of(meta);
-    if meta.get("value_type_descr_").is_some() {
+    if meta.get(names.value_type_descr).is_some() {
         return Err(Error::unsupported_value(
             meta,
             "its elements are numpy records (a structured dtype), which have no Arrow tensor \
              form; store each field as its own array",
         ));
     }
-    let descr = fields::optional_str(meta, "value_type_meta_")?;
-    let name = fields::optional_str(meta, "value_type_")?;
-    if name == Some("object") || typename.ends_with("<object>") {
+    let descr = fields::optional_str(meta, names.value_type_meta)?;
+    let name = fields::optional_str(meta, names.value_type)?;
+    let from_typename = template_argument(typename);
+    if name == Some("object") || from_typename == Some("object") {
         return Err(Error::unsupported_value(
             meta,
             "its elements are pickled Python objects (numpy object dtype); convert them to a \
              numeric dtype or to a pyarrow array before putting them",
         ));
     }
-    let from_typename = typename
-        .find('<')
-        .and_then(|open| typename.get(open + 1..typename.rfind('>')?));
     let found = match (descr, name.or(from_typename)) {
         (Some(descr), _) => data_type_from_numpy_descr(descr),
         (None, Some(name)) => data_type_from_numpy_name(name),
@@ -134,25 +75,30 @@ fn element_type(meta: &ObjectMeta) -> Result<DataType> {
     })
 }
 
+/// The tensor of `shape` whose elements `names` locate; `shape_field` names the field errors
+/// about the shape blame.
 fn tensor_of(
     client: &IpcClient,
     meta: &ObjectMeta,
+    names: &ElementNames,
     shape: Vec<usize>,
+    shape_field: &str,
     fortran_order: bool,
 ) -> Result<Tensor> {
-    let data_type = element_type(meta)?;
-    let size = element_size(&data_type).expect("tensor element types are fixed-width");
+    let data_type = element_type(meta, names)?;
+    let size = tensor_element_size(&data_type).expect("tensor element types are fixed-width");
     let needed = shape
         .iter()
         .try_fold(size, |acc, extent| acc.checked_mul(*extent))
-        .ok_or_else(|| Error::invalid_field(meta, "shape_", format!("{shape:?} overflows")))?;
-    let buffer = member_buffer(client, meta, "buffer_")?;
+        .ok_or_else(|| Error::invalid_field(meta, shape_field, format!("{shape:?} overflows")))?;
+    let buffer = member_buffer(client, meta, names.buffer)?;
     if buffer.len() < needed {
         return Err(Error::invalid_field(
             meta,
-            "shape_",
+            shape_field,
             format!(
-                "{shape:?} of {data_type} needs {needed} bytes but `buffer_` holds {}",
+                "{shape:?} of {data_type} needs {needed} bytes but `{}` holds {}",
+                names.buffer,
                 buffer.len()
             ),
         ));
@@ -171,7 +117,7 @@ pub(crate) fn resolve_tensor(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let shape = match json_field(meta, "shape_")? {
+    let shape = match json_field(meta, TENSOR.shape)? {
         Some(Value::Array(extents)) => extents
             .iter()
             .map(|extent| {
@@ -182,15 +128,15 @@ pub(crate) fn resolve_tensor(
             .collect::<Option<Vec<usize>>>(),
         _ => None,
     }
-    .ok_or_else(|| Error::invalid_field(meta, "shape_", "should be a JSON list of extents"))?;
-    let fortran_order = match json_field(meta, "order_")? {
+    .ok_or_else(|| Error::invalid_field(meta, TENSOR.shape, "should be a JSON list of extents"))?;
+    let fortran_order = match json_field(meta, TENSOR.order)? {
         None => false,
         Some(Value::String(order)) if order == "C" => false,
         Some(Value::String(order)) if order == "F" => true,
         Some(other) => {
             return Err(Error::invalid_field(
                 meta,
-                "order_",
+                TENSOR.order,
                 format!("should be \"C\" or \"F\", got {other}"),
             ))
         }
@@ -198,7 +144,9 @@ pub(crate) fn resolve_tensor(
     Ok(Resolved::Tensor(tensor_of(
         client,
         meta,
+        &TENSOR_ELEMENTS,
         shape,
+        TENSOR.shape,
         fortran_order,
     )?))
 }
@@ -209,11 +157,13 @@ pub(crate) fn resolve_array(
     client: &IpcClient,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let size = fields::usize_field(meta, "size_")?;
+    let size = fields::usize_field(meta, ARRAY.size)?;
     Ok(Resolved::Tensor(tensor_of(
         client,
         meta,
+        &ARRAY_ELEMENTS,
         vec![size],
+        ARRAY.size,
         false,
     )?))
 }

@@ -173,7 +173,7 @@ fn numeric_trees_follow_the_python_layout() {
     }
     let arrow_type = meta.get("arrow_type_").and_then(Value::as_str).unwrap();
     assert_eq!(
-        vineyard_resolvers::layout::decode_type(arrow_type).unwrap(),
+        vineyard_layout::decode_type(arrow_type).unwrap(),
         array.data_type().clone()
     );
     assert_eq!(meta.member("buffer_").unwrap().nbytes(), 24);

@@ -8,8 +8,10 @@
 //! - `tensors`: C and Fortran order, dtypes, invalid tensors.
 //! - `zero_copy`: resolved buffers are the blobs' memory and keep them alive.
 //! - `registry`: user builders and unsupported types.
+//! - `layout`: every tree written is spelled as the `vineyard-layout` table says.
 
 mod arrays;
+mod layout;
 mod registry;
 mod tables;
 mod tensors;

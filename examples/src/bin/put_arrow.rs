@@ -32,8 +32,8 @@ use arrow::array::*;
 use arrow::buffer::Buffer;
 use arrow::datatypes::*;
 use arrow::record_batch::RecordBatch;
+use vineyard_builders::Tensor;
 use vineyard_core::IpcClient;
-use vineyard_resolvers::Tensor;
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

@@ -6,7 +6,9 @@ Layout:
 - `arrow`: pyarrow arrays, chunked arrays, record batches, tables;
 - `index`, `series`, `dataframe` (with `columns`): pandas;
 - `default`: the pickle fallback (`vineyard::PickleBuffer`);
-- `utils`: dtype names, JSON fields, blobs from buffers.
+- `utils`: dtype names, JSON fields, blobs from buffers;
+- `layout`: the typenames and names of every layout above, from the Rust table
+  (`vineyard-layout`), which `BUILTIN_RESOLVERS` registers by.
 
 The functions are registered lazily (`LazyFunction`) and types by name (`'numpy:ndarray'`),
 so importing vineyard imports none of numpy, pandas or pyarrow.
@@ -22,6 +24,37 @@ from vineyard.core.calling import LazyFunction
 from vineyard.core.meta import ObjectMeta
 from vineyard.core.object import Object
 from vineyard.core.resolver import ResolverContext, default_resolver_context
+from vineyard.data.layout import (
+    ARRAY,
+    BASE_BINARY_ARRAY,
+    BINARY_ARRAY_TYPES,
+    BLOB,
+    BOOLEAN_ARRAY,
+    CHUNKED_ARRAY,
+    DATA_FRAME,
+    DICT,
+    DICTIONARY_ARRAY,
+    FIXED_SIZE_BINARY_ARRAY,
+    INDEX,
+    LARGE_LIST_ARRAY,
+    LIST,
+    LIST_ARRAY,
+    MEMORY_VIEW,
+    NULL_ARRAY,
+    NUMERIC_ARRAY,
+    PAIR,
+    PICKLE_BUFFER,
+    RANGE_INDEX,
+    RECORD_BATCH,
+    SCALAR,
+    SCHEMA_PROXY,
+    SEQUENCE,
+    SERIES,
+    STRUCT_ARRAY,
+    TABLE,
+    TENSOR,
+    TUPLE,
+)
 
 __all__ = ["register_builtin_types", "BUILTIN_BUILDERS", "BUILTIN_RESOLVERS"]
 
@@ -70,38 +103,35 @@ BUILTIN_BUILDERS: list[tuple[Any, Any]] = [
 ]
 
 BUILTIN_RESOLVERS: list[tuple[str, Any]] = [
-    ("vineyard::Scalar", _lazy("base", "scalar_resolver")),
-    ("vineyard::Blob", _lazy("base", "bytes_resolver")),
-    ("vineyard::MemoryView", _lazy("base", "memoryview_resolver")),
-    ("vineyard::Pair", _lazy("base", "pair_resolver")),
-    ("vineyard::Tuple", _lazy("base", "tuple_resolver")),
-    ("vineyard::Sequence", _lazy("base", "tuple_resolver")),
-    ("vineyard::List", _lazy("base", "list_resolver")),
-    ("vineyard::Dict", _lazy("base", "dict_resolver")),
-    ("vineyard::PickleBuffer", _lazy("default", "pickle_resolver")),
-    ("vineyard::Array", _lazy("tensor", "array_resolver")),
-    ("vineyard::Tensor", _lazy("tensor", "tensor_resolver")),
-    ("vineyard::NumericArray", _lazy("arrow", "numeric_array_resolver")),
-    ("vineyard::BooleanArray", _lazy("arrow", "boolean_array_resolver")),
-    ("vineyard::BaseBinaryArray", _lazy("arrow", "binary_array_resolver")),
-    ("vineyard::LargeStringArray", _lazy("arrow", "binary_array_resolver")),
-    ("vineyard::LargeBinaryArray", _lazy("arrow", "binary_array_resolver")),
-    ("vineyard::StringArray", _lazy("arrow", "binary_array_resolver")),
-    ("vineyard::BinaryArray", _lazy("arrow", "binary_array_resolver")),
-    ("vineyard::FixedSizeBinaryArray", _lazy("arrow", "fixed_size_binary_array_resolver")),
-    ("vineyard::ListArray", _lazy("arrow", "list_array_resolver")),
-    ("vineyard::LargeListArray", _lazy("arrow", "list_array_resolver")),
-    ("vineyard::StructArray", _lazy("arrow", "struct_array_resolver")),
-    ("vineyard::DictionaryArray", _lazy("arrow", "dictionary_array_resolver")),
-    ("vineyard::NullArray", _lazy("arrow", "null_array_resolver")),
-    ("vineyard::ChunkedArray", _lazy("arrow", "chunked_array_resolver")),
-    ("vineyard::SchemaProxy", _lazy("arrow", "schema_proxy_resolver")),
-    ("vineyard::RecordBatch", _lazy("arrow", "record_batch_resolver")),
-    ("vineyard::Table", _lazy("arrow", "table_resolver")),
-    ("vineyard::DataFrame", _lazy("dataframe", "pandas_dataframe_resolver")),
-    ("vineyard::Series", _lazy("series", "pandas_series_resolver")),
-    ("vineyard::Index", _lazy("index", "pandas_index_resolver")),
-    ("vineyard::RangeIndex", _lazy("index", "range_index_resolver")),
+    (SCALAR.typename, _lazy("base", "scalar_resolver")),
+    (BLOB.typename, _lazy("base", "bytes_resolver")),
+    (MEMORY_VIEW.typename, _lazy("base", "memoryview_resolver")),
+    (PAIR.typename, _lazy("base", "pair_resolver")),
+    (TUPLE.typename, _lazy("base", "tuple_resolver")),
+    (SEQUENCE.typename, _lazy("base", "sequence_resolver")),
+    (LIST.typename, _lazy("base", "list_resolver")),
+    (DICT.typename, _lazy("base", "dict_resolver")),
+    (PICKLE_BUFFER.typename, _lazy("default", "pickle_resolver")),
+    (ARRAY.typename, _lazy("tensor", "array_resolver")),
+    (TENSOR.typename, _lazy("tensor", "tensor_resolver")),
+    (NUMERIC_ARRAY.typename, _lazy("arrow", "numeric_array_resolver")),
+    (BOOLEAN_ARRAY.typename, _lazy("arrow", "boolean_array_resolver")),
+    (BASE_BINARY_ARRAY.typename, _lazy("arrow", "binary_array_resolver")),
+    *((binary.alias, _lazy("arrow", "binary_array_resolver")) for binary in BINARY_ARRAY_TYPES),
+    (FIXED_SIZE_BINARY_ARRAY.typename, _lazy("arrow", "fixed_size_binary_array_resolver")),
+    (LIST_ARRAY.typename, _lazy("arrow", "list_array_resolver")),
+    (LARGE_LIST_ARRAY.typename, _lazy("arrow", "list_array_resolver")),
+    (STRUCT_ARRAY.typename, _lazy("arrow", "struct_array_resolver")),
+    (DICTIONARY_ARRAY.typename, _lazy("arrow", "dictionary_array_resolver")),
+    (NULL_ARRAY.typename, _lazy("arrow", "null_array_resolver")),
+    (CHUNKED_ARRAY.typename, _lazy("arrow", "chunked_array_resolver")),
+    (SCHEMA_PROXY.typename, _lazy("arrow", "schema_proxy_resolver")),
+    (RECORD_BATCH.typename, _lazy("arrow", "record_batch_resolver")),
+    (TABLE.typename, _lazy("arrow", "table_resolver")),
+    (DATA_FRAME.typename, _lazy("dataframe", "pandas_dataframe_resolver")),
+    (SERIES.typename, _lazy("series", "pandas_series_resolver")),
+    (INDEX.typename, _lazy("index", "pandas_index_resolver")),
+    (RANGE_INDEX.typename, _lazy("index", "range_index_resolver")),
 ]
 
 

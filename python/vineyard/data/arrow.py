@@ -31,6 +31,24 @@ import pyarrow as pa
 
 from vineyard._native import Blob
 from vineyard.core.meta import ObjectMeta
+from vineyard.data.layout import (
+    ARROW_ARRAY,
+    BASE_BINARY_ARRAY,
+    BINARY_ARRAY_TYPES,
+    BOOLEAN_ARRAY,
+    CHUNKED_ARRAY,
+    DICTIONARY_ARRAY,
+    FIXED_SIZE_BINARY_ARRAY,
+    LARGE_LIST_ARRAY,
+    LIST_ARRAY,
+    NULL_ARRAY,
+    NUMERIC_ARRAY,
+    RECORD_BATCH,
+    SCHEMA_PROXY,
+    STRUCT_ARRAY,
+    TABLE,
+    template_argument,
+)
 from vineyard.data.utils import build_buffer, normalize_arrow_dtype
 
 __all__ = [
@@ -96,56 +114,46 @@ def _type_from_text(text: str) -> pa.DataType:
 def _array_meta(typename: str, array: pa.Array) -> ObjectMeta:
     meta = ObjectMeta()
     meta["typename"] = typename
-    meta["length_"] = len(array)
-    meta["null_count_"] = array.null_count
-    meta["offset_"] = array.offset
+    meta[ARROW_ARRAY.length] = len(array)
+    meta[ARROW_ARRAY.null_count] = array.null_count
+    meta[ARROW_ARRAY.offset] = array.offset
     meta["nbytes"] = array.nbytes
     return meta
 
 
-_PLAIN_NUMERIC = {
-    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "halffloat", "float", "double",
-}  # fmt: skip
+def _is_plain_numeric(arrow_type: pa.DataType) -> bool:
+    """True if `NumericArray<T>` says all of the type (no `arrow_type_` needed)."""
+    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
 
 
 def numeric_array_builder(
     client: Any, array: pa.Array, builder: Any = None, **_kw: Any
 ) -> ObjectMeta:
-    meta = _array_meta(f"vineyard::NumericArray<{array.type}>", array)
-    if str(array.type) not in _PLAIN_NUMERIC:
-        meta["arrow_type_"] = _type_to_text(array.type)
+    meta = _array_meta(NUMERIC_ARRAY.of(str(array.type)), array)
+    if not _is_plain_numeric(array.type):
+        meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
     buffers = array.buffers()
-    meta.add_member("buffer_", buffer_builder(client, buffers[1]))
-    meta.add_member("null_bitmap_", buffer_builder(client, buffers[0]))
+    meta.add_member(NUMERIC_ARRAY.buffer, buffer_builder(client, buffers[1]))
+    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
     return client.create_metadata(meta)
 
 
 def boolean_array_builder(
     client: Any, array: pa.BooleanArray, builder: Any = None, **_kw: Any
 ) -> ObjectMeta:
-    meta = _array_meta("vineyard::BooleanArray", array)
+    meta = _array_meta(BOOLEAN_ARRAY.typename, array)
     buffers = array.buffers()
-    meta.add_member("buffer_", buffer_builder(client, buffers[1]))
-    meta.add_member("null_bitmap_", buffer_builder(client, buffers[0]))
+    meta.add_member(BOOLEAN_ARRAY.buffer, buffer_builder(client, buffers[1]))
+    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
     return client.create_metadata(meta)
 
 
-_BINARY_TYPENAMES = {
-    "string": "vineyard::BaseBinaryArray<arrow::StringArray>",
-    "large_string": "vineyard::BaseBinaryArray<arrow::LargeStringArray>",
-    "binary": "vineyard::BaseBinaryArray<arrow::BinaryArray>",
-    "large_binary": "vineyard::BaseBinaryArray<arrow::LargeBinaryArray>",
-}
+# pyarrow's type name -> the typename written; every typename read -> its pyarrow type.
+_BINARY_TYPENAMES = {binary.arrow_name: binary.typename for binary in BINARY_ARRAY_TYPES}
 _BINARY_TYPES = {
-    "vineyard::BaseBinaryArray<arrow::StringArray>": pa.string(),
-    "vineyard::BaseBinaryArray<arrow::LargeStringArray>": pa.large_string(),
-    "vineyard::BaseBinaryArray<arrow::BinaryArray>": pa.binary(),
-    "vineyard::BaseBinaryArray<arrow::LargeBinaryArray>": pa.large_binary(),
-    "vineyard::LargeStringArray": pa.large_string(),
-    "vineyard::LargeBinaryArray": pa.large_binary(),
-    "vineyard::StringArray": pa.string(),
-    "vineyard::BinaryArray": pa.binary(),
+    typename: pa.type_for_alias(binary.arrow_name)
+    for binary in BINARY_ARRAY_TYPES
+    for typename in (binary.typename, binary.alias)
 }
 
 
@@ -155,9 +163,9 @@ def binary_array_builder(
     """string, large_string, binary and large_binary arrays, offsets kept at their width."""
     meta = _array_meta(_BINARY_TYPENAMES[str(array.type)], array)
     buffers = array.buffers()
-    meta.add_member("buffer_offsets_", buffer_builder(client, buffers[1]))
-    meta.add_member("buffer_data_", buffer_builder(client, buffers[2]))
-    meta.add_member("null_bitmap_", buffer_builder(client, buffers[0]))
+    meta.add_member(BASE_BINARY_ARRAY.buffer_offsets, buffer_builder(client, buffers[1]))
+    meta.add_member(BASE_BINARY_ARRAY.buffer_data, buffer_builder(client, buffers[2]))
+    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
     return client.create_metadata(meta)
 
 
@@ -167,24 +175,24 @@ string_array_builder = binary_array_builder
 def fixed_size_binary_array_builder(
     client: Any, array: pa.FixedSizeBinaryArray, builder: Any = None, **_kw: Any
 ) -> ObjectMeta:
-    meta = _array_meta("vineyard::FixedSizeBinaryArray", array)
-    meta["byte_width_"] = array.type.byte_width
+    meta = _array_meta(FIXED_SIZE_BINARY_ARRAY.typename, array)
+    meta[FIXED_SIZE_BINARY_ARRAY.byte_width] = array.type.byte_width
     if array.type != pa.binary(array.type.byte_width):
-        meta["arrow_type_"] = _type_to_text(array.type)
+        meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
     buffers = array.buffers()
-    meta.add_member("buffer_", buffer_builder(client, buffers[1]))
-    meta.add_member("null_bitmap_", buffer_builder(client, buffers[0]))
+    meta.add_member(FIXED_SIZE_BINARY_ARRAY.buffer, buffer_builder(client, buffers[1]))
+    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
     return client.create_metadata(meta)
 
 
 def list_array_builder(client: Any, array: pa.Array, builder: Any, **_kw: Any) -> ObjectMeta:
-    large = pa.types.is_large_list(array.type)
-    meta = _array_meta("vineyard::LargeListArray" if large else "vineyard::ListArray", array)
-    meta["arrow_type_"] = _type_to_text(array.type)
+    layout = LARGE_LIST_ARRAY if pa.types.is_large_list(array.type) else LIST_ARRAY
+    meta = _array_meta(layout.typename, array)
+    meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
     buffers = array.buffers()
-    meta.add_member("null_bitmap_", buffer_builder(client, buffers[0]))
-    meta.add_member("buffer_offsets_", buffer_builder(client, buffers[1]))
-    meta.add_member("values_", builder.run(client, array.values))
+    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
+    meta.add_member(layout.buffer_offsets, buffer_builder(client, buffers[1]))
+    meta.add_member(layout.values, builder.run(client, array.values))
     return client.create_metadata(meta)
 
 
@@ -193,23 +201,24 @@ def struct_array_builder(
 ) -> ObjectMeta:
     if array.offset != 0:
         array = pa.concat_arrays([array])  # children are sliced by field(): start at 0
-    meta = _array_meta("vineyard::StructArray", array)
-    meta["arrow_type_"] = _type_to_text(array.type)
-    meta["__children_-size"] = array.type.num_fields
-    meta.add_member("null_bitmap_", buffer_builder(client, array.buffers()[0]))
+    children = STRUCT_ARRAY.children
+    meta = _array_meta(STRUCT_ARRAY.typename, array)
+    meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
+    meta[children.size] = array.type.num_fields
+    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, array.buffers()[0]))
     for index in range(array.type.num_fields):
-        meta.add_member(f"__children_-{index}", builder.run(client, array.field(index)))
+        meta.add_member(children.at(index), builder.run(client, array.field(index)))
     return client.create_metadata(meta)
 
 
 def dictionary_array_builder(
     client: Any, array: pa.DictionaryArray, builder: Any, **_kw: Any
 ) -> ObjectMeta:
-    meta = _array_meta("vineyard::DictionaryArray", array)
-    meta["arrow_type_"] = _type_to_text(array.type)
-    meta["ordered_"] = bool(array.type.ordered)
-    meta.add_member("indices_", builder.run(client, array.indices))
-    meta.add_member("dictionary_", builder.run(client, array.dictionary))
+    meta = _array_meta(DICTIONARY_ARRAY.typename, array)
+    meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
+    meta[DICTIONARY_ARRAY.ordered] = bool(array.type.ordered)
+    meta.add_member(DICTIONARY_ARRAY.indices, builder.run(client, array.indices))
+    meta.add_member(DICTIONARY_ARRAY.dictionary, builder.run(client, array.dictionary))
     return client.create_metadata(meta)
 
 
@@ -217,8 +226,8 @@ def null_array_builder(
     client: Any, array: pa.NullArray, builder: Any = None, **_kw: Any
 ) -> ObjectMeta:
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::NullArray"
-    meta["length_"] = len(array)
+    meta["typename"] = NULL_ARRAY.typename
+    meta[ARROW_ARRAY.length] = len(array)
     meta["nbytes"] = 0
     return client.create_metadata(meta)
 
@@ -226,14 +235,15 @@ def null_array_builder(
 def chunked_array_builder(
     client: Any, array: pa.ChunkedArray, builder: Any, **_kw: Any
 ) -> ObjectMeta:
+    chunks = CHUNKED_ARRAY.chunks
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::ChunkedArray"
-    meta["arrow_type_"] = _type_to_text(array.type)
-    meta["length_"] = len(array)
-    meta["null_count_"] = array.null_count
-    meta["__chunks_-size"] = array.num_chunks
+    meta["typename"] = CHUNKED_ARRAY.typename
+    meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
+    meta[ARROW_ARRAY.length] = len(array)
+    meta[ARROW_ARRAY.null_count] = array.null_count
+    meta[chunks.size] = array.num_chunks
     for index, chunk in enumerate(array.chunks):
-        meta.add_member(f"__chunks_-{index}", builder.run(client, chunk))
+        meta.add_member(chunks.at(index), builder.run(client, chunk))
     meta["nbytes"] = array.nbytes
     return client.create_metadata(meta)
 
@@ -243,21 +253,22 @@ def schema_proxy_builder(
 ) -> ObjectMeta:
     serialized = schema.serialize()
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::SchemaProxy"
-    meta["schema_binary_"] = json.dumps({"bytes": list(serialized.to_pybytes())})
+    meta["typename"] = SCHEMA_PROXY.typename
+    meta[SCHEMA_PROXY.schema_binary] = json.dumps({"bytes": list(serialized.to_pybytes())})
     meta["nbytes"] = serialized.size
     return client.create_metadata(meta)
 
 
 def _record_batch_meta(client: Any, batch: pa.RecordBatch, builder: Any) -> ObjectMeta:
+    columns = RECORD_BATCH.columns
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::RecordBatch"
-    meta["row_num_"] = batch.num_rows
-    meta["column_num_"] = batch.num_columns
-    meta["__columns_-size"] = batch.num_columns
-    meta.add_member("schema_", schema_proxy_builder(client, batch.schema))
+    meta["typename"] = RECORD_BATCH.typename
+    meta[RECORD_BATCH.row_num] = batch.num_rows
+    meta[RECORD_BATCH.column_num] = batch.num_columns
+    meta[columns.size] = batch.num_columns
+    meta.add_member(RECORD_BATCH.schema, schema_proxy_builder(client, batch.schema))
     for index in range(batch.num_columns):
-        meta.add_member(f"__columns_-{index}", builder.run(client, batch.column(index)))
+        meta.add_member(columns.at(index), builder.run(client, batch.column(index)))
     meta["nbytes"] = batch.nbytes
     return client.create_metadata(meta)
 
@@ -270,15 +281,16 @@ def record_batch_builder(
 
 def table_builder(client: Any, table: pa.Table, builder: Any, **kw: Any) -> ObjectMeta:
     batches = table.to_batches()
+    partitions = TABLE.partitions
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::Table"
-    meta["num_rows_"] = table.num_rows
-    meta["num_columns_"] = table.num_columns
-    meta["batch_num_"] = len(batches)
-    meta["partitions_-size"] = len(batches)
-    meta.add_member("schema_", schema_proxy_builder(client, table.schema))
+    meta["typename"] = TABLE.typename
+    meta[TABLE.num_rows] = table.num_rows
+    meta[TABLE.num_columns] = table.num_columns
+    meta[TABLE.batch_num] = len(batches)
+    meta[partitions.size] = len(batches)
+    meta.add_member(TABLE.schema, schema_proxy_builder(client, table.schema))
     for index, batch in enumerate(batches):
-        meta.add_member(f"partitions_-{index}", _record_batch_meta(client, batch, builder))
+        meta.add_member(partitions.at(index), _record_batch_meta(client, batch, builder))
     meta["nbytes"] = table.nbytes
     return client.create_metadata(meta)
 
@@ -287,27 +299,45 @@ def table_builder(client: Any, table: pa.Table, builder: Any, **kw: Any) -> Obje
 
 
 def _counts(meta: ObjectMeta) -> tuple[int, int, int]:
-    return int(meta["length_"]), int(meta.get("null_count_", 0)), int(meta.get("offset_", 0))
+    return (
+        int(meta[ARROW_ARRAY.length]),
+        int(meta.get(ARROW_ARRAY.null_count, 0)),
+        int(meta.get(ARROW_ARRAY.offset, 0)),
+    )
+
+
+def _arrow_type(meta: ObjectMeta) -> pa.DataType | None:
+    """The exact type `arrow_type_` holds, if the tree has one."""
+    text = meta.get(ARROW_ARRAY.arrow_type)
+    return None if text is None else _type_from_text(text)
+
+
+def _null_bitmap(obj: Any) -> pa.Buffer | None:
+    return _optional_buffer(obj.member(ARROW_ARRAY.null_bitmap))
 
 
 def _numeric_type(obj: Any) -> pa.DataType:
-    meta = obj.meta
-    if "arrow_type_" in meta:
-        return _type_from_text(meta["arrow_type_"])
-    typename = obj.typename
-    name = typename[typename.index("<") + 1 : typename.rindex(">")]
+    exact = _arrow_type(obj.meta)
+    if exact is not None:
+        return exact
+    name = template_argument(obj.typename)
+    if name is None:
+        raise ValueError(
+            f"{obj.typename} names no element type and has no {ARROW_ARRAY.arrow_type}; "
+            f"numeric arrays are typed {NUMERIC_ARRAY.of('T')}"
+        )
     return normalize_arrow_dtype(name)
 
 
 def numeric_array_resolver(obj: Any) -> pa.Array:
     length, null_count, offset = _counts(obj.meta)
-    buffers = [_optional_buffer(obj.member("null_bitmap_")), as_arrow_buffer(obj.member("buffer_"))]
+    buffers = [_null_bitmap(obj), as_arrow_buffer(obj.member(NUMERIC_ARRAY.buffer))]
     return pa.Array.from_buffers(_numeric_type(obj), length, buffers, null_count, offset)
 
 
 def boolean_array_resolver(obj: Any) -> pa.Array:
     length, null_count, offset = _counts(obj.meta)
-    buffers = [_optional_buffer(obj.member("null_bitmap_")), as_arrow_buffer(obj.member("buffer_"))]
+    buffers = [_null_bitmap(obj), as_arrow_buffer(obj.member(BOOLEAN_ARRAY.buffer))]
     return pa.Array.from_buffers(pa.bool_(), length, buffers, null_count, offset)
 
 
@@ -315,9 +345,9 @@ def binary_array_resolver(obj: Any) -> pa.Array:
     length, null_count, offset = _counts(obj.meta)
     arrow_type = _BINARY_TYPES[obj.typename]
     buffers = [
-        _optional_buffer(obj.member("null_bitmap_")),
-        as_arrow_buffer(obj.member("buffer_offsets_")),
-        as_arrow_buffer(obj.member("buffer_data_")),
+        _null_bitmap(obj),
+        as_arrow_buffer(obj.member(BASE_BINARY_ARRAY.buffer_offsets)),
+        as_arrow_buffer(obj.member(BASE_BINARY_ARRAY.buffer_data)),
     ]
     if length == 0 and offset == 0 and len(buffers[1]) == 0:
         return pa.array([], type=arrow_type)
@@ -330,87 +360,84 @@ string_array_resolver = binary_array_resolver
 def fixed_size_binary_array_resolver(obj: Any) -> pa.Array:
     meta = obj.meta
     length, null_count, offset = _counts(meta)
-    if "arrow_type_" in meta:
-        arrow_type = _type_from_text(meta["arrow_type_"])
-    else:
-        arrow_type = pa.binary(int(meta["byte_width_"]))
-    buffers = [_optional_buffer(obj.member("null_bitmap_")), as_arrow_buffer(obj.member("buffer_"))]
+    arrow_type = _arrow_type(meta)
+    if arrow_type is None:
+        arrow_type = pa.binary(int(meta[FIXED_SIZE_BINARY_ARRAY.byte_width]))
+    buffers = [_null_bitmap(obj), as_arrow_buffer(obj.member(FIXED_SIZE_BINARY_ARRAY.buffer))]
     return pa.Array.from_buffers(arrow_type, length, buffers, null_count, offset)
 
 
 def list_array_resolver(obj: Any, resolver: Any) -> pa.Array:
     meta = obj.meta
+    large = obj.typename == LARGE_LIST_ARRAY.typename
+    layout = LARGE_LIST_ARRAY if large else LIST_ARRAY
     length, null_count, offset = _counts(meta)
-    values = resolver.run(obj.member("values_"))
-    if "arrow_type_" in meta:
-        arrow_type = _type_from_text(meta["arrow_type_"])
-    elif obj.typename == "vineyard::LargeListArray":
-        arrow_type = pa.large_list(values.type)
-    else:
-        arrow_type = pa.list_(values.type)
-    offsets = as_arrow_buffer(obj.member("buffer_offsets_"))
+    values = resolver.run(obj.member(layout.values))
+    arrow_type = _arrow_type(meta)
+    if arrow_type is None:
+        arrow_type = pa.large_list(values.type) if large else pa.list_(values.type)
+    offsets = as_arrow_buffer(obj.member(layout.buffer_offsets))
     if length == 0 and offset == 0 and len(offsets) == 0:
         return pa.array([], type=arrow_type)
-    buffers = [_optional_buffer(obj.member("null_bitmap_")), offsets]
+    buffers = [_null_bitmap(obj), offsets]
     return pa.Array.from_buffers(arrow_type, length, buffers, null_count, offset, [values])
+
+
+def _list_members(obj: Any, resolver: Any, members: Any, count: int) -> list[Any]:
+    """The first `count` members of `members` (a `MemberList`), resolved."""
+    return [resolver.run(obj.member(members.at(index))) for index in range(count)]
 
 
 def struct_array_resolver(obj: Any, resolver: Any) -> pa.Array:
     meta = obj.meta
     length, null_count, offset = _counts(meta)
-    arrow_type = _type_from_text(meta["arrow_type_"])
-    children = [
-        resolver.run(obj.member(f"__children_-{index}"))
-        for index in range(int(meta["__children_-size"]))
-    ]
-    buffers = [_optional_buffer(obj.member("null_bitmap_"))]
+    arrow_type = _type_from_text(meta[ARROW_ARRAY.arrow_type])
+    members = STRUCT_ARRAY.children
+    children = _list_members(obj, resolver, members, int(meta[members.size]))
+    buffers = [_null_bitmap(obj)]
     return pa.Array.from_buffers(arrow_type, length, buffers, null_count, offset, children)
 
 
 def dictionary_array_resolver(obj: Any, resolver: Any) -> pa.Array:
     meta = obj.meta
-    indices = resolver.run(obj.member("indices_"))
-    dictionary = resolver.run(obj.member("dictionary_"))
-    return pa.DictionaryArray.from_arrays(indices, dictionary, ordered=bool(meta.get("ordered_")))
+    indices = resolver.run(obj.member(DICTIONARY_ARRAY.indices))
+    dictionary = resolver.run(obj.member(DICTIONARY_ARRAY.dictionary))
+    ordered = bool(meta.get(DICTIONARY_ARRAY.ordered))
+    return pa.DictionaryArray.from_arrays(indices, dictionary, ordered=ordered)
 
 
 def null_array_resolver(obj: Any) -> pa.Array:
-    return pa.nulls(int(obj.meta["length_"]))
+    return pa.nulls(int(obj.meta[ARROW_ARRAY.length]))
 
 
 def chunked_array_resolver(obj: Any, resolver: Any) -> pa.ChunkedArray:
     meta = obj.meta
-    chunks = [
-        resolver.run(obj.member(f"__chunks_-{index}"))
-        for index in range(int(meta["__chunks_-size"]))
-    ]
-    return pa.chunked_array(chunks, type=_type_from_text(meta["arrow_type_"]))
+    members = CHUNKED_ARRAY.chunks
+    chunks = _list_members(obj, resolver, members, int(meta[members.size]))
+    return pa.chunked_array(chunks, type=_type_from_text(meta[ARROW_ARRAY.arrow_type]))
 
 
 def schema_proxy_resolver(obj: Any) -> pa.Schema:
     meta = obj.meta
-    if "schema_binary_" in meta:
-        data = bytes(json.loads(meta["schema_binary_"])["bytes"])
+    if SCHEMA_PROXY.schema_binary in meta:
+        data = bytes(json.loads(meta[SCHEMA_PROXY.schema_binary])["bytes"])
         return pa.ipc.read_schema(pa.py_buffer(data))
-    return pa.ipc.read_schema(as_arrow_buffer(obj.member("buffer_")))
+    return pa.ipc.read_schema(as_arrow_buffer(obj.member(SCHEMA_PROXY.buffer)))
 
 
 def record_batch_resolver(obj: Any, resolver: Any) -> pa.RecordBatch:
     meta = obj.meta
-    schema = resolver.run(obj.member("schema_"))
-    columns = [
-        resolver.run(obj.member(f"__columns_-{index}"))
-        for index in range(int(meta["__columns_-size"]))
-    ]
+    schema = resolver.run(obj.member(RECORD_BATCH.schema))
+    members = RECORD_BATCH.columns
+    columns = _list_members(obj, resolver, members, int(meta[members.size]))
     if not columns:
-        return pa.RecordBatch.from_pylist([{}] * int(meta.get("row_num_", 0)), schema=schema)
+        rows = int(meta.get(RECORD_BATCH.row_num, 0))
+        return pa.RecordBatch.from_pylist([{}] * rows, schema=schema)
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def table_resolver(obj: Any, resolver: Any) -> pa.Table:
     meta = obj.meta
-    schema = resolver.run(obj.member("schema_"))
-    batches = [
-        resolver.run(obj.member(f"partitions_-{index}")) for index in range(int(meta["batch_num_"]))
-    ]
+    schema = resolver.run(obj.member(TABLE.schema))
+    batches = _list_members(obj, resolver, TABLE.partitions, int(meta[TABLE.batch_num]))
     return pa.Table.from_batches(batches, schema=schema)

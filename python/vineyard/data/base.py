@@ -24,6 +24,18 @@ from vineyard._native import Blob, ObjectID
 from vineyard.core.meta import ObjectMeta
 from vineyard.core.object import Object
 from vineyard.data.default import pickle_builder
+from vineyard.data.layout import (
+    DICT,
+    LIST,
+    MEMORY_VIEW,
+    PAIR,
+    SCALAR,
+    SCALAR_TYPES,
+    SEQUENCE,
+    TUPLE,
+    Layout,
+    template_argument,
+)
 from vineyard.data.utils import build_buffer
 
 __all__ = [
@@ -43,70 +55,78 @@ __all__ = [
     "memoryview_resolver",
     "pair_resolver",
     "tuple_resolver",
+    "sequence_resolver",
     "list_resolver",
     "dict_resolver",
 ]
 
 
-def _scalar(client: Any, typename: str, value: Any, type_name: str) -> ObjectMeta:
+_PYTHON_TYPES = {
+    python_type.__name__: python_type for python_type in (type(None), bool, int, float, str)
+}
+# How each scalar type is written, and the Python type of each typename read.
+_SCALARS = {_PYTHON_TYPES[scalar.python_type]: scalar for scalar in SCALAR_TYPES}
+_SCALAR_READS = {
+    typename: _PYTHON_TYPES[scalar.python_type]
+    for scalar in SCALAR_TYPES
+    for typename in scalar.typenames_read
+}
+
+
+def _scalar(client: Any, value: Any) -> ObjectMeta:
+    """A `vineyard::Scalar<T>` of a None, bool, int, float or str (exactly of that type)."""
+    scalar = _SCALARS[type(value)]
     meta = ObjectMeta()
-    meta["typename"] = typename
-    meta["value_"] = value
-    meta["type_"] = type_name
+    meta["typename"] = scalar.typename
+    meta[SCALAR.value] = value
+    if type(value) is float:
+        # `value_` is a JSON number, as in Vineyard; JSON parsers may round long decimals by an
+        # ulp, so the exact bits travel beside it.
+        meta[SCALAR.value_hex] = value.hex()
+    meta[SCALAR.type_name] = scalar.python_type
     meta["nbytes"] = 0
     return client.create_metadata(meta)
 
 
 def none_builder(client: Any, value: None, **_kw: Any) -> ObjectMeta:
-    return _scalar(client, "vineyard::Scalar<None>", None, "NoneType")
+    return _scalar(client, None)
 
 
 def bool_builder(client: Any, value: bool, **_kw: Any) -> ObjectMeta:
-    return _scalar(client, "vineyard::Scalar<bool>", bool(value), "bool")
+    return _scalar(client, bool(value))
 
 
 def int_builder(client: Any, value: int, builder: Any = None, **kw: Any) -> ObjectMeta:
     if type(value) is not int:
         return pickle_builder(client, value, **kw)
-    return _scalar(client, "vineyard::Scalar<int>", value, "int")
+    return _scalar(client, value)
 
 
 def float_builder(client: Any, value: float, builder: Any = None, **kw: Any) -> ObjectMeta:
     if type(value) is not float:
         return pickle_builder(client, value, **kw)
-    meta = ObjectMeta()
-    meta["typename"] = "vineyard::Scalar<double>"
-    meta["value_"] = value
-    # `value_` is a JSON number, as in Vineyard; JSON parsers may round long decimals by an
-    # ulp, so the exact bits travel beside it.
-    meta["value_hex_"] = value.hex()
-    meta["type_"] = "float"
-    meta["nbytes"] = 0
-    return client.create_metadata(meta)
+    return _scalar(client, value)
 
 
 def str_builder(client: Any, value: str, builder: Any = None, **kw: Any) -> ObjectMeta:
     if type(value) is not str:
         return pickle_builder(client, value, **kw)
-    return _scalar(client, "vineyard::Scalar<std::string>", value, "str")
+    return _scalar(client, value)
 
 
 def scalar_resolver(obj: Any) -> Any:
     meta = obj.meta
-    typename = obj.typename
-    value = meta.get("value_")
-    if typename == "vineyard::Scalar<None>":
+    value = meta.get(SCALAR.value)
+    python_type = _SCALAR_READS.get(obj.typename)
+    if python_type is None:
+        # Other `Scalar<T>`s (int64_t, uint32, ...) hold integers.
+        return int(value) if template_argument(obj.typename) is not None else value
+    if python_type is type(None):
         return None
-    if typename == "vineyard::Scalar<bool>":
-        return bool(value)
-    if typename in ("vineyard::Scalar<std::string>", "vineyard::Scalar<string>"):
-        return str(value)
-    if typename in ("vineyard::Scalar<double>", "vineyard::Scalar<float>"):
-        exact = meta.get("value_hex_")
+    if python_type is float:
+        exact = meta.get(SCALAR.value_hex)
         return float.fromhex(exact) if exact is not None else float(value)
-    if typename.startswith("vineyard::Scalar<"):  # int, int64_t, uint32, ...
-        return int(value)
-    return value
+    return python_type(value)
 
 
 def bytes_builder(client: Any, value: bytes, builder: Any = None, **kw: Any) -> ObjectMeta:
@@ -122,23 +142,23 @@ def bytes_resolver(obj: Blob) -> bytes:
 
 def memoryview_builder(client: Any, value: memoryview, **_kw: Any) -> ObjectMeta:
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::MemoryView"
-    meta["format_"] = value.format
-    meta["shape_"] = json.dumps(list(value.shape))
-    meta["itemsize_"] = value.itemsize
-    meta["readonly_"] = value.readonly
-    meta["size_"] = value.nbytes
+    meta["typename"] = MEMORY_VIEW.typename
+    meta[MEMORY_VIEW.format] = value.format
+    meta[MEMORY_VIEW.shape] = json.dumps(list(value.shape))
+    meta[MEMORY_VIEW.itemsize] = value.itemsize
+    meta[MEMORY_VIEW.readonly] = value.readonly
+    meta[MEMORY_VIEW.size] = value.nbytes
     meta["nbytes"] = value.nbytes
-    meta.add_member("buffer_", build_buffer(client, value))
+    meta.add_member(MEMORY_VIEW.buffer, build_buffer(client, value))
     return client.create_metadata(meta)
 
 
 def memoryview_resolver(obj: Object) -> memoryview:
     meta = obj.meta
-    blob = obj.member("buffer_")
+    blob = obj.member(MEMORY_VIEW.buffer)
     view = memoryview(blob)
-    shape = json.loads(meta["shape_"])
-    fmt = meta["format_"]
+    shape = json.loads(meta[MEMORY_VIEW.shape])
+    fmt = meta[MEMORY_VIEW.format]
     if view.nbytes == 0:
         view = memoryview(b"")
     try:
@@ -156,15 +176,16 @@ def _member(client: Any, item: Any, builder: Any) -> Any:
     return builder.run(client, item)
 
 
-def _sequence(client: Any, typename: str, items: Any, builder: Any) -> ObjectMeta:
+def _sequence(client: Any, layout: Layout, items: Any, builder: Any) -> ObjectMeta:
+    """A `vineyard::Tuple` or `vineyard::List` (`layout`) of `items`."""
     meta = ObjectMeta()
-    meta["typename"] = typename
-    meta["size_"] = len(items)
-    meta["__elements_-size"] = len(items)
+    meta["typename"] = layout.typename
+    meta[layout.size] = len(items)
+    meta[layout.elements.size] = len(items)
     nbytes = 0
     for index, item in enumerate(items):
         member = _member(client, item, builder)
-        meta.add_member(f"__elements_-{index}", member)
+        meta.add_member(layout.elements.at(index), member)
         nbytes += getattr(member, "nbytes", 0) or 0
     meta["nbytes"] = nbytes
     return client.create_metadata(meta)
@@ -175,34 +196,34 @@ def tuple_builder(client: Any, value: tuple, builder: Any, **kw: Any) -> ObjectM
         return pickle_builder(client, value, **kw)
     if len(value) == 2:
         meta = ObjectMeta()
-        meta["typename"] = "vineyard::Pair"
+        meta["typename"] = PAIR.typename
         first = _member(client, value[0], builder)
         second = _member(client, value[1], builder)
-        meta.add_member("first", first)
-        meta.add_member("second", second)
+        meta.add_member(PAIR.first, first)
+        meta.add_member(PAIR.second, second)
         meta["nbytes"] = (getattr(first, "nbytes", 0) or 0) + (getattr(second, "nbytes", 0) or 0)
         return client.create_metadata(meta)
-    return _sequence(client, "vineyard::Tuple", value, builder)
+    return _sequence(client, TUPLE, value, builder)
 
 
 def list_builder(client: Any, value: list, builder: Any, **kw: Any) -> ObjectMeta:
     if type(value) is not list:
         return pickle_builder(client, value, **kw)
-    return _sequence(client, "vineyard::List", value, builder)
+    return _sequence(client, LIST, value, builder)
 
 
 def dict_builder(client: Any, value: dict, builder: Any, **kw: Any) -> ObjectMeta:
     if type(value) is not dict:
         return pickle_builder(client, value, **kw)
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::Dict"
-    meta["size_"] = len(value)
+    meta["typename"] = DICT.typename
+    meta[DICT.size] = len(value)
     nbytes = 0
     for index, (key, item) in enumerate(value.items()):
         key_member = _member(client, key, builder)
         value_member = _member(client, item, builder)
-        meta.add_member(f"__keys_-{index}", key_member)
-        meta.add_member(f"__values_-{index}", value_member)
+        meta.add_member(DICT.keys.at(index), key_member)
+        meta.add_member(DICT.values.at(index), value_member)
         nbytes += getattr(value_member, "nbytes", 0) or 0
     meta["nbytes"] = nbytes
     return client.create_metadata(meta)
@@ -217,27 +238,35 @@ def reference_builder(client: Any, value: Any, **_kw: Any) -> Any:
     return value.meta
 
 
-def _elements(obj: Any, resolver: Any, prefix: str = "__elements_-") -> list[Any]:
+def _elements(obj: Any, resolver: Any, layout: Layout) -> list[Any]:
+    """The items of a `vineyard::Tuple`, `Sequence` or `List` (`layout`), resolved."""
     meta = obj.meta
-    size = meta.get("__elements_-size", meta.get("size_", 0))
-    return [resolver.run(obj.member(f"{prefix}{index}")) for index in range(int(size))]
+    size = meta.get(layout.elements.size, meta.get(layout.size, 0))
+    return [resolver.run(obj.member(layout.elements.at(index))) for index in range(int(size))]
 
 
 def pair_resolver(obj: Any, resolver: Any) -> tuple[Any, Any]:
-    return (resolver.run(obj.member("first")), resolver.run(obj.member("second")))
+    return (resolver.run(obj.member(PAIR.first)), resolver.run(obj.member(PAIR.second)))
 
 
 def tuple_resolver(obj: Any, resolver: Any) -> tuple[Any, ...]:
-    return tuple(_elements(obj, resolver))
+    return tuple(_elements(obj, resolver, TUPLE))
+
+
+def sequence_resolver(obj: Any, resolver: Any) -> tuple[Any, ...]:
+    """Vineyard's `vineyard::Sequence`, as a tuple."""
+    return tuple(_elements(obj, resolver, SEQUENCE))
 
 
 def list_resolver(obj: Any, resolver: Any) -> list[Any]:
-    return _elements(obj, resolver)
+    return _elements(obj, resolver, LIST)
 
 
 def dict_resolver(obj: Any, resolver: Any) -> dict[Any, Any]:
-    size = int(obj.meta["size_"])
+    size = int(obj.meta[DICT.size])
     return {
-        resolver.run(obj.member(f"__keys_-{index}")): resolver.run(obj.member(f"__values_-{index}"))
+        resolver.run(obj.member(DICT.keys.at(index))): resolver.run(
+            obj.member(DICT.values.at(index))
+        )
         for index in range(size)
     }

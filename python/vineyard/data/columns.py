@@ -20,6 +20,7 @@ import numpy as np
 
 from vineyard.core.meta import ObjectMeta
 from vineyard.data.default import pickle_builder
+from vineyard.data.layout import PICKLED_LABEL_SUFFIX
 from vineyard.data.tensor import numpy_tensor_builder
 from vineyard.data.utils import to_json
 
@@ -54,11 +55,11 @@ def set_label(meta: ObjectMeta, key: str, label: Any) -> None:
     """Stores a label as JSON text under `key` (Vineyard's way), pickled if JSON is inexact."""
     meta[key] = to_json(label)
     if not _json_exact(label):
-        meta[key + "pickled_"] = base64.b64encode(pickle.dumps(label)).decode("ascii")
+        meta[key + PICKLED_LABEL_SUFFIX] = base64.b64encode(pickle.dumps(label)).decode("ascii")
 
 
 def get_label(meta: ObjectMeta, key: str) -> Any:
-    pickled = meta.get(key + "pickled_")
+    pickled = meta.get(key + PICKLED_LABEL_SUFFIX)
     if pickled is not None:
         return pickle.loads(base64.b64decode(pickled))
     text = meta.get(key)

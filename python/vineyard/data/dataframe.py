@@ -14,6 +14,7 @@ import pandas as pd
 
 from vineyard.core.meta import ObjectMeta
 from vineyard.data.columns import build_values, get_label, set_label, values_of
+from vineyard.data.layout import DATA_FRAME
 from vineyard.data.utils import to_json
 
 __all__ = ["pandas_dataframe_builder", "pandas_dataframe_resolver"]
@@ -22,40 +23,42 @@ __all__ = ["pandas_dataframe_builder", "pandas_dataframe_resolver"]
 def pandas_dataframe_builder(
     client: Any, value: pd.DataFrame, builder: Any, **kw: Any
 ) -> ObjectMeta:
+    columns = DATA_FRAME.values
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::DataFrame"
-    meta["columns_"] = to_json(list(value.columns))
-    meta.add_member("index_", builder.run(client, value.index))
-    meta.add_member("columns_index_", builder.run(client, value.columns))
+    meta["typename"] = DATA_FRAME.typename
+    meta[DATA_FRAME.columns] = to_json(list(value.columns))
+    meta.add_member(DATA_FRAME.index, builder.run(client, value.index))
+    meta.add_member(DATA_FRAME.columns_index, builder.run(client, value.columns))
     nbytes = 0
     for position in range(value.shape[1]):
         column = value.iloc[:, position]
-        set_label(meta, f"__values_-key-{position}", value.columns[position])
+        set_label(meta, columns.key(position), value.columns[position])
         member = build_values(client, values_of(column), builder)
-        meta.add_member(f"__values_-value-{position}", member)
+        meta.add_member(columns.value(position), member)
         nbytes += member.nbytes
-    meta["__values_-size"] = value.shape[1]
+    meta[columns.size] = value.shape[1]
     partition_index = kw.get("partition_index", [-1, -1])
-    meta["partition_index_row_"] = partition_index[0]
-    meta["partition_index_column_"] = partition_index[1]
-    meta["row_batch_index_"] = kw.get("row_batch_index", 0)
+    meta[DATA_FRAME.partition_index_row] = partition_index[0]
+    meta[DATA_FRAME.partition_index_column] = partition_index[1]
+    meta[DATA_FRAME.row_batch_index] = kw.get("row_batch_index", 0)
     meta["nbytes"] = nbytes
     return client.create_metadata(meta)
 
 
 def pandas_dataframe_resolver(obj: Any, resolver: Any) -> pd.DataFrame:
     meta = obj.meta
-    size = int(meta["__values_-size"])
-    index = resolver.run(obj.member("index_"))
+    columns = DATA_FRAME.values
+    size = int(meta[columns.size])
+    index = resolver.run(obj.member(DATA_FRAME.index))
     arrays = {}
     for position in range(size):
-        values = resolver.run(obj.member(f"__values_-value-{position}"))
+        values = resolver.run(obj.member(columns.value(position)))
         if isinstance(values, (pd.Series, pd.Index)):
             values = values.array
         arrays[position] = values
     frame = pd.DataFrame(arrays, index=index, copy=False)
-    if meta.has_member("columns_index_"):
-        frame.columns = resolver.run(obj.member("columns_index_"))
+    if meta.has_member(DATA_FRAME.columns_index):
+        frame.columns = resolver.run(obj.member(DATA_FRAME.columns_index))
     else:
-        frame.columns = [get_label(meta, f"__values_-key-{p}") for p in range(size)]
+        frame.columns = [get_label(meta, columns.key(p)) for p in range(size)]
     return frame

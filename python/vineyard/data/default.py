@@ -9,6 +9,7 @@ import pickle
 from typing import Any
 
 from vineyard.core.meta import ObjectMeta
+from vineyard.data.layout import PICKLE_BUFFER
 
 __all__ = ["pickle_builder", "pickle_resolver", "default_builder", "default_resolver"]
 
@@ -18,16 +19,16 @@ def pickle_builder(client: Any, value: Any, **_kw: Any) -> ObjectMeta:
 
     payload = pickle.dumps(value, protocol=5)
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::PickleBuffer"
-    meta["size_"] = len(payload)
+    meta["typename"] = PICKLE_BUFFER.typename
+    meta[PICKLE_BUFFER.size] = len(payload)
     meta["nbytes"] = len(payload)
-    meta.add_member("buffer_", build_buffer(client, payload))
+    meta.add_member(PICKLE_BUFFER.buffer, build_buffer(client, payload))
     return client.create_metadata(meta)
 
 
 def pickle_resolver(obj: Any) -> Any:
-    size = int(obj.meta["size_"])
-    return pickle.loads(memoryview(obj.member("buffer_"))[:size])
+    size = int(obj.meta[PICKLE_BUFFER.size])
+    return pickle.loads(memoryview(obj.member(PICKLE_BUFFER.buffer))[:size])
 
 
 default_builder = pickle_builder

@@ -14,6 +14,7 @@ import pandas as pd
 from vineyard.core.meta import ObjectMeta
 from vineyard.data.columns import build_values, get_label, set_label, values_of
 from vineyard.data.default import pickle_builder
+from vineyard.data.layout import INDEX, RANGE_INDEX
 
 __all__ = ["pandas_index_builder", "pandas_index_resolver", "range_index_resolver"]
 
@@ -24,32 +25,33 @@ def pandas_index_builder(
     if isinstance(value, pd.MultiIndex):
         return pickle_builder(client, value)
     meta = ObjectMeta()
-    set_label(meta, "name", value.name)
     if isinstance(value, pd.RangeIndex):
-        meta["typename"] = "vineyard::RangeIndex"
-        meta["start_"] = value.start
-        meta["stop_"] = value.stop
-        meta["step_"] = value.step
+        set_label(meta, RANGE_INDEX.name, value.name)
+        meta["typename"] = RANGE_INDEX.typename
+        meta[RANGE_INDEX.start] = value.start
+        meta[RANGE_INDEX.stop] = value.stop
+        meta[RANGE_INDEX.step] = value.step
         meta["nbytes"] = 0
         return client.create_metadata(meta)
-    meta["typename"] = "vineyard::Index"
-    meta["value_type_"] = str(value.dtype)
+    set_label(meta, INDEX.name, value.name)
+    meta["typename"] = INDEX.typename
+    meta[INDEX.value_type] = str(value.dtype)
     freq = getattr(value, "freqstr", None)
     if freq:
-        meta["freq_"] = freq
+        meta[INDEX.freq] = freq
     member = build_values(client, values_of(value), builder)
-    meta.add_member("value_", member)
+    meta.add_member(INDEX.value, member)
     meta["nbytes"] = member.nbytes
     return client.create_metadata(meta)
 
 
 def pandas_index_resolver(obj: Any, resolver: Any) -> pd.Index:
     meta = obj.meta
-    values = resolver.run(obj.member("value_"))
+    values = resolver.run(obj.member(INDEX.value))
     if isinstance(values, pd.Index):
         values = values.array
-    index = pd.Index(values, name=get_label(meta, "name"), copy=False)
-    freq = meta.get("freq_")
+    index = pd.Index(values, name=get_label(meta, INDEX.name), copy=False)
+    freq = meta.get(INDEX.freq)
     if freq:
         index = type(index)(index, freq=freq)
     return index
@@ -57,6 +59,7 @@ def pandas_index_resolver(obj: Any, resolver: Any) -> pd.Index:
 
 def range_index_resolver(obj: Any) -> pd.RangeIndex:
     meta = obj.meta
-    return pd.RangeIndex(
-        int(meta["start_"]), int(meta["stop_"]), int(meta["step_"]), name=get_label(meta, "name")
+    start, stop, step = (
+        int(meta[key]) for key in (RANGE_INDEX.start, RANGE_INDEX.stop, RANGE_INDEX.step)
     )
+    return pd.RangeIndex(start, stop, step, name=get_label(meta, RANGE_INDEX.name))

@@ -26,6 +26,7 @@ import numpy as np
 
 from vineyard.core.meta import ObjectMeta
 from vineyard.core.resolver import NOT_FROM_TREE, register_tree_resolver
+from vineyard.data.layout import ARRAY, TENSOR, Layout, template_argument
 from vineyard.data.utils import (
     build_buffer,
     build_numpy_buffer,
@@ -69,35 +70,43 @@ def _list_like(array: np.ndarray) -> str:
     return np.array2string(plain, **options)
 
 
-# dtype -> its value_type_ fields (computing `dtype.name` costs microseconds each time)
-_value_types: dict[np.dtype, dict[str, str]] = {}
+# numpy's name of the object dtype: such tensors hold a pickle.
+_OBJECT_DTYPE_NAME = np.dtype(object).name
+
+# dtype -> its `dtype.name`, `dtype.str` and, if structured, `dtype.descr` as JSON (computing
+# `dtype.name` costs microseconds each time)
+_value_types: dict[np.dtype, tuple[str, str, str | None]] = {}
 
 
-def _set_value_type(meta: ObjectMeta, dtype: np.dtype) -> None:
+def _set_value_type(meta: ObjectMeta, dtype: np.dtype, layout: Layout) -> None:
+    """Records `dtype` in the fields of `layout` (TENSOR or ARRAY)."""
     fields = _value_types.get(dtype)
     if fields is None:
-        fields = {"value_type_": dtype.name, "value_type_meta_": dtype.str}
-        if dtype.fields is not None:
-            fields["value_type_descr_"] = json.dumps(dtype.descr)
+        descr = json.dumps(dtype.descr) if dtype.fields is not None else None
+        fields = (dtype.name, dtype.str, descr)
         if len(_value_types) >= 1024:
             _value_types.clear()
         _value_types[dtype] = fields
-    for key, value in fields.items():
-        meta[key] = value
+    name, str_, descr = fields
+    meta[layout.value_type] = name
+    meta[layout.value_type_meta] = str_
+    if descr is not None:
+        meta[layout.value_type_descr] = descr
 
 
 _dtypes: dict[tuple[Any, Any], np.dtype] = {}
 
 
-def dtype_of(meta: ObjectMeta, typename: str = "") -> np.dtype:
-    """The dtype recorded in an Array/Tensor tree (or in its typename)."""
-    descr = meta.get("value_type_descr_")
+def dtype_of(meta: ObjectMeta, typename: str = "", layout: Layout = TENSOR) -> np.dtype:
+    """The dtype recorded in a Tensor (or, with `layout=ARRAY`, an Array) tree, or in its
+    typename."""
+    descr = meta.get(layout.value_type_descr)
     if descr:
         return np.dtype([tuple(field) for field in json.loads(descr)])
-    name = meta.get("value_type_")
-    if name is None and "<" in typename:
-        name = typename[typename.index("<") + 1 : typename.rindex(">")]
-    key = (name, meta.get("value_type_meta_"))
+    name = meta.get(layout.value_type)
+    if name is None:
+        name = template_argument(typename)
+    key = (name, meta.get(layout.value_type_meta))
     dtype = _dtypes.get(key)
     if dtype is None:
         dtype = _dtypes[key] = normalize_dtype(*key)
@@ -107,15 +116,15 @@ def dtype_of(meta: ObjectMeta, typename: str = "") -> np.dtype:
 def _object_tensor(client: Any, value: np.ndarray, kw: dict[str, Any]) -> ObjectMeta:
     payload = pickle.dumps(value, protocol=5)
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::Tensor<object>"
-    meta["shape_"] = to_json(value.shape)
-    meta["partition_index_"] = to_json(kw.get("partition_index", []))
-    meta["order_"] = to_json("C")
-    meta["value_type_"] = "object"
-    meta["value_type_meta_"] = value.dtype.str
-    meta["size_"] = len(payload)
+    meta["typename"] = TENSOR.of(normalize_cpptype(value.dtype))
+    meta[TENSOR.shape] = to_json(value.shape)
+    meta[TENSOR.partition_index] = to_json(kw.get("partition_index", []))
+    meta[TENSOR.order] = to_json("C")
+    meta[TENSOR.value_type] = value.dtype.name
+    meta[TENSOR.value_type_meta] = value.dtype.str
+    meta[TENSOR.size] = len(payload)
     meta["nbytes"] = len(payload)
-    meta.add_member("buffer_", build_buffer(client, payload))
+    meta.add_member(TENSOR.buffer, build_buffer(client, payload))
     return client.create_metadata(meta)
 
 
@@ -126,14 +135,14 @@ def numpy_tensor_builder(
     if value.dtype.hasobject:
         return _object_tensor(client, value, kw)
     meta = ObjectMeta()
-    meta["typename"] = f"vineyard::Tensor<{normalize_cpptype(value.dtype)}>"
-    meta["shape_"] = to_json(value.shape)
-    meta["partition_index_"] = to_json(kw.get("partition_index", []))
+    meta["typename"] = TENSOR.of(normalize_cpptype(value.dtype))
+    meta[TENSOR.shape] = to_json(value.shape)
+    meta[TENSOR.partition_index] = to_json(kw.get("partition_index", []))
     order = "F" if value.flags.f_contiguous and not value.flags.c_contiguous else "C"
-    meta["order_"] = to_json(order)
-    _set_value_type(meta, value.dtype)
+    meta[TENSOR.order] = to_json(order)
+    _set_value_type(meta, value.dtype, TENSOR)
     meta["nbytes"] = value.nbytes
-    meta.add_member("buffer_", build_numpy_buffer(client, value))
+    meta.add_member(TENSOR.buffer, build_numpy_buffer(client, value))
     return client.create_metadata(meta)
 
 
@@ -144,11 +153,11 @@ def numpy_ndarray_builder(
     if value.ndim != 1 or value.dtype.hasobject:
         return numpy_tensor_builder(client, value, builder, **kw)
     meta = ObjectMeta()
-    meta["typename"] = "vineyard::Array"
-    meta["size_"] = int(value.shape[0])
-    _set_value_type(meta, value.dtype)
+    meta["typename"] = ARRAY.typename
+    meta[ARRAY.size] = int(value.shape[0])
+    _set_value_type(meta, value.dtype, ARRAY)
     meta["nbytes"] = value.nbytes
-    meta.add_member("buffer_", build_numpy_buffer(client, value))
+    meta.add_member(ARRAY.buffer, build_numpy_buffer(client, value))
     return client.create_metadata(meta)
 
 
@@ -161,14 +170,14 @@ def numpy_scalar_builder(
 
         return pickle_builder(client, value)
     meta = ObjectMeta()
-    meta["typename"] = f"vineyard::Tensor<{normalize_cpptype(array.dtype)}>"
-    meta["shape_"] = "[]"
-    meta["partition_index_"] = "[]"
-    meta["order_"] = to_json("C")
-    meta["numpy_scalar_"] = True
-    _set_value_type(meta, array.dtype)
+    meta["typename"] = TENSOR.of(normalize_cpptype(array.dtype))
+    meta[TENSOR.shape] = to_json(array.shape)
+    meta[TENSOR.partition_index] = to_json([])
+    meta[TENSOR.order] = to_json("C")
+    meta[TENSOR.numpy_scalar] = True
+    _set_value_type(meta, array.dtype, TENSOR)
     meta["nbytes"] = array.nbytes
-    meta.add_member("buffer_", build_numpy_buffer(client, array))
+    meta.add_member(TENSOR.buffer, build_numpy_buffer(client, array))
     return client.create_metadata(meta)
 
 
@@ -182,47 +191,49 @@ def _elements(buffer: Callable[[], Any], dtype: np.dtype, count: int) -> np.ndar
 
 def array_resolver(obj: Any) -> np.ndarray:
     """A `vineyard::Array` (or C++ `vineyard::Array<T>`) as a 1-D read-only view."""
-    return _array_of(obj.meta, obj.typename, lambda: obj.member("buffer_"))
+    return _array_of(obj.meta, obj.typename, lambda: obj.member(ARRAY.buffer))
 
 
 def tensor_resolver(obj: Any) -> Any:
     """A `vineyard::Tensor<T>` as a read-only view (object tensors are unpickled)."""
-    return _tensor_of(obj.meta, obj.typename, lambda: obj.member("buffer_"))
+    return _tensor_of(obj.meta, obj.typename, lambda: obj.member(TENSOR.buffer))
 
 
 # The resolvers read their fields from `meta`: an ObjectMeta, or the plain tree (a dict) when
-# `get` uses their tree forms; `buffer()` gives the blob of `buffer_`.
+# `get` uses their tree forms; `buffer()` gives the blob of the `buffer_` member.
 
 
 def _array_of(meta: Any, typename: str, buffer: Callable[[], Any]) -> np.ndarray:
-    dtype = dtype_of(meta, typename)
-    return _elements(buffer, dtype, int(meta["size_"])).view(ndarray)
+    dtype = dtype_of(meta, typename, ARRAY)
+    return _elements(buffer, dtype, int(meta[ARRAY.size])).view(ndarray)
 
 
 def _tensor_of(meta: Any, typename: str, buffer: Callable[[], Any]) -> Any:
-    if meta.get("value_type_") == "object":
-        size = int(meta.get("size_") or 0)
+    if meta.get(TENSOR.value_type) == _OBJECT_DTYPE_NAME:
+        size = int(meta.get(TENSOR.size) or 0)
         view = memoryview(buffer())
         return pickle.loads(view[:size] if size else view)
-    dtype = dtype_of(meta, typename)
-    shape = tuple(json.loads(meta["shape_"]))
+    dtype = dtype_of(meta, typename, TENSOR)
+    shape = tuple(json.loads(meta[TENSOR.shape]))
     count = 1
     for extent in shape:
         count *= extent
-    order = json.loads(meta["order_"]) if "order_" in meta else "C"
+    order = json.loads(meta[TENSOR.order]) if TENSOR.order in meta else "C"
     array = _elements(buffer, dtype, count).reshape(shape)
     if order == "F" and array.ndim > 1:
         array = np.asfortranarray(array)
-    if meta.get("numpy_scalar_"):
+    if meta.get(TENSOR.numpy_scalar):
         return array[()]
     return array
 
 
-def _from_tree(build: Callable[[Any, str, Callable[[], Any]], Any]) -> Callable[..., Any]:
-    """The tree form of a resolver built on `build`: needs its `buffer_` blob mapped."""
+def _from_tree(
+    build: Callable[[Any, str, Callable[[], Any]], Any], buffer_member: str
+) -> Callable[..., Any]:
+    """The tree form of a resolver built on `build`: needs its `buffer_member` blob mapped."""
 
     def from_tree(tree: dict[str, Any], blobs: dict[int, Any]) -> Any:
-        member = tree.get("buffer_")
+        member = tree.get(buffer_member)
         blob = blobs.get(int(member["id"][1:], 16)) if type(member) is dict else None
         if blob is None:
             return NOT_FROM_TREE
@@ -231,5 +242,5 @@ def _from_tree(build: Callable[[Any, str, Callable[[], Any]], Any]) -> Callable[
     return from_tree
 
 
-register_tree_resolver(array_resolver, _from_tree(_array_of))
-register_tree_resolver(tensor_resolver, _from_tree(_tensor_of))
+register_tree_resolver(array_resolver, _from_tree(_array_of, ARRAY.buffer))
+register_tree_resolver(tensor_resolver, _from_tree(_tensor_of, TENSOR.buffer))

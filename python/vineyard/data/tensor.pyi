@@ -3,6 +3,7 @@ from typing import Any
 import numpy as np
 
 from vineyard.core.meta import ObjectMeta
+from vineyard.data.layout import Layout
 
 __all__ = [
     "ndarray",
@@ -16,7 +17,7 @@ __all__ = [
 
 class ndarray(np.ndarray): ...
 
-def dtype_of(meta: ObjectMeta, typename: str = "") -> np.dtype: ...
+def dtype_of(meta: ObjectMeta, typename: str = "", layout: Layout = ...) -> np.dtype: ...
 def numpy_tensor_builder(
     client: Any, value: np.ndarray, builder: Any = None, **kw: Any
 ) -> ObjectMeta: ...

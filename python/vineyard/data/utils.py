@@ -10,6 +10,7 @@ import numpy as np
 from vineyard.core.blob_reuse import find_blob
 from vineyard.core.builder import inside_put, seal_blob
 from vineyard.core.meta import EMPTY_BLOB_ID, ObjectMeta
+from vineyard.data.layout import CPP_ELEMENT_NAMES
 
 __all__ = [
     "normalize_dtype",
@@ -81,17 +82,10 @@ def normalize_dtype(dtype: Any, dtype_meta: str | None = None) -> np.dtype:
     return np.dtype(name)
 
 
-_NUMPY_TO_CPP = {
-    "int32": "int",
-    "float32": "float",
-    "float64": "double",
-}
-
-
 def normalize_cpptype(dtype: np.dtype) -> str:
     """The C++ spelling Vineyard uses in typenames (`vineyard::Tensor<double>`)."""
     dtype = np.dtype(dtype)
-    return _NUMPY_TO_CPP.get(dtype.name, dtype.name)
+    return CPP_ELEMENT_NAMES.get(dtype.name, dtype.name)
 
 
 def normalize_arrow_dtype(dtype: Any):
