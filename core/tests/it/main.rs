@@ -2,7 +2,9 @@
 //! and hand-written frames.
 //!
 //! # Layout
-//! - `fixture`: `TestServer`, a server on a temp socket in a background thread.
+//! `TestServer`, a real server on a temp socket, comes from `vineyard-test-harness`
+//! (tests/harness).
+//!
 //! - `raw_frames`: `RawConnection`, frames written by hand over a plain `UnixStream`.
 //! - `blobs`: create, write, seal, get, abort; empty and missing blobs.
 //! - `refcounts`: held blobs survive deletes; releases and disconnects free them.
@@ -24,7 +26,6 @@ mod cluster;
 mod concurrency;
 mod connections;
 mod etcd;
-mod fixture;
 mod frame_fuzz;
 mod memory;
 mod meta_index;

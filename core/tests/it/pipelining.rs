@@ -5,8 +5,8 @@ use serde_json::json;
 use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
 
 use crate::blobs::pattern;
-use crate::fixture::TestServer;
 use crate::raw_frames::RawConnection;
+use vineyard_test_harness::TestServer;
 
 /// An object with one blob member per byte vector.
 fn object_over(client: &IpcClient, payloads: &[Vec<u8>]) -> ObjectID {
