@@ -64,8 +64,8 @@ lint: deps $(DEV_STAMP) ## cargo fmt --check, clippy -D warnings, ruff
 	$(call step,cargo clippy -D warnings)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(call step,ruff)
-	$(DEV)/bin/ruff check python tests/interop examples
-	$(DEV)/bin/ruff format --check tests/interop
+	$(DEV)/bin/ruff check python tests/interop tests/support examples
+	$(DEV)/bin/ruff format --check tests/interop tests/support
 
 # What the light client (vineyard-core without its `server` feature) must not pull in.
 SERVER_ONLY_CRATES := etcd-client clap tracing-subscriber tonic tokio prost-build tonic-build
