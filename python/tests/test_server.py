@@ -10,7 +10,7 @@ import tempfile
 import time
 
 import vineyard
-from conftest import spawn_server
+from support import spawn_server
 
 
 def test_ready_quickly_and_stops_on_sigint():

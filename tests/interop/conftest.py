@@ -7,18 +7,12 @@ client keeps one cached connection per socket path per process.
 
 from __future__ import annotations
 
-import ctypes
 import faulthandler
 import json
 import os
 import select
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -31,111 +25,20 @@ import vineyard  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PEER_SCRIPT = Path(__file__).with_name("peer.py")
 
+# The repository's `tests/support` (it never imports `vineyard`: this is Vineyard's own).
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+from support import die_with_parent, running_server  # noqa: E402
+
 SERVER_SIZE = "256Mi"
 SERVER_SIZE_BYTES = 256 * 1024 * 1024
 READY_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
 PEER_CALL_TIMEOUT = 30.0
 # A client blocked for good (e.g. waiting for an fd that never comes) would otherwise hang CI.
 TEST_WATCHDOG_SECONDS = 120
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it if pytest dies (e.g. by the watchdog)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
 
 def vineyardd_path() -> Path:
     return Path(os.environ.get("VINEYARDD", REPO_ROOT / "target" / "debug" / "vineyardd"))
-
-
-class Server:
-    """One `vineyardd` process on a socket in a short private directory."""
-
-    def __init__(self) -> None:
-        binary = vineyardd_path()
-        if not binary.is_file():
-            pytest.fail(
-                f"server binary {binary} not found: build it with "
-                "`cargo build -p vineyard-flight-server --bin vineyardd` or set VINEYARDD"
-            )
-        # Not pytest's tmp_path: a UNIX socket path must stay under 108 bytes.
-        self.workdir = Path(tempfile.mkdtemp(prefix="vineyard-rs-", dir="/tmp"))
-        self.socket = self.workdir / "vineyard.sock"
-        self.log_path = self.workdir / "vineyardd.log"
-        self.returncode: int | None = None
-        self._log = open(self.log_path, "wb")
-        command = [str(binary), "--socket", str(self.socket), "--size", SERVER_SIZE]
-        command += ["--meta", "local"]
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-        self._wait_ready()
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"vineyardd exited with {self.process.returncode} during start-up:\n"
-                    + self.log_tail()
-                )
-            if self.socket.exists():
-                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    probe.connect(str(self.socket))
-                    return
-                except OSError:
-                    pass
-                finally:
-                    probe.close()
-            time.sleep(0.02)
-        self.process.kill()
-        self.process.wait()
-        pytest.fail(f"vineyardd not ready within {READY_TIMEOUT} s:\n" + self.log_tail())
-
-    def stop(self) -> int:
-        """SIGTERM the server and wait; idempotent. Returns the exit code."""
-        if self.returncode is None:
-            hung = False
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    hung = True
-                    self.process.kill()
-                    self.process.wait()
-            self.returncode = self.process.returncode
-            self._log.close()
-            if hung:
-                pytest.fail(f"vineyardd ignored SIGTERM for {STOP_TIMEOUT} s:\n{self.log_tail()}")
-        return self.returncode
-
-    def assert_clean_stop(self) -> None:
-        """Stop the server; it must exit 0 and remove its socket file."""
-        code = self.stop()
-        assert code == 0, f"vineyardd exited with {code}:\n{self.log_tail()}"
-        assert not self.socket.exists(), "vineyardd left its socket file behind"
-
-    def cleanup(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        if not self._log.closed:
-            self._log.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class PeerError(Exception):
@@ -156,7 +59,7 @@ class Peer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         hello = self._read_reply()
         self.instance_id = hello["instance_id"]
@@ -237,20 +140,26 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     server = getattr(item, "vineyardd", None)
-    if report.failed and server is not None and server.log_path.exists():
+    if report.failed and server is not None:
         report.sections.append(("vineyardd log (last lines)", server.log_tail()))
 
 
 @pytest.fixture
 def server(request):
-    """A fresh vineyardd; teardown asserts it exits 0 on SIGTERM and removes its socket."""
-    instance = Server()
-    request.node.vineyardd = instance
-    try:
+    """A fresh vineyardd with local metadata on a socket of its own; teardown asserts it
+    exits 0 on SIGTERM and removes its socket."""
+    binary = vineyardd_path()
+    if not binary.is_file():
+        pytest.fail(
+            f"server binary {binary} not found: build it with "
+            "`cargo build -p vineyard-flight-server --bin vineyardd` or set VINEYARDD"
+        )
+    with running_server(
+        SERVER_SIZE, "--meta", "local",
+        command=[str(binary)], ready_timeout=READY_TIMEOUT, die_with_parent=True,
+    ) as instance:  # fmt: skip
+        request.node.vineyardd = instance
         yield instance
-        instance.assert_clean_stop()
-    finally:
-        instance.cleanup()
 
 
 @pytest.fixture

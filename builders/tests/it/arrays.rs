@@ -10,7 +10,7 @@ use serde_json::Value;
 use vineyard_core::EMPTY_BLOB_ID;
 
 use crate::round_trip;
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 /// Round-trips `array`, two slices of it and an empty one; checks type and values.
 fn check(server: &TestServer, array: ArrayRef) {

@@ -10,7 +10,7 @@ use arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 use vineyard_builders::{put_table, put_tensor, Tensor};
 use vineyard_core::{IpcClient, ObjectMeta};
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 /// Keys of every object's tree, whatever its layout (the server adds `signature` and
 /// `__timestamp`).

@@ -2,7 +2,7 @@
 //! back with vineyard-resolvers.
 //!
 //! # Layout
-//! - `TestServer` comes from `vineyard-tests`.
+//! - `TestServer` comes from `vineyard-test-harness` (tests/harness).
 //! - `arrays`: every supported type with nulls, slices and empty arrays; the trees written.
 //! - `tables`: record batches and tables, schemas, mismatched batches.
 //! - `tensors`: C and Fortran order, dtypes, invalid tensors.

@@ -8,7 +8,7 @@ use vineyard_builders::{family_of, put_array, BuilderRegistry, Error};
 use vineyard_core::ObjectMeta;
 use vineyard_resolvers::{Resolved, ResolverRegistry};
 
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 #[test]
 fn unsupported_types_say_which_family() {

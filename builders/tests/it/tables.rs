@@ -10,7 +10,7 @@ use serde_json::Value;
 use vineyard_builders::{put_record_batch, put_table, Error};
 use vineyard_resolvers::{resolve, Resolved};
 
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 fn sample_batch(rows: i64) -> RecordBatch {
     let metadata = HashMap::from([("origin".to_string(), "test".to_string())]);

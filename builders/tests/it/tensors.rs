@@ -6,7 +6,7 @@ use serde_json::Value;
 use vineyard_builders::{put_tensor, Error};
 use vineyard_resolvers::{resolve, to_record_batches, Resolved, Tensor};
 
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 fn tensor(shape: Vec<usize>, data_type: DataType, values: Vec<u8>, fortran_order: bool) -> Tensor {
     Tensor {

@@ -4,7 +4,7 @@ use arrow::array::*;
 use vineyard_resolvers::{resolve, Resolved};
 
 use crate::round_trip;
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 #[test]
 fn resolved_buffers_point_into_the_blobs() {

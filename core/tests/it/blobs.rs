@@ -3,8 +3,8 @@
 use serde_json::json;
 use vineyard_core::{Code, Error, ObjectID, EMPTY_BLOB_ID};
 
-use crate::fixture::TestServer;
 use crate::raw_frames::{expect_error, RawConnection};
+use vineyard_test_harness::TestServer;
 
 /// Bytes that differ at every position, so misplaced ranges show.
 pub fn pattern(size: usize, seed: u8) -> Vec<u8> {
@@ -39,7 +39,7 @@ fn sealed_blob_is_seen_by_another_client() {
 
 #[test]
 fn blobs_are_views_of_one_mapping_per_connection() {
-    let server = TestServer::with_size(128 << 20);
+    let server = TestServer::builder().size(128 << 20).start();
     let client = server.client();
     let big = client.put_bytes(&vec![0xab; 64 << 20]).unwrap();
     let small = client.put_bytes(&pattern(1024, 2)).unwrap();

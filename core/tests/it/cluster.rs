@@ -11,7 +11,7 @@ use vineyard_core::cluster::{
 use vineyard_core::{Code, Error, IpcClient, ObjectID, ObjectMeta};
 
 use crate::etcd::EtcdProcess;
-use crate::fixture::TestServer;
+use vineyard_test_harness::TestServer;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -157,15 +157,14 @@ fn unreachable_etcd_fails_fast_with_a_clear_error() {
 /// An instance sharing metadata through the etcd at `endpoint`.
 fn instance(endpoint: &str) -> TestServer {
     let endpoint = endpoint.to_string();
-    TestServer::start_in(
-        move |runtime| {
+    TestServer::builder()
+        .cluster(move |runtime| {
             let store = runtime
                 .block_on(EtcdMetaStore::connect(&endpoint, "it"))
                 .expect("etcd answers");
             Arc::new(store)
-        },
-        |_| {},
-    )
+        })
+        .start()
 }
 
 /// An array-like object with one blob member, made on `client`'s instance.

@@ -3,7 +3,7 @@
 use vineyard_core::ObjectMeta;
 
 use crate::blobs::pattern;
-use crate::fixture::TestServer;
+use vineyard_test_harness::TestServer;
 
 const THREADS: usize = 8;
 const ROUNDS: usize = 200;

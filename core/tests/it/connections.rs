@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use vineyard_core::IpcClient;
 
-use crate::fixture::TestServer;
 use crate::raw_frames::RawConnection;
+use vineyard_test_harness::TestServer;
 
 #[test]
 fn disconnect_reclaims_unsealed_buffers() {
@@ -36,7 +36,7 @@ fn disconnect_before_reading_the_reply_reclaims_the_buffer() {
     // All of the store is usable again.
     let client = server.client();
     let mut whole = client
-        .create_blob(crate::fixture::TEST_SIZE as usize)
+        .create_blob(vineyard_test_harness::TEST_SIZE as usize)
         .unwrap();
     whole[0] = 1;
     whole.seal().unwrap();

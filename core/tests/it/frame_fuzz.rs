@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
 
-use crate::fixture::TestServer;
 use crate::raw_frames::{expect_error, RawConnection};
+use vineyard_test_harness::TestServer;
 
 /// Request types whose replies are plain frames (no fds follow, never deferred, not `exit`).
 const TYPES: &[&str] = &[

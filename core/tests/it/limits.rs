@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use vineyard_core::table::Limits;
 use vineyard_core::{Code, ObjectMeta};
 
-use crate::fixture::TestServer;
 use crate::raw_frames::RawConnection;
+use vineyard_test_harness::TestServer;
 
 fn small_limits() -> Limits {
     Limits {
@@ -19,11 +19,13 @@ fn small_limits() -> Limits {
 }
 
 fn server() -> TestServer {
-    TestServer::start_with(|config| {
-        config.limits = small_limits();
-        config.max_request_size = 4 << 20;
-        config.max_request_memory = 6 << 20;
-    })
+    TestServer::builder()
+        .config(|config| {
+            config.limits = small_limits();
+            config.max_request_size = 4 << 20;
+            config.max_request_memory = 6 << 20;
+        })
+        .start()
 }
 
 fn tree_with_field(bytes: usize) -> ObjectMeta {

@@ -2,7 +2,9 @@
 //! and hand-written frames.
 //!
 //! # Layout
-//! - `fixture`: `TestServer`, a server on a temp socket in a background thread.
+//! `TestServer`, a real server on a temp socket, comes from `vineyard-test-harness`
+//! (tests/harness).
+//!
 //! - `raw_frames`: `RawConnection`, frames written by hand over a plain `UnixStream`.
 //! - `read_only`: readers hold the store and the index read-only; their writes fault.
 //! - `blobs`: create, write, seal, get, abort; empty and missing blobs.
@@ -30,7 +32,6 @@ mod concurrency;
 mod connections;
 mod etcd;
 mod fd_limit;
-mod fixture;
 mod frame_fuzz;
 mod limits;
 mod memory;

@@ -2,7 +2,7 @@
 
 use vineyard_core::{Code, Error};
 
-use crate::fixture::{TestServer, TEST_SIZE};
+use vineyard_test_harness::{TestServer, TEST_SIZE};
 
 const MIB: u64 = 1 << 20;
 

@@ -7,8 +7,8 @@ use serde_json::json;
 use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
 
 use crate::blobs::pattern;
-use crate::fixture::TestServer;
 use crate::raw_frames::RawConnection;
+use vineyard_test_harness::TestServer;
 
 const SIZE: usize = 1 << 20;
 
@@ -189,7 +189,7 @@ fn views_from_the_index_survive_a_writer_reusing_memory() {
     use std::sync::Arc;
 
     const BLOB: usize = 256 << 10;
-    let server = TestServer::with_size(4 << 20);
+    let server = TestServer::builder().size(4 << 20).start();
     let writer = server.client();
     let newest = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));

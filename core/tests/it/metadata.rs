@@ -6,7 +6,7 @@ use serde_json::Value;
 use vineyard_core::{Code, IpcClient, ObjectID, ObjectMeta};
 
 use crate::blobs::pattern;
-use crate::fixture::TestServer;
+use vineyard_test_harness::TestServer;
 
 /// An object of `typename` with the given blobs as members `buffer_0`, `buffer_1`, ...
 fn object_with_blobs(client: &IpcClient, typename: &str, blobs: &[ObjectID]) -> ObjectID {

@@ -14,8 +14,8 @@ use vineyard_core::store::Arena;
 use vineyard_core::table::{ConnectionId, ObjectTable};
 use vineyard_core::{Error, ObjectID};
 
-use crate::fixture::TestServer;
 use crate::raw_frames::RawConnection;
+use vineyard_test_harness::TestServer;
 
 /// The payload of a raw `create_buffer_request`: (blob id, offset).
 fn create_buffer(connection: &mut RawConnection, size: u64) -> (u64, u64) {

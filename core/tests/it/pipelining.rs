@@ -4,7 +4,7 @@
 use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
 
 use crate::blobs::pattern;
-use crate::fixture::TestServer;
+use vineyard_test_harness::TestServer;
 
 /// An object with one blob member per byte vector.
 fn object_over(client: &IpcClient, payloads: &[Vec<u8>]) -> ObjectID {

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use vineyard_core::{IpcClient, ObjectID};
 
-use crate::fixture::TestServer;
+use vineyard_test_harness::TestServer;
 
 /// Set in the children the tests below start: `<mode> <socket> <blob id>`.
 const READER_CHILD: &str = "VINEYARD_TEST_READER_CHILD";
@@ -172,7 +172,9 @@ fn run_child(mode: &str, server: &TestServer, id: ObjectID) -> std::process::Out
 
 /// A server whose socket anyone may connect to (its readers may run as `nobody`).
 fn open_server() -> TestServer {
-    TestServer::start_with(|config| config.socket_mode = 0o666)
+    TestServer::builder()
+        .config(|config| config.socket_mode = 0o666)
+        .start()
 }
 
 #[test]

@@ -4,8 +4,8 @@ use serde_json::json;
 use vineyard_core::{Error, ObjectMeta};
 
 use crate::blobs::pattern;
-use crate::fixture::TestServer;
 use crate::raw_frames::RawConnection;
+use vineyard_test_harness::TestServer;
 
 const SIZE: usize = 1 << 20;
 

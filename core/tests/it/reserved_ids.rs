@@ -7,8 +7,8 @@ use serde_json::json;
 use vineyard_core::{Error, IpcClient, ObjectID, ObjectMeta};
 
 use crate::blobs::pattern;
-use crate::fixture::TestServer;
 use crate::raw_frames::{expect_error, RawConnection};
+use vineyard_test_harness::TestServer;
 
 /// A `test::Wrapper` over a new blob of `payload`, created without waiting.
 fn wrapped_unawaited(client: &IpcClient, payload: &[u8]) -> ObjectID {
@@ -157,7 +157,7 @@ fn ids_must_be_reserved_unused_and_in_order() {
 
 #[test]
 fn put_blob_takes_a_reserved_blob_id_and_hex_bytes() {
-    let server = TestServer::with_size(1 << 20);
+    let server = TestServer::builder().size(1 << 20).start();
     let mut connection = RawConnection::registered(server.socket());
     let first = reserve(&mut connection, 4);
     let blob =

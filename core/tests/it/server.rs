@@ -1,17 +1,35 @@
 //! Starting and stopping: clear errors for unusable sockets, stale sockets replaced, clean
 //! shutdown with clients still connected.
 
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use vineyard_core::ServerConfig;
-
-use crate::fixture::{accepts, bind_error, TestServer, TEST_SIZE};
+use vineyard_core::{Error, Server, ServerConfig};
+use vineyard_test_harness::{TestServer, TEST_SIZE};
 
 fn config(socket: impl Into<std::path::PathBuf>) -> ServerConfig {
     let mut config = ServerConfig::local(socket, TEST_SIZE);
     config.reserve_memory = false;
     config
+}
+
+/// The error `Server::bind` gives for `config` (panics if binding succeeds).
+fn bind_error(config: ServerConfig) -> Error {
+    // tokio's listener needs a reactor.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(Server::bind(config)) {
+        Ok(_) => panic!("bind succeeded where it should have failed"),
+        Err(error) => error,
+    }
+}
+
+/// True if something accepts connections on `socket`.
+fn accepts(socket: &Path) -> bool {
+    UnixStream::connect(socket).is_ok()
 }
 
 #[test]
@@ -29,12 +47,14 @@ fn socket_of_a_running_server_is_refused() {
 
 #[test]
 fn stale_socket_file_is_replaced() {
-    let server = TestServer::start_with(|config| {
-        // A socket file nobody listens on, as a killed server leaves behind.
-        drop(UnixListener::bind(&config.socket).unwrap());
-        assert!(config.socket.exists());
-        assert!(!accepts(&config.socket));
-    });
+    let server = TestServer::builder()
+        .config(|config| {
+            // A socket file nobody listens on, as a killed server leaves behind.
+            drop(UnixListener::bind(&config.socket).unwrap());
+            assert!(config.socket.exists());
+            assert!(!accepts(&config.socket));
+        })
+        .start();
     let client = server.client();
     let id = client.put_bytes(b"after a stale socket").unwrap();
     assert_eq!(
@@ -102,7 +122,9 @@ fn socket_is_owner_only_by_default_and_configurable() {
     assert_eq!(vineyard_core::DEFAULT_SOCKET_MODE, 0o600);
     assert!(server.client().status().is_ok(), "the owner still connects");
 
-    let open = TestServer::start_with(|config| config.socket_mode = 0o666);
+    let open = TestServer::builder()
+        .config(|config| config.socket_mode = 0o666)
+        .start();
     assert_eq!(mode_of(open.socket()), 0o666, "wider than the umask allows");
     assert!(open.client().status().is_ok());
 
@@ -230,7 +252,7 @@ fn umask_zero_child() {
                 widest
             })
         };
-        let server = crate::fixture::bind(&runtime, config(&socket)).unwrap();
+        let server = runtime.block_on(Server::bind(config(&socket))).unwrap();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let widest = watcher.join().unwrap();
         let events = inotify_events(inotify, "vineyard.sock");

@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 use vineyard_core::Code;
 
-use crate::fixture::TestServer;
 use crate::raw_frames::{expect_error, RawConnection};
+use vineyard_test_harness::TestServer;
 
 const INVALID: i64 = 1;
 

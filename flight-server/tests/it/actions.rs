@@ -7,12 +7,12 @@ use tonic::Code;
 use vineyard_flight_server::Error;
 
 use crate::data::numbers;
-use crate::fixture::TestInstance;
+use crate::fixture::{flight_instance, FlightClients};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_calls_round_trip() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let mut remote = instance.remote().await;
     let batch = numbers(0, 8);
     let id = remote
@@ -75,7 +75,7 @@ async fn metadata_calls_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_are_listed_and_bad_ones_refused() {
-    let instance = TestInstance::start();
+    let instance = flight_instance();
     let mut flight = instance.flight().await;
     let listed: Vec<String> = flight
         .list_actions()

@@ -5,7 +5,7 @@ use futures::TryStreamExt;
 use tonic::Code;
 use vineyard_flight_server::{Error, RemoteClient};
 
-use crate::fixture::TestInstance;
+use crate::fixture::{flight_instance_with_token, FlightClients};
 
 fn unauthenticated<T: std::fmt::Debug>(outcome: Result<T, Error>, expected: &str) {
     match outcome {
@@ -20,8 +20,8 @@ fn unauthenticated<T: std::fmt::Debug>(outcome: Result<T, Error>, expected: &str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_without_the_token_are_refused_on_every_method() {
-    let instance = TestInstance::start_with_token(Some("s3cret"));
-    let ipc = instance.ipc();
+    let instance = flight_instance_with_token("s3cret");
+    let ipc = instance.client();
     let id = ipc.put_bytes(b"payload").unwrap();
     let mut flight = instance.flight().await;
     let expected = "requires a token";
@@ -85,7 +85,7 @@ async fn calls_without_the_token_are_refused_on_every_method() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_tokens_are_refused_and_the_right_one_admitted() {
-    let instance = TestInstance::start_with_token(Some("s3cret"));
+    let instance = flight_instance_with_token("s3cret");
     let mut wrong = RemoteClient::connect(instance.endpoint(), Some("guess"))
         .await
         .unwrap();
@@ -106,6 +106,6 @@ async fn wrong_tokens_are_refused_and_the_right_one_admitted() {
 
     let mut right = instance.remote().await;
     let status = right.status().await.expect("admitted");
-    assert_eq!(status.instance_id, instance.ipc().instance_id());
+    assert_eq!(status.instance_id, instance.client().instance_id());
     instance.stop();
 }

@@ -7,18 +7,19 @@ use tonic::Code;
 use vineyard_core::error::STATUS_CODES;
 use vineyard_core::{Code as VineyardCode, ObjectMeta};
 use vineyard_flight_server::Error;
+use vineyard_test_harness::TestServer;
 
-use crate::fixture::TestInstance;
+use crate::fixture::{flight_instance, FlightClients};
 
 /// The status a `do_get` of `ticket` fails with.
-async fn do_get_error(instance: &TestInstance, ticket: impl Into<bytes::Bytes>) -> (Code, String) {
+async fn do_get_error(instance: &TestServer, ticket: impl Into<bytes::Bytes>) -> (Code, String) {
     let (code, _, message) = do_get_error_with_vineyard_code(instance, ticket).await;
     (code, message)
 }
 
 /// The status a `do_get` of `ticket` fails with, and the Vineyard status code it carries.
 async fn do_get_error_with_vineyard_code(
-    instance: &TestInstance,
+    instance: &TestServer,
     ticket: impl Into<bytes::Bytes>,
 ) -> (Code, Option<VineyardCode>, String) {
     let mut flight = instance.flight().await;
@@ -38,7 +39,7 @@ async fn do_get_error_with_vineyard_code(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_carry_their_vineyard_status_code() {
-    let instance = TestInstance::start();
+    let instance = flight_instance();
     let (code, vineyard, _) = do_get_error_with_vineyard_code(&instance, "o00000000000abcde").await;
     assert_eq!(
         (code, vineyard),
@@ -65,7 +66,7 @@ async fn errors_carry_their_vineyard_status_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_ids_and_names_are_not_found() {
-    let instance = TestInstance::start();
+    let instance = flight_instance();
     let (code, message) = do_get_error(&instance, "o00000000000abcde").await;
     assert_eq!(code, Code::NotFound);
     assert!(message.contains("o00000000000abcde"), "{message}");
@@ -101,7 +102,7 @@ async fn unknown_ids_and_names_are_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_tickets_are_invalid_arguments() {
-    let instance = TestInstance::start();
+    let instance = flight_instance();
     for (ticket, expected) in [
         (vec![0xff, 0xfe, 0x00], "not UTF-8"),
         (b"".to_vec(), "empty object reference"),
@@ -129,8 +130,8 @@ async fn malformed_tickets_are_invalid_arguments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_that_are_not_arrow_name_their_typename() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let mut meta = ObjectMeta::with_typename("my::Graph<int64>");
     meta.insert("vertices", 10);
     let meta = ipc.create_metadata(&meta).expect("create_metadata");

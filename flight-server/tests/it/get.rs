@@ -9,7 +9,7 @@ use futures::TryStreamExt;
 use vineyard_resolvers::Tensor;
 
 use crate::data::{every_type, every_type_schema, numbers};
-use crate::fixture::TestInstance;
+use crate::fixture::{flight_instance, FlightClients};
 
 /// The batches concatenated (Flight may cut batches into smaller messages).
 fn concat(batches: &[RecordBatch], schema: &arrow::datatypes::SchemaRef) -> RecordBatch {
@@ -18,8 +18,8 @@ fn concat(batches: &[RecordBatch], schema: &arrow::datatypes::SchemaRef) -> Reco
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_of_every_type_round_trip_by_id_and_name() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let schema = every_type_schema();
     let batches = vec![every_type(0, 100), every_type(100, 7), every_type(107, 0)];
     let meta = vineyard_builders::put_table(&ipc, &schema, &batches).expect("put_table");
@@ -39,8 +39,8 @@ async fn tables_of_every_type_round_trip_by_id_and_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_batches_arrays_and_slices_round_trip() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let mut remote = instance.remote().await;
 
     let batch = every_type(5, 64);
@@ -91,8 +91,8 @@ async fn record_batches_arrays_and_slices_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_tables_stream_in_several_messages() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     // 40 MiB in one batch: more than one gRPC message's worth.
     let batch = numbers(0, 5 << 20);
     let meta =
@@ -119,8 +119,8 @@ async fn large_tables_stream_in_several_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tensors_read_as_a_value_column_with_their_shape() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let values: Vec<f64> = (0..24).map(f64::from).collect();
     let tensor = Tensor {
         shape: vec![2, 3, 4],
@@ -147,8 +147,8 @@ async fn tensors_read_as_a_value_column_with_their_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blobs_stream_their_bytes_in_chunks() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let mut remote = instance.remote().await;
     for size in [0usize, 1, 4096, (5 << 20) + 3] {
         let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
@@ -182,8 +182,8 @@ async fn blobs_stream_their_bytes_in_chunks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_survive_a_delete_while_streaming() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let batch = numbers(0, 1 << 20);
     let meta = vineyard_builders::put_record_batch(&ipc, &batch).expect("put_record_batch");
     let id = meta.id().unwrap();
@@ -204,8 +204,8 @@ async fn reads_survive_a_delete_while_streaming() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_cpp_clients_get_larger_messages() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let batch = numbers(0, 5 << 20);
     let meta = vineyard_builders::put_record_batch(&ipc, &batch).unwrap();
     let channel =

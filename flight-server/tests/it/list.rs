@@ -5,12 +5,12 @@ use futures::TryStreamExt;
 use serde_json::Value;
 
 use crate::data::numbers;
-use crate::fixture::TestInstance;
+use crate::fixture::{flight_instance, FlightClients};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flight_info_and_schema_describe_an_object() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let batches = vec![numbers(0, 10), numbers(10, 5)];
     let meta = vineyard_builders::put_table(&ipc, &batches[0].schema(), &batches).unwrap();
     let id = meta.id().unwrap();
@@ -49,8 +49,8 @@ async fn flight_info_and_schema_describe_an_object() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_flights_filters_by_typename_and_by_name() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let table = vineyard_builders::put_table(&ipc, &numbers(0, 0).schema(), &[numbers(0, 3)])
         .unwrap()
         .id()

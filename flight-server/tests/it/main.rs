@@ -2,7 +2,8 @@
 //! on a temp socket and a free loopback port; clients over real TCP.
 //!
 //! # Layout
-//! - `fixture`: `TestInstance`, an instance served from a background thread.
+//! - `fixture`: Flight instances (the workspace's `TestServer` with `FlightService`) and
+//!   the Flight clients that reach them.
 //! - `data`: sample batches of every Arrow type the builders handle, with nulls.
 //! - `get`: `do_get` round trips: tables, batches, arrays, slices, tensors, blobs, empty.
 //! - `put`: `do_put` into tables and blobs; malformed streams leave nothing behind.

@@ -7,9 +7,10 @@ use arrow_flight::{FlightData, FlightDescriptor, PutResult};
 use futures::{stream, TryStreamExt};
 use tonic::Code;
 use vineyard_flight_server::Error;
+use vineyard_test_harness::TestServer;
 
 use crate::data::{every_type, every_type_schema, numbers};
-use crate::fixture::TestInstance;
+use crate::fixture::{flight_instance, FlightClients};
 
 /// The encoded messages of `batches` under `descriptor`.
 async fn messages(
@@ -26,7 +27,7 @@ async fn messages(
 
 /// Sends `messages` as a `do_put`; returns the outcome.
 async fn raw_put(
-    instance: &TestInstance,
+    instance: &TestServer,
     messages: Vec<FlightData>,
 ) -> Result<Vec<PutResult>, Error> {
     let mut flight = instance.flight().await;
@@ -37,15 +38,15 @@ async fn raw_put(
 }
 
 /// Objects and bytes in the instance, to check that a failed put left nothing.
-fn footprint(instance: &TestInstance) -> (usize, u64) {
-    let ipc = instance.ipc();
+fn footprint(instance: &TestServer) -> (usize, u64) {
+    let ipc = instance.client();
     let objects = ipc.list_metadatas("*", false, 100_000).expect("list").len();
     (objects, ipc.status().expect("status").memory_usage)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_put_over_flight_resolve_locally() {
-    let instance = TestInstance::start();
+    let instance = flight_instance();
     let mut remote = instance.remote().await;
     let schema = every_type_schema();
     let batches = vec![every_type(0, 50), every_type(50, 25)];
@@ -54,7 +55,7 @@ async fn tables_put_over_flight_resolve_locally() {
         .await
         .expect("put_table");
 
-    let ipc = instance.ipc();
+    let ipc = instance.client();
     let meta = ipc.get_metadata(id).expect("stored");
     assert_eq!(meta.typename(), Some("vineyard::Table"));
     let resolved = vineyard_resolvers::resolve(&ipc, &meta).expect("resolves");
@@ -68,14 +69,14 @@ async fn tables_put_over_flight_resolve_locally() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_puts_are_persisted_and_named() {
-    let instance = TestInstance::start();
+    let instance = flight_instance();
     let mut remote = instance.remote().await;
     let batch = numbers(0, 1000);
     let id = remote
         .put_table(batch.schema(), vec![batch.clone()], Some("numbers"))
         .await
         .expect("named put");
-    let ipc = instance.ipc();
+    let ipc = instance.client();
     assert_eq!(ipc.get_name("numbers", false).unwrap(), id);
     assert!(ipc.is_persisted(id).unwrap());
     let (schema, got) = remote.get_batches("numbers").await.expect("by name");
@@ -94,9 +95,9 @@ async fn named_puts_are_persisted_and_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_put_over_flight_become_one_blob() {
-    let instance = TestInstance::start();
+    let instance = flight_instance();
     let mut remote = instance.remote().await;
-    let ipc = instance.ipc();
+    let ipc = instance.client();
     for size in [0usize, 10, (3 << 20) + 5] {
         let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 256) as u8).collect();
         let id = remote.put_blob(&bytes).await.expect("put_blob");
@@ -112,7 +113,7 @@ async fn bytes_put_over_flight_become_one_blob() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_streams_are_refused_and_leave_nothing_behind() {
-    let instance = TestInstance::start();
+    let instance = flight_instance();
     let before = footprint(&instance);
     let batch = numbers(0, 100);
     let good = messages(None, vec![batch.clone()]).await;

@@ -8,7 +8,7 @@ use vineyard_core::server::{RpcOptions, RpcService};
 use vineyard_flight_server::FlightService;
 
 use crate::data::numbers;
-use crate::fixture::TestInstance;
+use crate::fixture::{flight_instance, FlightClients};
 
 fn options(host: &str, port: u16) -> RpcOptions {
     RpcOptions {
@@ -50,8 +50,8 @@ async fn the_wildcard_address_is_announced_by_hostname() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_endpoint_is_announced_to_clients_and_the_cluster() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     assert_eq!(ipc.rpc_endpoint(), instance.endpoint());
     let cluster = ipc.cluster_info().unwrap();
     let me = &cluster[&format!("i{}", ipc.instance_id())];
@@ -61,8 +61,8 @@ async fn the_endpoint_is_announced_to_clients_and_the_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_with_a_stream_open() {
-    let instance = TestInstance::start();
-    let ipc = instance.ipc();
+    let instance = flight_instance();
+    let ipc = instance.client();
     let meta = vineyard_builders::put_record_batch(&ipc, &numbers(0, 1 << 20)).unwrap();
     drop(ipc);
     let mut flight = instance.flight().await;

@@ -18,21 +18,10 @@ from typing import Any
 
 import numpy as np
 import vineyard
+from support import wait_until
 
 CHILD_SCRIPT = Path(__file__).with_name("child_client.py")
 READY_TIMEOUT = 20.0
-
-
-def wait_until(what: str, probe, timeout: float = 10.0, interval: float = 0.02):
-    """Polls `probe()` until it returns something true; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def memory_usage(client: vineyard.IPCClient) -> int:

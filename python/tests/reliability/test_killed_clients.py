@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 import vineyard
-from conftest import running_server
 from stress import (
     ChildClient,
     memory_usage,
@@ -19,6 +18,7 @@ from stress import (
     reference_sum,
     wait_for_memory,
 )
+from support import running_server
 
 MiB = 1 << 20
 

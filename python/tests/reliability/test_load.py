@@ -12,8 +12,8 @@ import os
 import time
 
 import vineyard
-from conftest import running_server
 from stress import ChildClient, memory_usage, record, reference_array, wait_for_memory
+from support import running_server
 
 PROCESSES = 16
 THREADS = 4

@@ -21,8 +21,8 @@ import threading
 import numpy as np
 import pytest
 import vineyard
-from conftest import running_server
 from stress import memory_usage, record
+from support import running_server
 
 MiB = 1 << 20
 

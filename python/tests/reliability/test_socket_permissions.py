@@ -11,8 +11,8 @@ import sys
 
 import pytest
 import vineyard
-from conftest import running_server
 from stress import record
+from support import running_server
 
 NOBODY = 65534
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use vineyard_resolvers::{resolve, resolve_array, Error, Resolved};
 
 use crate::{blob, create, le_bytes};
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 #[test]
 fn a_python_slice_keeps_the_whole_buffers_and_an_offset() {

@@ -2,7 +2,7 @@
 //! Vineyard's C++) writes them, resolved from a real server.
 //!
 //! # Layout
-//! - `TestServer` comes from `vineyard-tests`.
+//! - `TestServer` comes from `vineyard-test-harness` (tests/harness).
 //! - `arrays`: numeric, boolean, binary, nested and chunked arrays, with `offset_` slices,
 //!   legacy typenames and fields spelled as text.
 //! - `tensors`: `vineyard::Tensor<T>` and `vineyard::Array`, C and Fortran order, unsupported

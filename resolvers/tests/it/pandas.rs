@@ -7,7 +7,7 @@ use vineyard_core::ObjectMeta;
 use vineyard_resolvers::{resolve, resolve_array, Error, Resolved};
 
 use crate::{blob, create, le_bytes};
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 fn column(
     client: &vineyard_core::IpcClient,

@@ -10,7 +10,7 @@ use vineyard_core::ObjectMeta;
 use vineyard_resolvers::{resolve, to_record_batches, Error, Resolved, ResolverRegistry};
 
 use crate::{blob, create};
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 fn tagged(tag: i64) -> vineyard_resolvers::Resolver {
     Box::new(move |_, _, _| Ok(Resolved::Array(Arc::new(Int64Array::from(vec![tag])))))

@@ -6,7 +6,7 @@ use serde_json::json;
 use vineyard_resolvers::{resolve, resolve_array, Error, Resolved, Tensor};
 
 use crate::{blob, create, le_bytes};
-use vineyard_tests::TestServer;
+use vineyard_test_harness::TestServer;
 
 fn tensor_of(resolved: Resolved) -> Tensor {
     match resolved {
