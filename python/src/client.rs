@@ -202,6 +202,18 @@ impl PyIpcClient {
         self.with(py, |client| client.finish_put())
     }
 
+    /// Opens an all-or-nothing write on this thread (writes nest; the outermost decides).
+    fn begin_write(&self) -> PyResult<()> {
+        self.client()?.begin_write();
+        Ok(())
+    }
+
+    /// Closes this thread's write; when the outermost closes as `failed`, everything it
+    /// created is deleted.
+    fn end_write(&self, py: Python<'_>, failed: bool) -> PyResult<()> {
+        self.with(py, move |client| client.end_write(failed))
+    }
+
     /// Trees (JSON text) whose typename matches a glob or regex.
     fn list_metadatas(
         &self,

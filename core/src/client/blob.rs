@@ -159,6 +159,7 @@ impl BlobWriter {
         if self.id != EMPTY_BLOB_ID {
             self.client
                 .call::<SealReply>(&Request::Seal { id: self.id })?;
+            self.client.created(self.id);
         }
         Ok(self.id)
     }
@@ -172,6 +173,7 @@ impl BlobWriter {
         self.finished = true;
         if self.id != EMPTY_BLOB_ID {
             self.client.send_unawaited(&Request::Seal { id: self.id })?;
+            self.client.created(self.id);
         }
         Ok(self.id)
     }

@@ -8,6 +8,7 @@ mod connection;
 mod inbox;
 mod indexed;
 mod mapping;
+mod writes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::net::UnixStream;
@@ -45,6 +46,8 @@ pub(crate) struct ClientInner {
     mappings: Mutex<HashMap<(i32, bool), Arc<Mapping>>>,
     /// The server's metadata index, mapped (our extension; `get` reads it first).
     index: Option<IndexView>,
+    /// Writes its threads have open, with what they created (see `writes`).
+    writes: Mutex<writes::Writes>,
 }
 
 impl ClientInner {
@@ -228,6 +231,7 @@ impl IpcClient {
                 connection: Mutex::new(connection),
                 mappings: Mutex::new(HashMap::new()),
                 index,
+                writes: Mutex::default(),
             }),
         })
     }
@@ -314,6 +318,8 @@ impl IpcClient {
             },
             Unread::Created(id),
         )?;
+        drop(connection);
+        self.inner.created(id);
         Ok(id)
     }
 
@@ -445,6 +451,7 @@ impl IpcClient {
         meta.set_id(reply.id);
         meta.insert("signature", reply.signature);
         meta.set_instance_id(reply.instance_id);
+        self.inner.created(reply.id);
         Ok(meta)
     }
 
@@ -483,6 +490,8 @@ impl IpcClient {
             },
             Unread::Created(id),
         )?;
+        drop(connection);
+        self.inner.created(id);
         Ok(meta)
     }
 

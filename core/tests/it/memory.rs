@@ -130,3 +130,35 @@ fn shrink_returns_the_tail() {
     drop(raw);
     server.wait_for_memory_usage(0);
 }
+
+#[test]
+fn an_all_or_nothing_write_that_fails_removes_what_it_created() {
+    let server = TestServer::builder().size(8 << 20).start();
+    let client = server.client();
+    let kept = client.put_bytes(b"kept").unwrap();
+    let before = client.status().unwrap().memory_usage;
+    let failed = client.all_or_nothing(|client| {
+        let small = client.put_blob_unawaited(b"small blob")?;
+        let large = client.put_bytes(&vec![7u8; 3 << 20])?;
+        let mut meta = vineyard_core::ObjectMeta::with_typename("test::Pair");
+        meta.add_member_id("first", small);
+        meta.add_member_id("second", large);
+        client.create_metadata_unawaited(&meta)?;
+        client.create_blob(6 << 20).map(drop)
+    });
+    assert!(
+        matches!(failed, Err(vineyard_core::Error::NotEnoughMemory { .. })),
+        "{failed:?}"
+    );
+    assert_eq!(client.status().unwrap().memory_usage, before);
+    assert!(client
+        .list_metadatas("test::*", false, 10)
+        .unwrap()
+        .is_empty());
+    assert!(client.exists(kept).unwrap());
+    // Nested writes join the outermost; a write that succeeds keeps everything.
+    let id = client
+        .all_or_nothing(|client| client.all_or_nothing(|client| client.put_bytes(b"ok")))
+        .unwrap();
+    assert!(client.exists(id).unwrap());
+}

@@ -256,9 +256,16 @@ def put(
     server answers requests for it after the create (a server without reserved ids, such as
     Vineyard's, is waited for instead). An error in one of them fails this client's next
     request that waits for its reply (or `client.flush()`, or `close()`).
+
+    A put is all or nothing: if a builder (or the persist, or the name) fails, every object
+    and blob the put created is deleted before the error is raised.
     """
     depth = getattr(_local, "putting", 0)
+    native = client._native
+    if depth == 0:
+        native.begin_write()
     _local.putting = depth + 1
+    failed = True
     try:
         if builder is None:
             result = get_current_builders().run(client, value, **kwargs)
@@ -268,21 +275,28 @@ def put(
             result = call_with_context(
                 builder, (client, value), "builder", get_current_builders(), kwargs
             )
+        _local.putting = depth
+        if depth > 0:
+            failed = False
+            return _result_id(result)
+        native.finish_put()
+        object_id = _result_id(result)
+        if persist:
+            client.persist(object_id)
+        if name is not None:
+            if persist:
+                client.put_name(object_id, name)
+            else:
+                warnings.warn(
+                    f"object {object_id} is not persisted, so the name {name!r} was not given "
+                    "to it: put(..., persist=True, name=...)",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        failed = False
+        return object_id
     finally:
         _local.putting = depth
-    if depth == 0:
-        client._native.finish_put()
-    object_id = _result_id(result)
-    if persist:
-        client.persist(object_id)
-    if name is not None:
-        if persist:
-            client.put_name(object_id, name)
-        else:
-            warnings.warn(
-                f"object {object_id} is not persisted, so the name {name!r} was not given to it: "
-                "put(..., persist=True, name=...)",
-                UserWarning,
-                stacklevel=2,
-            )
-    return object_id
+        if depth == 0:
+            # A put that fails removes whatever it created (all or nothing).
+            native.end_write(failed)
