@@ -58,14 +58,16 @@ deps: ## Install the system packages the build needs (protoc, for etcd-client)
 		printf '\n==> apt-get install protobuf-compiler\n'; \
 		apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null; }
 
-lint: deps $(DEV_STAMP) ## cargo fmt --check, clippy -D warnings, ruff
+lint: deps $(DEV_STAMP) ## cargo fmt --check, clippy -D warnings, ruff (check and format), fuzz targets compile
 	$(call step,cargo fmt --check)
 	$(CARGO) fmt --all -- --check
 	$(call step,cargo clippy -D warnings)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(call step,ruff)
-	$(DEV)/bin/ruff check python tests/interop tests/support examples
-	$(DEV)/bin/ruff format --check tests/interop tests/support
+	$(DEV)/bin/ruff check python tests examples
+	$(DEV)/bin/ruff format --check python tests examples
+	$(call step,fuzz targets build)
+	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 
 # What the light client (vineyard-core without its `server` feature) must not pull in.
 SERVER_ONLY_CRATES := etcd-client clap tracing-subscriber tonic tokio prost-build tonic-build

@@ -17,6 +17,8 @@
 //! - `tensor`: `Tensor<T>`.
 //! - [`error`]: the crate's `Error`.
 
+#![warn(missing_docs)]
+
 mod binary;
 pub mod buffer;
 pub mod error;

@@ -21,6 +21,8 @@
 //! - [`client`]: `RemoteClient`, over arrow-flight's `FlightClient`.
 //! - [`error`]: the crate's `Error` and its `tonic::Status` mapping.
 
+#![warn(missing_docs)]
+
 pub mod actions;
 mod auth;
 pub mod client;

@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     let connection = table.open_connection();
     let mut blob = |size| {
         let id = table.create_buffer(connection, size).expect("room").id();
-        table.seal(id).expect("seal");
+        table.seal(connection, id).expect("seal");
         id
     };
     let (blob0, blob1) = (blob(64), blob(4096));

@@ -15,6 +15,8 @@
 //! - `run_server`: `python -m vineyard` runs the server linked into this module, with its
 //!   Arrow Flight service.
 
+#![warn(missing_docs)]
+
 mod blob;
 mod buffer;
 mod builder;

@@ -23,6 +23,8 @@
 //! - `fields`: reading plain fields and members of a tree.
 //! - [`error`]: the crate's `Error`.
 
+#![warn(missing_docs)]
+
 mod binary;
 pub mod buffer;
 pub mod error;
