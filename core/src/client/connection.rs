@@ -204,7 +204,9 @@ impl Connection {
     /// Writes a request and reads its reply message: an error reply is an error (or the
     /// error of an earlier request nobody waited for, which comes first).
     fn exchange(&mut self, request: &Request) -> Result<Map<String, Value>> {
-        frame::write_blocking(&mut self.stream, &request.to_json())?;
+        if let Err(error) = frame::write_blocking(&mut self.stream, &request.to_json()) {
+            return Err(self.refusal_left_behind().unwrap_or(error));
+        }
         self.read_unread_replies()?;
         let reply = self.read_reply()?;
         if let Some(failed) = reply_error(&reply) {
@@ -213,6 +215,19 @@ impl Connection {
         // The fds follow the reply on the stream: take them even when failing below.
         self.receive_announced_fds(&reply)?;
         self.failed.take().map_or(Ok(reply), Err)
+    }
+
+    /// The error reply a server wrote before closing the connection on a request it refused
+    /// whole (a frame too large), if it is there: a better reason than the broken pipe the
+    /// rest of the write ran into. The connection is broken either way.
+    fn refusal_left_behind(&mut self) -> Option<Error> {
+        if !self.unread.is_empty() || !sys::readable_now(self.stream.as_raw_fd()) {
+            return None;
+        }
+        let reply = self.inbox.read_frame(self.stream.as_raw_fd()).ok()?;
+        let error = reply_error(&reply)?;
+        self.broken = Some(format!("the server closed the connection after: {error}"));
+        Some(error)
     }
 
     fn receive_announced_fds(&mut self, reply: &Map<String, Value>) -> Result<()> {

@@ -161,3 +161,18 @@ fn large_requests_read_at_once_are_bounded_across_connections() {
     let reply = third.read_reply();
     assert_eq!(reply.get("type"), Some(&json!("debug_reply")), "{reply:?}");
 }
+
+#[test]
+fn a_client_cut_off_mid_request_reports_why() {
+    let server = server();
+    let client = server.client();
+    // The server refuses the frame from its header and closes the connection: the client's
+    // write runs into a broken pipe, and it reports the server's reason instead.
+    let error = client
+        .create_metadata(&tree_with_field(5 << 20))
+        .unwrap_err();
+    assert!(error.to_string().contains("--max_request_size"), "{error}");
+    let error = client.status().unwrap_err();
+    assert_eq!(error.code(), Code::ConnectionError, "{error}");
+    assert!(server.client().status().is_ok());
+}
