@@ -42,6 +42,7 @@ impl TestInstance {
             host: "127.0.0.1".into(),
             port: 0,
             token: token.map(String::from),
+            ..RpcOptions::default()
         };
         let (shutdown, stopped) = oneshot::channel::<()>();
         let (bound, endpoint) = std::sync::mpsc::channel::<String>();

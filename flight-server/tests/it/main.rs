@@ -10,6 +10,7 @@
 //! - `list`: `list_flights` filters, `get_flight_info`, `get_schema`.
 //! - `actions`: the `do_action` set and `list_actions`.
 //! - `auth`: missing, wrong and right tokens.
+//! - `rollback`: a put that fails while storing (store full, cancelled) leaves nothing.
 //! - `service`: binding (taken ports, announced endpoints) and shutdown.
 
 mod actions;
@@ -20,4 +21,5 @@ mod fixture;
 mod get;
 mod list;
 mod put;
+mod rollback;
 mod service;
