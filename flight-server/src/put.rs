@@ -149,8 +149,15 @@ where
         })??;
     let call = CallGuard::new(instance);
     let outcome = Arc::clone(&call.outcome);
+    let objects = batches.len() * schema.fields().len();
     let stored = instance
-        .run(move |client| store(client, &request, &schema, &batches, &outcome))
+        .run(move |client| {
+            let stored = store(client, &request, &schema, &batches, &outcome);
+            // Stored or rolled back, the metadata work is done: give the heap back.
+            drop(batches);
+            crate::heap::trim_after(objects);
+            stored
+        })
         .await;
     call.handed_over();
     stored
