@@ -247,6 +247,7 @@ impl Action {
             ),
             Action::Delete { ids, force, deep } => {
                 let deleted = client.delete(&ids, force, deep)?;
+                crate::heap::trim_after(deleted.len());
                 json!({"deleted": deleted.iter().map(ToString::to_string).collect::<Vec<_>>()})
             }
             Action::Persist { id } => {

@@ -16,7 +16,7 @@ use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::{Action, FlightClient, FlightDescriptor, FlightInfo, Ticket};
 use futures::{stream, TryStreamExt};
 use serde_json::{json, Value};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use vineyard_core::{InstanceStatus, ObjectID, ObjectMeta};
 
 use crate::encode::FlightDataStream;
@@ -31,24 +31,53 @@ pub struct RemoteClient {
 }
 
 impl RemoteClient {
-    /// Connects to `host:port` (or a `http://` / `grpc+tcp://` URI); with `token`, every call
-    /// carries `authorization: Bearer <token>`.
+    /// Connects to `host:port`, or a `grpc+tcp://` / `http://` URI (plain text), or a
+    /// `grpc+tls://` / `https://` URI (TLS, trusting the system's root certificates); with
+    /// `token`, every call carries `authorization: Bearer <token>`.
     pub async fn connect(endpoint: &str, token: Option<&str>) -> Result<RemoteClient> {
-        let uri = match endpoint.split_once("://") {
-            Some(("grpc+tcp" | "grpc", rest)) => format!("http://{rest}"),
-            Some(_) => endpoint.to_string(),
-            None => format!("http://{endpoint}"),
+        RemoteClient::connect_with(endpoint, token, None).await
+    }
+
+    /// Like [`connect`](RemoteClient::connect); over TLS, `tls_root` (PEM certificates)
+    /// is what to trust instead of the system's roots, e.g. the certificate of an instance
+    /// started with a self-signed `--rpc_tls_cert`.
+    pub async fn connect_with(
+        endpoint: &str,
+        token: Option<&str>,
+        tls_root: Option<&[u8]>,
+    ) -> Result<RemoteClient> {
+        let (uri, tls) = match endpoint.split_once("://") {
+            Some(("grpc+tcp" | "grpc" | "http", rest)) => (format!("http://{rest}"), false),
+            Some(("grpc+tls" | "https", rest)) => (format!("https://{rest}"), true),
+            Some((scheme, _)) => {
+                return Err(Error::invalid(format!(
+                    "`{endpoint}` has the scheme `{scheme}`; a Flight endpoint is host:port, \
+                     grpc+tcp://host:port or grpc+tls://host:port"
+                )))
+            }
+            None => (format!("http://{endpoint}"), false),
         };
+        if tls_root.is_some() && !tls {
+            return Err(Error::invalid(format!(
+                "a TLS root certificate was given for the plain-text endpoint `{endpoint}`: \
+                 connect to grpc+tls://host:port to use TLS"
+            )));
+        }
         let connect_error = |source| Error::Connect {
             endpoint: endpoint.to_string(),
             source,
         };
-        let channel: Channel = Endpoint::from_shared(uri)
+        let mut channel = Endpoint::from_shared(uri)
             .map_err(connect_error)?
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .map_err(connect_error)?;
+            .tcp_nodelay(true);
+        if tls {
+            let config = match tls_root {
+                Some(pem) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
+                None => ClientTlsConfig::new().with_native_roots(),
+            };
+            channel = channel.tls_config(config).map_err(connect_error)?;
+        }
+        let channel: Channel = channel.connect().await.map_err(connect_error)?;
         let inner = FlightServiceClient::new(channel)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);

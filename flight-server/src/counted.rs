@@ -25,6 +25,13 @@ impl CountedStream {
     }
 }
 
+impl CountedStream {
+    /// The TCP stream.
+    pub fn tcp(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
 impl Drop for CountedStream {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::Relaxed);

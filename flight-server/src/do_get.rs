@@ -1,4 +1,5 @@
-//! `DoGet` served straight from the shared memory.
+//! `DoGet` served straight from the shared memory (and, in front of every call, the refusal
+//! of plain-text clients on a TLS port).
 //!
 //! tonic encodes each `FlightData` into a fresh buffer, copying the body (and gathering it
 //! into one contiguous field costs a second copy). This route answers `DoGet` below tonic:
@@ -34,6 +35,7 @@ use crate::error::Error;
 use crate::instance::Instance;
 use crate::objects;
 use crate::target::TicketRequest;
+use crate::tls::ConnectionInfo;
 
 const DO_GET_PATH: &str = "/arrow.flight.protocol.FlightService/DoGet";
 
@@ -84,6 +86,13 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let plain_on_tls_port = request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .is_some_and(|info| info.plain_on_tls_port);
+        if plain_on_tls_port {
+            return Box::pin(async { Ok(Status::from(Error::TlsRequired).into_http()) });
+        }
         if request.uri().path() != DO_GET_PATH {
             let call = self.inner.call(request);
             return Box::pin(async move { Ok(call.await?.map(Body::new)) });

@@ -59,6 +59,14 @@ pub enum Error {
         /// Why it failed.
         source: tonic::transport::Error,
     },
+    /// A plain-text client called a service that serves TLS only.
+    #[error(
+        "this vineyard instance serves Arrow Flight over TLS only (vineyardd --rpc_tls_cert): \
+         connect to grpc+tls://host:port and trust its certificate (Rust: \
+         RemoteClient::connect_with(endpoint, token, Some(ca_pem)); Python: \
+         vineyard.connect('grpc+tls://host:port', tls_root_certs=ca_pem))"
+    )]
+    TlsRequired,
     /// Binding or serving the TCP listener failed.
     #[error("{message}: {source}")]
     Io {
@@ -96,6 +104,7 @@ impl Error {
             Error::Arrow(_) => Code::InvalidArgument,
             Error::Remote { code, .. } => *code,
             Error::Connect { .. } => Code::Unavailable,
+            Error::TlsRequired => Code::FailedPrecondition,
             Error::Io { .. } => Code::Internal,
         }
     }
@@ -122,7 +131,7 @@ impl Error {
                 ..
             } => *code,
             Error::Remote { .. } => VineyardCode::UnknownError,
-            Error::Connect { .. } => VineyardCode::ConnectionFailed,
+            Error::Connect { .. } | Error::TlsRequired => VineyardCode::ConnectionFailed,
             Error::Io { .. } => VineyardCode::IoError,
         }
     }

@@ -18,6 +18,7 @@ use crate::actions::{Action, ACTIONS};
 use crate::encode::FlightDataStream;
 use crate::error::Error;
 use crate::instance::Instance;
+use crate::limits::Limits;
 use crate::objects::{self, Criteria};
 use crate::target::{Target, TicketRequest};
 
@@ -27,11 +28,12 @@ type Stream<T> = BoxStream<'static, Result<T, Status>>;
 #[derive(Clone, Debug)]
 pub(crate) struct Handler {
     instance: Arc<Instance>,
+    limits: Limits,
 }
 
 impl Handler {
-    pub(crate) fn new(instance: Arc<Instance>) -> Handler {
-        Handler { instance }
+    pub(crate) fn new(instance: Arc<Instance>, limits: Limits) -> Handler {
+        Handler { instance, limits }
     }
 
     /// Reads what a descriptor names, for `get_flight_info` and `get_schema`.
@@ -139,7 +141,7 @@ impl FlightApi for Handler {
         &self,
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
-        let id = crate::put::put(&self.instance, request.into_inner()).await?;
+        let id = crate::put::put(&self.instance, self.limits, request.into_inner()).await?;
         Ok(Response::new(one(PutResult {
             app_metadata: id.to_string().into(),
         })))

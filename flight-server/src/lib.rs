@@ -18,6 +18,9 @@
 //! - `put`: `do_put` streams into `vineyard::Table` objects (or blobs).
 //! - [`actions`]: the `do_action` calls and their JSON bodies.
 //! - `auth`: the optional bearer token.
+//! - `heap`: freed heap returned to the system after large puts and deletes.
+//! - `limits`: `--rpc_max_columns`, `--rpc_max_message_size`.
+//! - `tls`: serving TLS (`--rpc_tls_cert`), refusing plain-text clients with a clear error.
 //! - [`client`]: `RemoteClient`, over arrow-flight's `FlightClient`.
 //! - [`error`]: the crate's `Error` and its `tonic::Status` mapping.
 
@@ -31,11 +34,14 @@ mod do_get;
 mod encode;
 pub mod error;
 mod handler;
+mod heap;
 mod instance;
+mod limits;
 mod objects;
 mod put;
 pub mod service;
 pub mod target;
+mod tls;
 
 pub use client::RemoteClient;
 pub use error::{Error, Result};

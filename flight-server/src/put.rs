@@ -6,25 +6,34 @@
 //! - a command, JSON `{"kind": "table" | "blob", "name": ...}`: the same, or a blob holding
 //!   the concatenated values of the stream's one binary column (blobs cannot be named).
 //!
-//! The whole stream is read and checked before anything is created in the instance, and a
-//! table whose naming fails is deleted again: a failed put leaves nothing behind.
+//! The whole stream is read and checked before anything is created in the instance. Storing
+//! is all or nothing: every object created on the way (columns with their blobs, batches,
+//! schema, table) is tracked and deleted again if a later step fails (the store is full, a
+//! name cannot be given, the client cancels), so a failed put leaves nothing behind and the
+//! instance's memory usage where it was. One gap remains: a column whose builder fails
+//! half-way (a string column whose offsets were written before its values did not fit) hands
+//! back no id, so its finished buffers cannot be found from here; only columns of more than
+//! one non-empty buffer can leave such a piece.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
-use arrow::ipc::{root_as_message, MessageHeader};
+use arrow::ipc::{root_as_message, Field as IpcField, Message as IpcMessage, MessageHeader};
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::{FlightData, FlightDescriptor};
 use futures::{stream, FutureExt, StreamExt, TryStreamExt};
 use serde::Deserialize;
-use vineyard_core::{IpcClient, ObjectID};
+use vineyard_builders::{default_registry, family_of, BuilderRegistry};
+use vineyard_core::{IpcClient, ObjectID, ObjectMeta};
 
 use crate::error::{Error, Result};
 use crate::instance::Instance;
+use crate::limits::Limits;
 use crate::target::parse_object_id;
 
 /// What a `do_put` creates.
@@ -96,20 +105,31 @@ impl PutRequest {
     }
 }
 
-/// Reads the whole stream, then creates the object; returns its id.
-pub(crate) async fn put<S>(instance: &Arc<Instance>, mut messages: S) -> Result<ObjectID>
+/// Reads the whole stream, then creates the object; returns its id. A put that fails, or
+/// whose caller goes away, leaves nothing behind.
+pub(crate) async fn put<S>(
+    instance: &Arc<Instance>,
+    limits: Limits,
+    mut messages: S,
+) -> Result<ObjectID>
 where
     S: futures::Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
 {
-    let first = messages.try_next().await?.ok_or_else(|| {
-        Error::invalid(
-            "the do_put stream is empty: send the schema message (with a descriptor) first",
-        )
-    })?;
+    let first = messages
+        .try_next()
+        .await
+        .map_err(|status| limits.incoming_error(status))?
+        .ok_or_else(|| {
+            Error::invalid(
+                "the do_put stream is empty: send the schema message (with a descriptor) first",
+            )
+        })?;
     let request = PutRequest::from_descriptor(first.flight_descriptor.as_ref())?;
     let messages = stream::once(async { Ok(first) })
-        .chain(messages.map_err(FlightError::from))
-        .and_then(|data| async move { check_body(&data).map(|()| data) });
+        .chain(messages.map_err(move |status| {
+            FlightError::ExternalError(Box::new(limits.incoming_error(status)))
+        }))
+        .and_then(move |data| async move { check_message(&data, limits).map(|()| data) });
     let decode = async move {
         let mut decoded = FlightRecordBatchStream::new_from_flight_data(messages);
         let mut batches = Vec::new();
@@ -130,19 +150,55 @@ where
                       rejected a message"
                 .into(),
         })??;
-    instance
-        .run(move |client| store(client, &request, &schema, &batches))
-        .await
+    let call = CallGuard::new(instance);
+    let outcome = Arc::clone(&call.outcome);
+    let objects = batches.len() * schema.fields().len();
+    let stored = instance
+        .run(move |client| {
+            let stored = store(client, &request, &schema, &batches, &outcome);
+            // Stored or rolled back, the metadata work is done: give the heap back.
+            drop(batches);
+            crate::heap::trim_after(objects);
+            stored
+        })
+        .await;
+    call.handed_over();
+    stored
 }
 
-/// Checks that every buffer a record batch or dictionary header announces lies inside the
-/// message's body (the IPC decoder would index past it).
-fn check_body(data: &FlightData) -> Result<(), FlightError> {
+/// Checks a message before the IPC decoder sees it: the column count of the schema, and the
+/// bounds of every buffer.
+fn check_message(data: &FlightData, limits: Limits) -> Result<(), FlightError> {
     if data.data_header.is_empty() {
         return Ok(());
     }
     let message = root_as_message(&data.data_header)
         .map_err(|error| FlightError::DecodeError(format!("unreadable IPC header: {error}")))?;
+    if let Some(schema) = message.header_as_schema() {
+        let columns = schema
+            .fields()
+            .map_or(0, |fields| count_fields(fields.iter()));
+        return limits
+            .check_columns(columns)
+            .map_err(|error| FlightError::ExternalError(Box::new(error)));
+    }
+    check_body(data, &message)
+}
+
+/// Fields at every depth (a struct column counts once, plus its children).
+fn count_fields<'a>(fields: impl Iterator<Item = IpcField<'a>>) -> usize {
+    fields
+        .map(|field| {
+            1 + field
+                .children()
+                .map_or(0, |children| count_fields(children.iter()))
+        })
+        .sum()
+}
+
+/// Checks that every buffer a record batch or dictionary header announces lies inside the
+/// message's body (the IPC decoder would index past it).
+fn check_body(data: &FlightData, message: &IpcMessage<'_>) -> Result<(), FlightError> {
     let batch = match message.header_type() {
         MessageHeader::RecordBatch => message.header_as_record_batch(),
         MessageHeader::DictionaryBatch => message
@@ -178,36 +234,247 @@ fn malformed(error: FlightError) -> Error {
     match error {
         // The client's own stream failed (e.g. cancelled): pass its status on.
         FlightError::Tonic(status) => Error::from(*status),
+        // Refused by a check of ours (a limit, or the stream's own error): as it was said.
+        FlightError::ExternalError(error) => match error.downcast::<Error>() {
+            Ok(error) => *error,
+            Err(other) => Error::Protocol {
+                message: format!("malformed do_put stream, nothing was stored: {other}"),
+            },
+        },
         other => Error::Protocol {
             message: format!("malformed do_put stream, nothing was stored: {other}"),
         },
     }
 }
 
+/// How a put stands for its caller: whether the caller went away, and the object stored.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// The `do_put` call was dropped (the client cancelled or disconnected).
+    cancelled: bool,
+    /// The object the put stored, until its id is handed to the caller.
+    stored: Option<ObjectID>,
+}
+
+type SharedOutcome = Arc<Mutex<Outcome>>;
+
+fn lock(outcome: &SharedOutcome) -> std::sync::MutexGuard<'_, Outcome> {
+    outcome.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// Fails once the caller has gone away: what was stored so far is then rolled back.
+fn check_wanted(outcome: &SharedOutcome) -> Result<()> {
+    check_wanted_locked(&lock(outcome))
+}
+
+/// Held by the `do_put` call while the store runs on the blocking pool. Dropped before the id
+/// is handed over (tonic drops the call when the client cancels or disconnects), it stops the
+/// store, which then rolls back; an object already stored is deleted.
+struct CallGuard {
+    instance: Arc<Instance>,
+    outcome: SharedOutcome,
+    waiting: bool,
+}
+
+impl CallGuard {
+    fn new(instance: &Arc<Instance>) -> CallGuard {
+        CallGuard {
+            instance: Arc::clone(instance),
+            outcome: SharedOutcome::default(),
+            waiting: true,
+        }
+    }
+
+    /// The store's outcome reached the caller: the object is theirs.
+    fn handed_over(mut self) {
+        lock(&self.outcome).stored = None;
+        self.waiting = false;
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if !self.waiting {
+            return;
+        }
+        let stored = {
+            let mut outcome = lock(&self.outcome);
+            outcome.cancelled = true;
+            outcome.stored.take()
+        };
+        let (Some(id), Ok(runtime)) = (stored, tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let instance = Arc::clone(&self.instance);
+        runtime.spawn(async move {
+            let deleted = instance
+                .run(move |client| Ok(client.delete(&[id], true, true)?))
+                .await;
+            if let Err(error) = deleted {
+                tracing::warn!(%id, %error, "cannot delete the object of a cancelled do_put");
+            }
+        });
+    }
+}
+
+/// Stores the put's object as one all-or-nothing write of the instance client: whatever step
+/// fails (a column that does not fit half-way through its buffers, the table, the name, a
+/// cancel), everything the put created is deleted before the error is returned.
 fn store(
     client: &IpcClient,
     request: &PutRequest,
     schema: &SchemaRef,
     batches: &[RecordBatch],
+    outcome: &SharedOutcome,
 ) -> Result<ObjectID> {
-    match request.kind {
-        PutKind::Blob => store_blob(client, schema, batches),
-        PutKind::Table => {
-            let meta = vineyard_builders::put_table(client, schema, batches)?;
-            let id = meta.id().ok_or_else(|| Error::Protocol {
-                message: "the instance stored the table but returned no id".into(),
-            })?;
+    let mut failure = None;
+    let stored = client.all_or_nothing(|client| {
+        let id = match request.kind {
+            PutKind::Blob => store_blob(client, schema, batches),
+            PutKind::Table => store_table(client, schema, batches, outcome),
+        }
+        .and_then(|id| {
             if let Some(name) = &request.name {
-                let named = client.persist(id).and_then(|()| client.put_name(id, name));
-                if let Err(error) = named {
-                    // Best effort: the error that matters is the naming one.
-                    let _ = client.delete(&[id], true, true);
-                    return Err(error.into());
-                }
+                client.persist(id)?;
+                client.put_name(id, name)?;
             }
+            let mut outcome = lock(outcome);
+            check_wanted_locked(&outcome)?;
+            outcome.stored = Some(id);
             Ok(id)
+        });
+        // The write needs a core error to roll back; the put's own error is kept for the
+        // caller.
+        id.map_err(|error| {
+            let rolled_back = vineyard_core::Error::invalid(error.to_string());
+            failure = Some(error);
+            rolled_back
+        })
+    });
+    match (stored, failure) {
+        (Ok(id), _) => Ok(id),
+        (Err(_), Some(error)) => Err(error),
+        (Err(error), None) => Err(error.into()),
+    }
+}
+
+/// [`check_wanted`] under a lock the caller holds.
+fn check_wanted_locked(outcome: &Outcome) -> Result<()> {
+    if outcome.cancelled {
+        return Err(Error::invalid(
+            "the do_put call was cancelled by the client: nothing was stored",
+        ));
+    }
+    Ok(())
+}
+
+/// Stores every column of every batch, then the table over them with the builders' own table
+/// layout, its members given by id.
+fn store_table(
+    client: &IpcClient,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    outcome: &SharedOutcome,
+) -> Result<ObjectID> {
+    check_buildable(schema)?;
+    let mut columns = HashMap::with_capacity(batches.len() * schema.fields().len());
+    for batch in batches {
+        for column in batch.columns() {
+            let key = array_key(column.as_ref());
+            if columns.contains_key(&key) {
+                continue;
+            }
+            check_wanted(outcome)?;
+            let meta = vineyard_builders::put_array(client, column.as_ref())?;
+            columns.insert(key, member_link(&meta));
         }
     }
+    let table = stored_columns(columns).put_table(client, schema, batches)?;
+    table.id().ok_or_else(|| Error::Protocol {
+        message: "the instance created the table but returned no id".into(),
+    })
+}
+
+/// Identifies an array by its address: the table builder is handed the batches' own arrays.
+fn array_key(array: &dyn Array) -> usize {
+    std::ptr::from_ref(array).cast::<()>() as usize
+}
+
+/// What a tree that has `meta` as a member needs of it: the server fills in the rest from the
+/// id, so the trees of the batches and the table stay small however many columns they have.
+fn member_link(meta: &ObjectMeta) -> ObjectMeta {
+    let mut link = ObjectMeta::new();
+    for key in ["id", "typename", "nbytes", "instance_id"] {
+        if let Some(value) = meta.get(key) {
+            link.insert(key, value.clone());
+        }
+    }
+    link
+}
+
+/// A registry whose builders hand back the columns stored already (by array address).
+fn stored_columns(columns: HashMap<usize, ObjectMeta>) -> BuilderRegistry {
+    let columns = Arc::new(columns);
+    let mut registry = BuilderRegistry::new();
+    let families: Vec<String> = default_registry().families().map(String::from).collect();
+    for family in families {
+        let columns = Arc::clone(&columns);
+        registry.register(
+            family,
+            Box::new(move |_, _, array| {
+                columns.get(&array_key(array)).cloned().ok_or_else(|| {
+                    vineyard_core::Error::Protocol {
+                        message: "the table builder asked for a column that was not stored".into(),
+                    }
+                    .into()
+                })
+            }),
+        );
+    }
+    registry
+}
+
+/// Fails, before anything is stored, if a type anywhere in the schema has no builder (a
+/// nested one would otherwise fail after its parent's buffers were written).
+fn check_buildable(schema: &SchemaRef) -> Result<()> {
+    fn check(data_type: &DataType, families: &[&str]) -> Result<()> {
+        let family = family_of(data_type);
+        if !families.contains(&family) {
+            return Err(vineyard_builders::Error::UnsupportedType {
+                data_type: data_type.clone(),
+                family,
+            }
+            .into());
+        }
+        match data_type {
+            DataType::List(child)
+            | DataType::LargeList(child)
+            | DataType::ListView(child)
+            | DataType::LargeListView(child)
+            | DataType::FixedSizeList(child, _)
+            | DataType::Map(child, _) => check(child.data_type(), families),
+            DataType::Struct(children) => children
+                .iter()
+                .try_for_each(|child| check(child.data_type(), families)),
+            DataType::Dictionary(keys, values) => {
+                check(keys, families)?;
+                check(values, families)
+            }
+            DataType::RunEndEncoded(ends, values) => {
+                check(ends.data_type(), families)?;
+                check(values.data_type(), families)
+            }
+            DataType::Union(fields, _) => fields
+                .iter()
+                .try_for_each(|(_, child)| check(child.data_type(), families)),
+            _ => Ok(()),
+        }
+    }
+    let families: Vec<&str> = default_registry().families().collect();
+    schema
+        .fields()
+        .iter()
+        .try_for_each(|field| check(field.data_type(), &families))
 }
 
 fn store_blob(client: &IpcClient, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<ObjectID> {

@@ -6,6 +6,9 @@
 //! If the port asked for is taken, it binds any free port instead and says so: an instance's
 //! IPC service matters more than its port number, and its endpoint is announced either way
 //! (two instances started with default flags on one machine both serve Flight).
+//!
+//! With `--rpc_tls_cert` and `--rpc_tls_key` it serves TLS only (see `tls`) and announces
+//! `grpc+tls://host:port`.
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -18,6 +21,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
+use tokio_rustls::rustls::ServerConfig;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use vineyard_core::server::{RpcOptions, RpcService};
@@ -28,16 +32,21 @@ use crate::do_get::DoGetRoute;
 use crate::error::{Error, Result};
 use crate::handler::Handler;
 use crate::instance::Instance;
+use crate::limits::Limits;
+use crate::tls;
 
 /// How long in-flight calls may run on after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The Arrow Flight service of one instance.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FlightService {
     listener: Option<TcpListener>,
     endpoint: Option<String>,
     token: Option<String>,
+    limits: Limits,
+    /// The TLS configuration, when serving TLS.
+    tls: Option<Arc<ServerConfig>>,
     /// TCP connections open now.
     open_connections: Arc<AtomicUsize>,
 }
@@ -48,12 +57,26 @@ impl FlightService {
         FlightService::default()
     }
 
-    /// The announced `host:port`, once bound.
+    /// The announced endpoint once bound: `host:port`, or `grpc+tls://host:port` with TLS.
     pub fn endpoint(&self) -> Option<&str> {
         self.endpoint.as_deref()
     }
 
     fn bind_listener(&mut self, options: &RpcOptions) -> Result<String> {
+        let tls = match (&options.tls_cert, &options.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(Error::invalid(
+                    "--rpc_tls_cert needs --rpc_tls_key (the certificate's PEM private key)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid(
+                    "--rpc_tls_key needs --rpc_tls_cert (the PEM certificate chain to serve)",
+                ))
+            }
+        };
         let addresses: Vec<SocketAddr> = (options.host.as_str(), options.port)
             .to_socket_addrs()
             .map_err(|source| Error::Io {
@@ -99,10 +122,15 @@ impl FlightService {
             message: "cannot read the RPC listener's address".into(),
             source,
         })?;
-        let endpoint = announced(local);
+        let endpoint = match tls {
+            Some(_) => format!("{TLS_SCHEME}{}", announced(local)),
+            None => announced(local),
+        };
         self.listener = Some(listener);
         self.endpoint = Some(endpoint.clone());
         self.token = options.token.clone();
+        self.limits = Limits::from_options(options);
+        self.tls = tls;
         Ok(endpoint)
     }
 
@@ -119,14 +147,15 @@ impl FlightService {
             source,
         })?;
         let open = Arc::clone(&self.open_connections);
-        let incoming = TcpIncoming::from(listener)
+        let accepted = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .map(move |accepted| accepted.map(|stream| CountedStream::new(stream, open.clone())));
+        let incoming = tls::connections(accepted, self.tls.clone());
         let instance = Instance::new(socket);
         let token = TokenCheck::new(self.token.as_deref());
         let flight = InterceptedService::new(
-            FlightServiceServer::new(Handler::new(Arc::clone(&instance)))
-                .max_decoding_message_size(usize::MAX)
+            FlightServiceServer::new(Handler::new(Arc::clone(&instance), self.limits))
+                .max_decoding_message_size(self.limits.max_message_size)
                 .max_encoding_message_size(usize::MAX),
             token.clone(),
         );
@@ -161,6 +190,19 @@ impl FlightService {
                 Ok(())
             }
         }
+    }
+}
+
+/// How an endpoint served over TLS is announced.
+pub const TLS_SCHEME: &str = "grpc+tls://";
+
+impl std::fmt::Debug for FlightService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlightService")
+            .field("endpoint", &self.endpoint)
+            .field("limits", &self.limits)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
     }
 }
 

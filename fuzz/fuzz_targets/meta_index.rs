@@ -24,6 +24,17 @@ fn id_in_slot(seed: u64, slot: usize, slot_count: usize) -> u64 {
         .unwrap_or(seed)
 }
 
+/// An anonymous file in memory (no disk: a full disk must not look like a finding).
+fn memory_file() -> std::fs::File {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a NUL-terminated name; the fd returned is checked and then owned by the File.
+    unsafe {
+        let fd = libc::memfd_create(c"fuzz-index".as_ptr(), libc::MFD_CLOEXEC);
+        assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+        std::fs::File::from_raw_fd(fd)
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&[options, heap_low, heap_high], rest)) = data.split_first_chunk::<3>() else {
         return;
@@ -52,8 +63,8 @@ fuzz_target!(|data: &[u8]| {
             bytes[at..at + 8].copy_from_slice(&id.to_le_bytes());
         }
     }
-    let mut file = tempfile::tempfile().expect("a temp file");
-    file.write_all(&bytes).expect("written");
+    let mut file = memory_file();
+    file.write_all(&bytes).expect("written to memory");
     let Ok(view) = IndexView::open(&file) else {
         return;
     };

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser, ValueEnum};
 
 use super::config::{DEFAULT_MAX_REQUEST_MEMORY, DEFAULT_MAX_REQUEST_SIZE};
-use super::rpc::{bind_rpc, RpcOptions, RpcService};
+use super::rpc::{
+    bind_rpc, RpcOptions, RpcService, DEFAULT_RPC_MAX_COLUMNS, DEFAULT_RPC_MAX_MESSAGE_SIZE,
+};
 use super::{MetaBackend, Server, ServerConfig};
 use crate::size::parse_size;
 use crate::table::Limits;
@@ -81,6 +83,25 @@ struct Flags {
     /// Token every RPC call must carry (`authorization: Bearer <token>`); none by default.
     #[arg(long = "rpc_token", alias = "rpc-token", env = "VINEYARD_RPC_TOKEN")]
     rpc_token: Option<String>,
+    /// Columns (nested fields counted) one RPC put may carry; wider tables are refused.
+    #[arg(long = "rpc_max_columns", alias = "rpc-max-columns",
+          default_value_t = DEFAULT_RPC_MAX_COLUMNS)]
+    rpc_max_columns: usize,
+    /// Largest RPC message accepted, e.g. 256Mi; larger ones are refused.
+    #[arg(long = "rpc_max_message_size", alias = "rpc-max-message-size",
+          default_value_t = DEFAULT_RPC_MAX_MESSAGE_SIZE, value_parser = size)]
+    rpc_max_message_size: u64,
+    /// PEM certificate (chain) to serve RPC over TLS with; needs --rpc_tls_key. Plain-text
+    /// clients are then refused.
+    #[arg(
+        long = "rpc_tls_cert",
+        alias = "rpc-tls-cert",
+        requires = "rpc_tls_key"
+    )]
+    rpc_tls_cert: Option<PathBuf>,
+    /// PEM private key of --rpc_tls_cert.
+    #[arg(long = "rpc_tls_key", alias = "rpc-tls-key", requires = "rpc_tls_cert")]
+    rpc_tls_key: Option<PathBuf>,
     /// Directory for spilling cold blobs (not implemented yet).
     #[arg(long = "spill_path", alias = "spill-path")]
     spill_path: Option<PathBuf>,
@@ -128,6 +149,10 @@ impl Flags {
             host: self.rpc_host.clone(),
             port: self.rpc_socket_port,
             token: self.rpc_token.clone(),
+            max_columns: self.rpc_max_columns,
+            max_message_size: self.rpc_max_message_size,
+            tls_cert: self.rpc_tls_cert.clone(),
+            tls_key: self.rpc_tls_key.clone(),
         }
     }
 

@@ -10,6 +10,12 @@ use std::sync::Arc;
 
 use super::ServerConfig;
 
+/// Columns a `do_put` stream may have by default (`--rpc_max_columns`).
+pub const DEFAULT_RPC_MAX_COLUMNS: usize = 10_000;
+
+/// Largest RPC message accepted by default (`--rpc_max_message_size`): 256 MiB.
+pub const DEFAULT_RPC_MAX_MESSAGE_SIZE: u64 = 256 << 20;
+
 /// How the RPC service beside the IPC server is to be run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RpcOptions {
@@ -21,6 +27,30 @@ pub struct RpcOptions {
     pub port: u16,
     /// Token every call must carry, if set.
     pub token: Option<String>,
+    /// Columns (nested fields counted) a `do_put` stream may have.
+    pub max_columns: usize,
+    /// Largest message accepted, in bytes.
+    pub max_message_size: u64,
+    /// PEM certificate chain to serve TLS with (with `tls_key`); plain text without.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for RpcOptions {
+    /// Enabled on 127.0.0.1:9600, no token, the default limits, no TLS.
+    fn default() -> RpcOptions {
+        RpcOptions {
+            enabled: true,
+            host: "127.0.0.1".into(),
+            port: 9600,
+            token: None,
+            max_columns: DEFAULT_RPC_MAX_COLUMNS,
+            max_message_size: DEFAULT_RPC_MAX_MESSAGE_SIZE,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
 }
 
 /// A service run beside the IPC server (Arrow Flight): bound before the instance joins the

@@ -11,6 +11,10 @@
 //! - `list`: `list_flights` filters, `get_flight_info`, `get_schema`.
 //! - `actions`: the `do_action` set and `list_actions`.
 //! - `auth`: missing, wrong and right tokens.
+//! - `limits`: `--rpc_max_columns` and `--rpc_max_message_size`.
+//! - `served`: `ServedFlight`, a second Flight service with options of the test's choosing.
+//! - `tls`: Flight over TLS: trusted clients, the token, plain-text clients refused.
+//! - `rollback`: a put that fails while storing (store full, cancelled) leaves nothing.
 //! - `service`: binding (taken ports, announced endpoints) and shutdown.
 
 mod actions;
@@ -19,6 +23,10 @@ mod data;
 mod errors;
 mod fixture;
 mod get;
+mod limits;
 mod list;
 mod put;
+mod rollback;
+mod served;
 mod service;
+mod tls;

@@ -16,6 +16,7 @@ fn options(host: &str, port: u16) -> RpcOptions {
         host: host.into(),
         port,
         token: None,
+        ..RpcOptions::default()
     }
 }
 

@@ -409,14 +409,25 @@ def _collect_blobs(
 # -- connect -----------------------------------------------------------------------------
 
 _ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d+)$")
+# An endpoint with a Flight scheme: `grpc+tcp://host:port`, `grpc+tls://host:port`.
+_FLIGHT_URI = re.compile(r"^grpc(\+tcp|\+tls)?://")
 
 
-def _rpc_client(host: Any, port: Any, token: str | None) -> RPCClient:
+def _rpc_client(
+    host: Any, port: Any, token: str | None, tls_root_certs: Any = None
+) -> RPCClient:
+    tls = False
     if port is None and isinstance(host, str):
+        tls = is_tls_endpoint(host)
         host, port = parse_endpoint(host)
     if host is None or port is None:
         raise ValueError(f"an RPC endpoint needs a host and a port, got {host}:{port}")
-    return RPCClient(host, port, token=token)
+    if tls_root_certs is not None and not tls:
+        raise ValueError(
+            f"tls_root_certs was given for the plain-text endpoint {host}:{port}: connect to "
+            f"'grpc+tls://{host}:{port}' to use TLS"
+        )
+    return RPCClient(host, port, token=token, tls=tls, tls_root_certs=tls_root_certs)
 
 
 def connect(*args: Any, **kwargs: Any) -> Any:
@@ -427,12 +438,15 @@ def connect(*args: Any, **kwargs: Any) -> Any:
       `VINEYARD_RPC_ENDPOINT`);
     - `connect('host:port')`, `connect(host, port)`, `connect(endpoint=(host, port))`: over the
       instance's Arrow Flight endpoint (an `RPCClient`; `token=` or `VINEYARD_RPC_TOKEN` when
-      the instance wants one).
+      the instance wants one);
+    - `connect('grpc+tls://host:port', tls_root_certs=pem)`: over TLS (an instance started
+      with `--rpc_tls_cert`), trusting the PEM certificates given (the system's if none).
     """
     kwargs.pop("username", None)
     kwargs.pop("password", None)
     kwargs.pop("session", None)
     token = kwargs.pop("token", None)
+    tls_root_certs = kwargs.pop("tls_root_certs", None)
     socket = kwargs.pop("socket", None)
     host = kwargs.pop("host", None)
     port = kwargs.pop("port", None)
@@ -451,21 +465,21 @@ def connect(*args: Any, **kwargs: Any) -> Any:
             socket = target
     if endpoint is not None:
         if isinstance(endpoint, str):
-            return _rpc_client(endpoint, None, token)
+            return _rpc_client(endpoint, None, token, tls_root_certs)
         host, port = endpoint
     if host is not None or port is not None:
-        return _rpc_client(host, port, token)
+        return _rpc_client(host, port, token, tls_root_certs)
     if socket is None:
         socket = os.environ.get("VINEYARD_IPC_SOCKET")
         if not socket:
             rpc = os.environ.get("VINEYARD_RPC_ENDPOINT")
             if rpc:
-                return _rpc_client(rpc, None, token)
+                return _rpc_client(rpc, None, token, tls_root_certs)
             raise _native.ConnectionFailedException(
                 "no socket given and VINEYARD_IPC_SOCKET is not set: pass the path of the "
                 "instance's UNIX socket, e.g. vineyard.connect('/var/run/vineyard.sock')"
             )
     socket = os.fspath(socket)
-    if not os.path.exists(socket) and _ENDPOINT.match(socket):
-        return _rpc_client(socket, None, token)
+    if _FLIGHT_URI.match(socket) or (not os.path.exists(socket) and _ENDPOINT.match(socket)):
+        return _rpc_client(socket, None, token, tls_root_certs)
     return IPCClient(socket)

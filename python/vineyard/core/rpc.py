@@ -112,8 +112,21 @@ def _translated() -> Iterator[None]:
         raise _error(error) from error
 
 
+# The scheme of an endpoint served over TLS (vineyardd --rpc_tls_cert announces it).
+TLS_SCHEME = "grpc+tls://"
+_PLAIN_SCHEMES = ("grpc+tcp://", "grpc://")
+
+
+def is_tls_endpoint(endpoint: str) -> bool:
+    """Whether `endpoint` names a Flight service served over TLS (`grpc+tls://host:port`)."""
+    return endpoint.startswith(TLS_SCHEME)
+
+
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
-    """`host:port` (or `[v6 address]:port`) as a host and a port."""
+    """`host:port` (or `[v6 address]:port`, either after `grpc+tcp://` or `grpc+tls://`) as a
+    host and a port."""
+    for scheme in (TLS_SCHEME, *_PLAIN_SCHEMES):
+        endpoint = endpoint.removeprefix(scheme)
     host, _, port = endpoint.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"`{endpoint}` is not an RPC endpoint: expected host:port")
@@ -123,15 +136,26 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
 class RPCClient:
     """A client of one instance over its Arrow Flight endpoint."""
 
-    def __init__(self, host: str, port: int | str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int | str,
+        token: str | None = None,
+        tls: bool = False,
+        tls_root_certs: bytes | str | None = None,
+    ) -> None:
+        """Connects to `host:port`; with `tls`, over TLS trusting `tls_root_certs` (PEM; the
+        system's roots if not given)."""
         flight = _flight()
         self._host = str(host)
         self._port = int(port)
-        location = f"grpc+tcp://{_bracketed(self._host)}:{self._port}"
+        self._tls = tls
+        location = f"{TLS_SCHEME if tls else 'grpc+tcp://'}{_bracketed(self._host)}:{self._port}"
         token = token if token is not None else os.environ.get("VINEYARD_RPC_TOKEN")
         headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
         self._options = flight.FlightCallOptions(headers=headers)
-        self._client = flight.FlightClient(location)
+        roots = {"tls_root_certs": tls_root_certs} if tls and tls_root_certs else {}
+        self._client = flight.FlightClient(location, **roots)
         try:
             status = self._action("status")
         except _native.ConnectionErrorException as error:
@@ -155,7 +179,8 @@ class RPCClient:
 
     @property
     def rpc_endpoint(self) -> str:
-        return f"{_bracketed(self._host)}:{self._port}"
+        address = f"{_bracketed(self._host)}:{self._port}"
+        return f"{TLS_SCHEME}{address}" if self._tls else address
 
     @property
     def remote_instance_id(self) -> int:
@@ -426,7 +451,10 @@ def _copy_blobs(client: Any, remote: dict[int, int], token: str | None) -> dict[
         for blob_id, instance in remote.items():
             rpc = rpc_clients.get(instance)
             if rpc is None:
-                rpc = RPCClient(*parse_endpoint(endpoints[instance]), token=token)
+                endpoint = endpoints[instance]
+                rpc = RPCClient(
+                    *parse_endpoint(endpoint), token=token, tls=is_tls_endpoint(endpoint)
+                )
                 rpc_clients[instance] = rpc
             table = rpc._read(f"{BLOB_PREFIX}{ObjectID(blob_id)}")
             chunks = [chunk.as_buffer() for chunk in table.column(0)]

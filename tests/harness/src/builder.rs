@@ -70,6 +70,7 @@ impl TestServerBuilder {
             host: "127.0.0.1".into(),
             port: 0,
             token: None,
+            ..RpcOptions::default()
         };
         self.rpc = Some((service, options));
         self
