@@ -24,7 +24,7 @@ from vineyard.core.ids import as_object_id, as_object_ids
 from vineyard.core.meta import BLOB_TYPENAME, EMPTY_BLOB_ID, ObjectMeta, ObjectName
 from vineyard.core.object import is_blob_meta, wrap_object
 from vineyard.core.resolver import get
-from vineyard.core.rpc import RPCClient, fetch_remote, parse_endpoint
+from vineyard.core.rpc import RPCClient, fetch_remote, is_tls_endpoint, parse_endpoint
 from vineyard.core.status import InstanceStatus
 
 __all__ = ["IPCClient", "Client", "InstanceStatus", "as_object_id", "connect"]
@@ -413,9 +413,7 @@ _ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port
 _FLIGHT_URI = re.compile(r"^grpc(\+tcp|\+tls)?://")
 
 
-def _rpc_client(
-    host: Any, port: Any, token: str | None, tls_root_certs: Any = None
-) -> RPCClient:
+def _rpc_client(host: Any, port: Any, token: str | None, tls_root_certs: Any = None) -> RPCClient:
     tls = False
     if port is None and isinstance(host, str):
         tls = is_tls_endpoint(host)
