@@ -68,7 +68,7 @@ lint: deps $(DEV_STAMP) ## cargo fmt --check, clippy -D warnings, ruff
 	$(DEV)/bin/ruff format --check tests/interop tests/support
 
 # What the light client (vineyard-core without its `server` feature) must not pull in.
-SERVER_ONLY_CRATES := etcd-client clap tracing-subscriber tonic tokio prost-build tonic-build
+SERVER_ONLY_CRATES := etcd-client clap tracing-subscriber tonic tokio prost-build tonic-build object_store
 
 light-client: ## The light Rust client alone: none of the server's crates, no protoc, clippy-clean
 	$(call step,light client: dependencies)

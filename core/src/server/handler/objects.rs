@@ -48,8 +48,7 @@ pub(super) async fn handle(
             if *sync_remote {
                 shared.fetch_missing(ids).await;
             }
-            let mut table = shared.table();
-            let content = table.get_data(ids);
+            let content = shared.table().get_data(ids);
             if *wait && content.len() < ids.len() {
                 return Ok(Outcome::NotYet);
             }
@@ -65,8 +64,11 @@ pub(super) async fn handle(
             }
             blob_ids.sort_unstable();
             blob_ids.dedup();
-            let payloads = table.get_buffers(connection, &blob_ids, false)?;
-            drop(table);
+            let payloads = shared
+                .with_blobs_in_memory(&blob_ids, |table| {
+                    table.get_buffers(connection, &blob_ids, false)
+                })
+                .await?;
             let fds = session.new_fds(&payloads);
             let reply = GetDataReply {
                 content,
