@@ -109,9 +109,10 @@ impl Progress {
         )
     }
 
-    /// Tells the callback and the bar every [`TICK`] until dropped; the last report is made
-    /// by [`Progress::finish`].
+    /// Tells the callback of the start (`0` done), then every [`TICK`] until
+    /// [`Progress::finish`] makes the last report.
     pub(crate) fn ticker(self: &Arc<Progress>) -> tokio::task::JoinHandle<()> {
+        self.report();
         let progress = Arc::clone(self);
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(TICK);

@@ -39,6 +39,7 @@ pub async fn upload(
     progress: &Progress,
 ) -> Result<u32> {
     let store = &location.store;
+    progress.check()?;
     if data.len() <= PART {
         let crc = crc32c::crc32c(&data);
         let length = data.len() as u64;
