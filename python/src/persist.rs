@@ -50,7 +50,7 @@ impl Reporting {
         let slot = Arc::clone(&raised);
         let callback: ProgressCallback = Arc::new(move |done, total| {
             Python::attach(|py| match function.call1(py, (done, total)) {
-                Ok(answer) => !answer.bind(py).is(&pyo3::types::PyBool::new(py, false)),
+                Ok(answer) => !answer.bind(py).is(pyo3::types::PyBool::new(py, false)),
                 Err(error) => {
                     *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
                     false
