@@ -70,7 +70,7 @@ lint: deps $(DEV_STAMP) ## cargo fmt --check, clippy -D warnings, ruff (check an
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 
 # What the light client (vineyard-core without its `server` feature) must not pull in.
-SERVER_ONLY_CRATES := etcd-client clap tracing-subscriber tonic tokio prost-build tonic-build
+SERVER_ONLY_CRATES := etcd-client clap tracing-subscriber tonic tokio prost-build tonic-build object_store
 
 light-client: ## The light Rust client alone: none of the server's crates, no protoc, clippy-clean
 	$(call step,light client: dependencies)

@@ -183,6 +183,32 @@ pub enum Error {
         /// The largest free range at the time: the most one buffer could get.
         available: u64,
     },
+    /// The bulk store is full and spilling cold blobs to `--spill_path` could not make room.
+    #[error(
+        "not enough memory: requested {requested} bytes but the largest free range holds \
+         {available} bytes, and spilling cold blobs could not make room: {reason}"
+    )]
+    SpillFailed {
+        /// Bytes asked for.
+        requested: u64,
+        /// The largest free range at the time.
+        available: u64,
+        /// Why spilling did not help, and what to do.
+        reason: String,
+    },
+    /// A blob was spilled to `--spill_path` and cannot be read back.
+    #[error(
+        "blob {id} was spilled to {} and cannot be read back: {reason}; its data is lost, \
+         delete the objects that use it", path.display()
+    )]
+    SpilledBlobLost {
+        /// The blob.
+        id: ObjectID,
+        /// Its spill file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The blob exists but has not been sealed by its writer yet.
     #[error("blob {id} is not sealed yet; seal it before reading it")]
     ObjectNotSealed {
@@ -323,7 +349,8 @@ impl Error {
     pub fn code(&self) -> Code {
         match self {
             Error::ObjectNotExists { .. } | Error::NameNotExists { .. } => Code::ObjectNotExists,
-            Error::NotEnoughMemory { .. } => Code::NotEnoughMemory,
+            Error::NotEnoughMemory { .. } | Error::SpillFailed { .. } => Code::NotEnoughMemory,
+            Error::SpilledBlobLost { .. } => Code::IoError,
             Error::ObjectNotSealed { .. } | Error::UnsealedBuffer { .. } => Code::ObjectNotSealed,
             Error::ObjectSealed { .. } => Code::ObjectSealed,
             Error::NotOwner { .. } => Code::Invalid,

@@ -8,7 +8,8 @@ Steps, in order (`--only a,b` runs some of them): the criterion benches of viney
 (put/get beside memcpy; the cluster bench on a real etcd), then the Python benchmarks, each
 for ours (`python -m vineyard`, this interpreter) and for Vineyard 0.24.2 (its client in
 `--v6d-python`, its `vineyardd` from that wheel): put/get, metadata, server start-up and
-memory, and Flight against pyarrow's Flight server. Each step writes JSON into `--out` and
+memory, Flight against pyarrow's Flight server, and save/load/spilling against pyarrow, cp
+and boto3 (`bench_persist.py`). Each step writes JSON into `--out` and
 its output to the console and `--out`/logs/STEP.log. A step that fails, or cannot run (no
 Vineyard 0.24.2, no etcd), is recorded in `--out`/run.json and named in the report; the
 others still run. Every step stops the processes it started, also when it fails.
@@ -154,6 +155,7 @@ def steps(args: argparse.Namespace, out: str, v6d: dict) -> list[Step]:
                missing=no_binary),
         python("server-v6d", v6d_python, "bench_server.py", *v6d_server, missing=no_v6d),
         python("flight", sys.executable, "bench_flight.py"),
+        python("persist", sys.executable, "bench_persist.py"),
     ]  # fmt: skip
 
 

@@ -44,7 +44,7 @@ fn ids_of(ids: &Bound<'_, PyAny>) -> PyResult<Vec<ObjectID>> {
 }
 
 impl PyIpcClient {
-    fn client(&self) -> PyResult<IpcClient> {
+    pub(crate) fn client(&self) -> PyResult<IpcClient> {
         self.client
             .read()
             .unwrap_or_else(|poison| poison.into_inner())

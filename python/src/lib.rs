@@ -9,6 +9,8 @@
 //! - `buffer`: the buffer protocol at the edge (filling exported views, reading any buffer).
 //! - `mapped`: which blobs a client handed out, by address, so `put` can reuse them.
 //! - `object_id`: `ObjectID`.
+//! - `persist`: `save`, `load` and `save_all` through object_store (`vineyard-persist`), with
+//!   a progress callback.
 //! - `status`: `InstanceStatus`, the core's struct as a Python object.
 //! - `errors`: `VineyardException` and its subclasses.
 //! - `json`: JSON values to Python objects.
@@ -25,6 +27,7 @@ mod errors;
 mod json;
 mod mapped;
 mod object_id;
+mod persist;
 mod status;
 
 use pyo3::prelude::*;
@@ -37,9 +40,10 @@ fn run_server(py: Python<'_>, args: Vec<String>) -> i32 {
         .chain(args)
         .collect();
     py.detach(move || {
-        vineyard_core::server::cli::run_with(
+        vineyard_core::server::cli::run_with_restorer(
             argv,
             Some(Box::new(vineyard_flight_server::FlightService::new())),
+            Some(std::sync::Arc::new(vineyard_persist::SnapshotRestorer)),
         )
     })
 }
@@ -56,6 +60,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<client::PyIpcClient>()?;
     module.add_class::<status::PyInstanceStatus>()?;
     module.add_function(wrap_pyfunction!(run_server, module)?)?;
+    persist::register(module)?;
     errors::register(module)?;
     Ok(())
 }

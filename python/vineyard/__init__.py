@@ -10,6 +10,7 @@ Layout:
 - `vineyard.core`: the Python client, `ObjectMeta`, `Object`, builder and resolver contexts;
 - `vineyard.data`: the built-in builders and resolvers (Python scalars and containers, numpy,
   pandas, pyarrow, and a pickle fallback);
+- `vineyard.io`: Vineyard's `serialize` / `deserialize` (saving and loading objects);
 - `python -m vineyard --socket PATH [--size 4Gi]` runs an instance.
 
 `import vineyard` stays light: numpy, pandas and pyarrow are imported only when a value of
@@ -22,7 +23,7 @@ import os
 import threading
 from typing import Any
 
-from vineyard import _native
+from vineyard import _native, io
 from vineyard._native import Blob, BlobBuilder, ObjectID
 from vineyard.core import (
     BuilderContext,
@@ -95,6 +96,7 @@ __all__ = [
     "default_resolver_context",
     "get",
     "get_current_client",
+    "io",
     "put",
     "register_builtin_types",
     "resolver_context",

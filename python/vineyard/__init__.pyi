@@ -1,5 +1,6 @@
 from typing import Any
 
+from vineyard import io as io
 from vineyard._native import (
     AssertionFailedException as AssertionFailedException,
 )

@@ -212,3 +212,34 @@ class IPCClient:
 def run_server(args: list[str]) -> int:
     """Runs an instance with vineyardd's flags (e.g. ['--socket', '/tmp/v.sock', '--size',
     '4Gi']) until SIGINT/SIGTERM; returns the exit code. Errors print one clear line."""
+
+# Saving and loading through object_store (vineyard-persist); progress: None (a bar on a
+# terminal), False, or a callable(done, total) (False or raising stops).
+def save(
+    client: IPCClient,
+    ids: list[ObjectID],
+    url: str,
+    storage_options: dict[str, Any] | None = None,
+    export: str | None = "arrow",
+    progress: Any = None,
+) -> dict[str, Any]: ...
+def save_all(
+    client: IPCClient,
+    url: str,
+    storage_options: dict[str, Any] | None = None,
+    export: str | None = "arrow",
+    progress: Any = None,
+) -> dict[str, Any]: ...
+def load(
+    client: IPCClient,
+    url: str,
+    name: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    progress: Any = None,
+) -> dict[str, Any]: ...
+
+# Vineyard's spilling calls.
+def evict(client: IPCClient, ids: list[ObjectID]) -> None: ...
+def load_spilled(client: IPCClient, ids: list[ObjectID], pin: bool) -> None: ...
+def unpin(client: IPCClient, ids: list[ObjectID]) -> None: ...
+def is_spilled(client: IPCClient, id: ObjectID) -> bool: ...

@@ -27,9 +27,10 @@ use crate::meta::ObjectMeta;
 use crate::meta_index::{HoldRing, IndexView};
 use crate::protocol::reply::{
     ClearReply, ClusterMetaReply, CreateBufferReply, CreateDataReply, DebugReply,
-    DelDataWithFeedbacksReply, DropNameReply, ExistsReply, GetBuffersReply, GetDataReply,
-    GetNameReply, IfPersistReply, InstanceInfoReply, InstanceStatusReply, ListNameReply,
-    MetaIndexReply, PersistReply, PutNameReply, RegisterReply,
+    DelDataWithFeedbacksReply, DropNameReply, EvictReply, ExistsReply, GetBuffersReply,
+    GetDataReply, GetNameReply, IfPersistReply, InstanceInfoReply, InstanceStatusReply,
+    IsSpilledReply, ListNameReply, LoadReply, MetaIndexReply, PersistReply, PutNameReply,
+    RegisterReply, UnpinReply,
 };
 use crate::protocol::{
     InstanceStatus, Pattern, Payload, Reply, Request, MAP_SIZE_SLACK, PROTOCOL_VERSION,
@@ -644,6 +645,38 @@ impl IpcClient {
     pub fn debug(&self, payload: Value) -> Result<Value> {
         let reply: DebugReply = self.inner.call(&Request::Debug { payload })?;
         Ok(reply.result)
+    }
+
+    /// Spills the blobs of `ids` (objects or blobs) to the instance's `--spill_path` now,
+    /// those no client holds and not pinned (Vineyard's `evict`).
+    pub fn evict(&self, ids: &[ObjectID]) -> Result<()> {
+        self.inner
+            .call::<EvictReply>(&Request::Evict { ids: ids.to_vec() })
+            .map(drop)
+    }
+
+    /// Brings the spilled blobs of `ids` back into memory; with `pin`, they are not spilled
+    /// again until [`IpcClient::unpin`] (Vineyard's `load`).
+    pub fn load(&self, ids: &[ObjectID], pin: bool) -> Result<()> {
+        self.inner
+            .call::<LoadReply>(&Request::Load {
+                ids: ids.to_vec(),
+                pin,
+            })
+            .map(drop)
+    }
+
+    /// Lets the blobs of `ids` be spilled again (Vineyard's `unpin`).
+    pub fn unpin(&self, ids: &[ObjectID]) -> Result<()> {
+        self.inner
+            .call::<UnpinReply>(&Request::Unpin { ids: ids.to_vec() })
+            .map(drop)
+    }
+
+    /// Whether any blob of the object (or the blob) is spilled to disk.
+    pub fn is_spilled(&self, id: ObjectID) -> Result<bool> {
+        let reply: IsSpilledReply = self.inner.call(&Request::IsSpilled { id })?;
+        Ok(reply.is_spilled)
     }
 
     /// Deletes every object and blob of the instance.

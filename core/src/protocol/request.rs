@@ -184,6 +184,31 @@ pub enum Request {
     NewSession,
     /// Close a session socket (not supported).
     DeleteSession,
+    /// Spill the blobs of these objects (or these blobs) to `--spill_path` now, if no client
+    /// holds them and they are not pinned (Vineyard's `evict_request`).
+    Evict {
+        /// Objects or blobs.
+        ids: Vec<ObjectID>,
+    },
+    /// Bring the spilled blobs of these objects back into memory; with `pin`, keep them there
+    /// until unpinned (Vineyard's `load_request`).
+    Load {
+        /// Objects or blobs.
+        ids: Vec<ObjectID>,
+        /// Never spill them until `unpin`.
+        pin: bool,
+    },
+    /// Let the blobs of these objects be spilled again (Vineyard's `unpin_request`).
+    Unpin {
+        /// Objects or blobs.
+        ids: Vec<ObjectID>,
+    },
+    /// Whether any blob of an object (or the blob) is spilled (Vineyard's
+    /// `is_spilled_request`).
+    IsSpilled {
+        /// The object or blob.
+        id: ObjectID,
+    },
     /// A debugging command, echoed back.
     Debug {
         /// The command payload.
@@ -319,6 +344,19 @@ impl Request {
             "exit_request" => Request::Exit,
             "new_session_request" => Request::NewSession,
             "delete_session_request" => Request::DeleteSession,
+            "evict_request" => Request::Evict {
+                ids: fields.ids("ids")?,
+            },
+            "load_request" => Request::Load {
+                ids: fields.ids("ids")?,
+                pin: fields.bool_or("pin", false)?,
+            },
+            "unpin_request" => Request::Unpin {
+                ids: fields.ids("ids")?,
+            },
+            "is_spilled_request" => Request::IsSpilled {
+                id: fields.id("id")?,
+            },
             "debug_command" => Request::Debug {
                 payload: fields.value("debug").cloned().unwrap_or(Value::Null),
             },
@@ -370,6 +408,10 @@ impl Request {
             Request::NewSession => SessionReply::TYPE,
             Request::DeleteSession => DeleteSessionReply::TYPE,
             Request::Debug { .. } => DebugReply::TYPE,
+            Request::Evict { .. } => EvictReply::TYPE,
+            Request::Load { .. } => LoadReply::TYPE,
+            Request::Unpin { .. } => UnpinReply::TYPE,
+            Request::IsSpilled { .. } => IsSpilledReply::TYPE,
         }
     }
 
@@ -476,6 +518,12 @@ impl Request {
             Request::NewSession => json!({"type": "new_session_request", "bulk_store_type": 1}),
             Request::DeleteSession => json!({"type": "delete_session_request"}),
             Request::Debug { payload } => json!({"type": "debug_command", "debug": payload}),
+            Request::Evict { ids } => json!({"type": "evict_request", "ids": ids_json(ids)}),
+            Request::Load { ids, pin } => {
+                json!({"type": "load_request", "ids": ids_json(ids), "pin": pin})
+            }
+            Request::Unpin { ids } => json!({"type": "unpin_request", "ids": ids_json(ids)}),
+            Request::IsSpilled { id } => json!({"type": "is_spilled_request", "id": id.0}),
         }
     }
 }
@@ -560,6 +608,17 @@ mod tests {
             },
             Request::ReserveIds { count: 256 },
             Request::MetaIndex,
+            Request::Evict {
+                ids: vec![ObjectID(4)],
+            },
+            Request::Load {
+                ids: vec![ObjectID(4), ObjectID(1 << 63 | 2)],
+                pin: true,
+            },
+            Request::Unpin {
+                ids: vec![ObjectID(4)],
+            },
+            Request::IsSpilled { id: ObjectID(6) },
             Request::PutBlob {
                 id: ObjectID(1 << 63 | 5),
                 data: vec![0, 1, 254, 255],

@@ -3,14 +3,18 @@
 use std::ffi::OsString;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
-use super::config::{DEFAULT_MAX_REQUEST_MEMORY, DEFAULT_MAX_REQUEST_SIZE};
+use super::config::{
+    DEFAULT_MAX_REQUEST_MEMORY, DEFAULT_MAX_REQUEST_SIZE, DEFAULT_SPILL_LOWER_RATE,
+    DEFAULT_SPILL_UPPER_RATE,
+};
 use super::rpc::{
     bind_rpc, RpcOptions, RpcService, DEFAULT_RPC_MAX_COLUMNS, DEFAULT_RPC_MAX_MESSAGE_SIZE,
 };
-use super::{MetaBackend, Server, ServerConfig};
+use super::{MetaBackend, Restorer, Server, ServerConfig};
 use crate::size::parse_size;
 use crate::table::Limits;
 
@@ -102,9 +106,21 @@ struct Flags {
     /// PEM private key of --rpc_tls_cert.
     #[arg(long = "rpc_tls_key", alias = "rpc-tls-key", requires = "rpc_tls_cert")]
     rpc_tls_key: Option<PathBuf>,
-    /// Directory for spilling cold blobs (not implemented yet).
+    /// Directory for spilling cold blobs when memory runs short (none: spilling is off).
     #[arg(long = "spill_path", alias = "spill-path")]
     spill_path: Option<PathBuf>,
+    /// Spilling goes on until memory use is under this share of --size.
+    #[arg(long = "spill_lower_rate", alias = "spill-lower-rate",
+          default_value_t = DEFAULT_SPILL_LOWER_RATE, value_parser = rate)]
+    spill_lower_rate: f64,
+    /// Memory use above this share of --size starts spilling cold blobs.
+    #[arg(long = "spill_upper_rate", alias = "spill-upper-rate",
+          default_value_t = DEFAULT_SPILL_UPPER_RATE, value_parser = rate)]
+    spill_upper_rate: f64,
+    /// Load every object saved at this URL (file://, s3://) at start, names included; the
+    /// socket appears once they are loaded.
+    #[arg(long = "restore_from", alias = "restore-from")]
+    restore_from: Option<String>,
     /// Largest metadata of one object (its own tree, members as links), in bytes or with a
     /// unit (16Mi).
     #[arg(long = "max_object_metadata", alias = "max-object-metadata", value_parser = size,
@@ -138,6 +154,15 @@ struct Flags {
     reserve_memory: bool,
 }
 
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a share of the memory: give a number between 0 and 1, e.g. 0.8"
+        )),
+    }
+}
+
 fn size(text: &str) -> Result<u64, String> {
     parse_size(text).map_err(|error| error.to_string())
 }
@@ -168,6 +193,9 @@ impl Flags {
             etcd_prefix: self.etcd_prefix,
             rpc_socket_port: self.rpc_socket_port,
             spill_path: self.spill_path,
+            spill_lower_rate: self.spill_lower_rate,
+            spill_upper_rate: self.spill_upper_rate,
+            restore_from: self.restore_from,
             reserve_memory: self.reserve_memory,
             socket_mode: self.socket_mode,
             limits: Limits {
@@ -193,6 +221,15 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> i32 {
 pub fn run_with(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     rpc: Option<Box<dyn RpcService>>,
+) -> i32 {
+    run_with_restorer(args, rpc, None)
+}
+
+/// Like [`run_with`], with `restorer` loading a `--restore_from` snapshot at start.
+pub fn run_with_restorer(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    rpc: Option<Box<dyn RpcService>>,
+    restorer: Option<Arc<dyn Restorer>>,
 ) -> i32 {
     let flags = match Flags::try_parse_from(args) {
         Ok(flags) => flags,
@@ -229,7 +266,7 @@ pub fn run_with(
             bind_rpc(service.as_mut(), &options, &mut config)?;
         }
         let shutdown = shutdown_signal();
-        let server = Server::start(config).await?;
+        let server = Server::start(config).await?.with_restorer(restorer);
         server.serve_with(rpc, shutdown).await
     });
     match result {

@@ -45,8 +45,14 @@ pub struct ServerConfig {
     pub rpc_endpoint: Option<String>,
     /// Connections open on that RPC service, counted by it.
     pub rpc_connections: Option<Arc<AtomicUsize>>,
-    /// Where to spill cold blobs (not used yet).
+    /// Where to spill cold blobs (none: spilling is off).
     pub spill_path: Option<PathBuf>,
+    /// Spilling goes on until memory use is under this share of `size` (`--spill_lower_rate`).
+    pub spill_lower_rate: f64,
+    /// Memory use above this share of `size` starts spilling (`--spill_upper_rate`).
+    pub spill_upper_rate: f64,
+    /// A snapshot to load at start (`--restore_from`; see [`crate::server::Restorer`]).
+    pub restore_from: Option<String>,
     /// Fault in all of the shared memory at start-up, in the background.
     pub reserve_memory: bool,
     /// This instance's id.
@@ -59,6 +65,12 @@ pub struct ServerConfig {
     /// request that would go past it is refused instead of buffered.
     pub max_request_memory: u64,
 }
+
+/// Default of `--spill_lower_rate` (Vineyard's).
+pub const DEFAULT_SPILL_LOWER_RATE: f64 = 0.3;
+
+/// Default of `--spill_upper_rate` (Vineyard's).
+pub const DEFAULT_SPILL_UPPER_RATE: f64 = 0.8;
 
 /// Default of `--max_request_size`.
 pub const DEFAULT_MAX_REQUEST_SIZE: u64 = 64 << 20;
@@ -81,6 +93,9 @@ impl ServerConfig {
             rpc_endpoint: None,
             rpc_connections: None,
             spill_path: None,
+            spill_lower_rate: DEFAULT_SPILL_LOWER_RATE,
+            spill_upper_rate: DEFAULT_SPILL_UPPER_RATE,
+            restore_from: None,
             reserve_memory: true,
             instance_id: 0,
             limits: Limits::default(),

@@ -7,13 +7,16 @@ mod connection;
 mod frames;
 mod handler;
 mod progress;
+mod restore;
 pub mod rpc;
 mod socket;
+mod spill;
 
 mod events;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -23,7 +26,9 @@ use tokio::net::UnixListener;
 use tokio::sync::{broadcast, Notify};
 
 pub use config::{MetaBackend, ServerConfig, DEFAULT_SOCKET_MODE};
+pub use restore::Restorer;
 pub use rpc::{RpcOptions, RpcService};
+pub use spill::Spiller;
 
 use crate::cluster::{
     find_or_start_etcd, ClusterEvent, EtcdMetaStore, InstanceInfo, LocalMetaStore, MetaStore,
@@ -50,6 +55,8 @@ pub struct Shared {
     progress: progress::ProgressBoard,
     /// Bytes of large requests being read, against `--max_request_memory`.
     request_memory: Arc<frames::RequestMemory>,
+    /// Spills cold blobs to `--spill_path` (none without it).
+    spill: Option<Arc<Spiller>>,
 }
 
 impl Shared {
@@ -171,8 +178,74 @@ impl Shared {
             .unwrap_or_else(|| "0.0.0.0:0".to_string())
     }
 
+    /// Runs `create` (which allocates `size` bytes, or several sizes) on the table; when
+    /// the store is full and spilling is on, makes room and tries again. Above the upper
+    /// spill rate, spills down to the lower rate before returning.
+    async fn with_room<T>(
+        &self,
+        mut create: impl FnMut(&mut ObjectTable) -> Result<T>,
+    ) -> Result<T> {
+        let Some(spill) = &self.spill else {
+            return create(&mut self.table());
+        };
+        // Each retry follows a round that made room; others may take it first.
+        let mut attempts = 0;
+        let created = loop {
+            let result = create(&mut self.table());
+            match result {
+                Err(Error::NotEnoughMemory { requested, .. }) if attempts < 4 => {
+                    attempts += 1;
+                    spill.make_room(self, requested).await?;
+                }
+                other => break other?,
+            }
+        };
+        if let Err(error) = spill.make_room(self, 0).await {
+            tracing::warn!(%error, "memory use is above --spill_upper_rate");
+        }
+        Ok(created)
+    }
+
+    /// Runs `read` on the table once the blobs `ids` are all in memory (spilled ones are read
+    /// back first).
+    async fn with_blobs_in_memory<T>(
+        &self,
+        ids: &[ObjectID],
+        mut read: impl FnMut(&mut ObjectTable) -> Result<T>,
+    ) -> Result<T> {
+        let Some(spill) = &self.spill else {
+            return read(&mut self.table());
+        };
+        loop {
+            let held = spill.bring_back(self, ids).await?;
+            let mut table = self.table();
+            // A round may have taken blobs this call did not hold meanwhile: look again.
+            if table.not_in_memory(ids).is_empty() {
+                let result = read(&mut table);
+                for id in held {
+                    table.drop_holder(id);
+                }
+                return result;
+            }
+            for id in held {
+                table.drop_holder(id);
+            }
+        }
+    }
+
+    /// The spiller, or the error for requests that need one.
+    fn spiller(&self) -> Result<&Arc<Spiller>> {
+        self.spill.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "spilling is off on this instance: start it with --spill_path DIR to spill \
+                 cold blobs to DIR",
+            )
+        })
+    }
+
     fn status(&self) -> InstanceStatus {
         let table = self.table();
+        let spilled = table.spill_status();
         InstanceStatus {
             instance_id: self.instance_id(),
             deployment: self.cluster.describe(),
@@ -187,6 +260,10 @@ impl Shared {
                 .map_or(0, |open| open.load(Ordering::Relaxed) as u64),
             metadata_usage: table.metadata_usage(),
             metadata_limit: table.metadata_limit(),
+            spilled_bytes: spilled.spilled_bytes,
+            spilled_blobs: spilled.spilled_blobs,
+            spilled_total_bytes: spilled.spilled_total_bytes,
+            reloaded_total_bytes: spilled.reloaded_total_bytes,
         }
     }
 
@@ -214,7 +291,11 @@ impl Shared {
 pub struct Server {
     shared: Arc<Shared>,
     listener: UnixListener,
+    /// Where the listener is bound: the socket, or a private path beside it while a
+    /// `--restore_from` snapshot loads.
+    listening: PathBuf,
     events: broadcast::Receiver<ClusterEvent>,
+    restorer: Option<Arc<dyn Restorer>>,
 }
 
 impl Server {
@@ -266,9 +347,6 @@ impl Server {
                 "--size must be larger than 0, e.g. --size 256Mi",
             ));
         }
-        if let Some(path) = &config.spill_path {
-            tracing::warn!(spill_path = %path.display(), "spilling is not implemented yet; --spill_path is ignored");
-        }
         let arena = Arc::new(Arena::create(config.size).map_err(|error| {
             Error::invalid(format!(
                 "cannot create {} bytes of shared memory: {error}; choose a smaller --size",
@@ -291,8 +369,12 @@ impl Server {
             timestamp: crate::id::now_millis(),
         };
         let instance_id = cluster.join(info).await?;
+        let listening = match config.restore_from {
+            Some(_) => restore::restoring_path(&config.socket),
+            None => config.socket.clone(),
+        };
         // Bound only once joined: a client that finds the socket finds a registered instance.
-        let listener = match socket::bind(&config.socket, config.socket_mode) {
+        let listener = match socket::bind(&listening, config.socket_mode) {
             Ok(listener) => listener,
             Err(error) => {
                 cluster.leave().await;
@@ -301,12 +383,27 @@ impl Server {
         };
         config.instance_id = instance_id;
         let view = cluster.view().await?;
-        let shared = Arc::new(Shared {
-            table: Mutex::new(ObjectTable::with_limits(
+        let mut table = ObjectTable::with_limits(instance_id, arena, config.limits.clone());
+        let spill = match &config.spill_path {
+            Some(path) => match Spiller::open(
+                path,
                 instance_id,
-                arena,
-                config.limits.clone(),
-            )),
+                config.spill_lower_rate,
+                config.spill_upper_rate,
+                &mut table,
+            ) {
+                Ok(spiller) => Some(spiller),
+                Err(error) => {
+                    cluster.leave().await;
+                    let _ = std::fs::remove_file(&listening);
+                    return Err(error);
+                }
+            },
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            table: Mutex::new(table),
+            spill,
             changed: Notify::new(),
             deferred: AtomicUsize::new(0),
             cluster,
@@ -319,8 +416,17 @@ impl Server {
         Ok(Server {
             shared,
             listener,
+            listening,
             events,
+            restorer: None,
         })
+    }
+
+    /// Plugs in what loads a `--restore_from` snapshot (without one, such a server fails to
+    /// start, saying so).
+    pub fn with_restorer(mut self, restorer: Option<Arc<dyn Restorer>>) -> Server {
+        self.restorer = restorer;
+        self
     }
 
     /// The state shared by the connections (for embedding and tests).
@@ -361,23 +467,56 @@ impl Server {
         let Server {
             shared,
             listener,
+            listening,
             events,
+            restorer,
         } = self;
         let started = Instant::now();
-        tracing::info!(
-            socket = %shared.config.socket.display(),
-            size = shared.config.size,
-            instance_id = shared.config.instance_id,
-            metadata = %shared.cluster.describe(),
-            "vineyard is ready"
-        );
+        let ready = || {
+            tracing::info!(
+                socket = %shared.config.socket.display(),
+                size = shared.config.size,
+                instance_id = shared.config.instance_id,
+                metadata = %shared.cluster.describe(),
+                "vineyard is ready"
+            )
+        };
+        let mut restoring = match &shared.config.restore_from {
+            Some(url) => Some(tokio::spawn(restore::run(
+                restorer,
+                listening.clone(),
+                shared.config.socket.clone(),
+                url.clone(),
+            ))),
+            None => {
+                ready();
+                None
+            }
+        };
         let follower = tokio::spawn(events::follow(Arc::clone(&shared), events));
         tokio::pin!(shutdown);
         let mut connections = tokio::task::JoinSet::new();
         let mut acceptor = accept::Acceptor::new(listener)?;
+        let mut outcome = Ok(());
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                restored = async { restoring.as_mut().expect("guarded").await },
+                    if restoring.is_some() =>
+                {
+                    restoring = None;
+                    match restored {
+                        Ok(Ok(())) => ready(),
+                        Ok(Err(error)) => {
+                            outcome = Err(error);
+                            break;
+                        }
+                        Err(error) => {
+                            outcome = Err(Error::invalid(format!("the restore failed: {error}")));
+                            break;
+                        }
+                    }
+                }
                 stream = acceptor.accept() => {
                     connections.spawn(connection::serve(Arc::clone(&shared), stream));
                 }
@@ -387,12 +526,21 @@ impl Server {
         connections.shutdown().await;
         follower.abort();
         shared.cluster.leave().await;
+        if let Some(spill) = &shared.spill {
+            spill.remove_all();
+        }
         let _ = std::fs::remove_file(&shared.config.socket);
+        if listening != shared.config.socket {
+            let _ = std::fs::remove_file(&listening);
+        }
+        if let Some(restore) = restoring {
+            restore.abort();
+        }
         tracing::info!(
             uptime_s = started.elapsed().as_secs(),
             "vineyard stopped; socket removed"
         );
-        Ok(())
+        outcome
     }
 }
 

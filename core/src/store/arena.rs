@@ -78,6 +78,20 @@ impl Arena {
         }
     }
 
+    /// The bytes at `offset .. offset + length`, for writing a sealed blob out.
+    ///
+    /// # Safety
+    /// The range must belong to a sealed blob that stays allocated (held) while the slice
+    /// lives: nothing writes to it meanwhile.
+    pub unsafe fn bytes(&self, offset: u64, length: u64) -> &[u8] {
+        assert!(offset + length <= self.capacity);
+        // SAFETY: within the live mapping (checked above); immutable while the caller's
+        // contract holds.
+        unsafe {
+            std::slice::from_raw_parts(self.mapping.as_ptr().add(offset as usize), length as usize)
+        }
+    }
+
     /// Faults in every page of the arena from a background thread, so that first writes into
     /// fresh memory run at memcpy speed instead of paying a page fault per 4 KiB.
     pub fn prefault_in_background(self: &Arc<Arena>) {

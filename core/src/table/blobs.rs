@@ -50,15 +50,8 @@ impl ObjectTable {
         }
         let offset = self.allocate(size)?;
         let id = self.ids.blob_id();
-        let entry = BlobEntry {
-            offset,
-            size,
-            sealed: false,
-            creator: connection,
-            holders: 0,
-            users: Default::default(),
-            published: false,
-        };
+        let mut entry = BlobEntry::new(offset, size, false, connection);
+        entry.last_use = self.tick();
         let payload = self.payload(id, &entry, true);
         self.blobs.insert(id, entry);
         if let Some(refs) = self.connections.get_mut(&connection) {
@@ -84,18 +77,9 @@ impl ObjectTable {
             return Err(error);
         }
         self.arena.write_fresh(offset, data);
-        self.blobs.insert(
-            id,
-            BlobEntry {
-                offset,
-                size,
-                sealed: true,
-                creator: connection,
-                holders: 0,
-                users: Default::default(),
-                published: false,
-            },
-        );
+        let mut entry = BlobEntry::new(offset, size, true, connection);
+        entry.last_use = self.tick();
+        self.blobs.insert(id, entry);
         self.publish(id);
         Ok(())
     }
@@ -157,7 +141,10 @@ impl ObjectTable {
             return Ok(());
         }
         self.writers_buffer(connection, id, "seal")?;
-        self.blobs.get_mut(&id).expect("checked").sealed = true;
+        let now = self.tick();
+        let entry = self.blobs.get_mut(&id).expect("checked");
+        entry.sealed = true;
+        entry.last_use = now;
         if let Some(refs) = self.connections.get_mut(&connection) {
             refs.unsealed.remove(&id);
         }
@@ -184,6 +171,12 @@ impl ObjectTable {
             };
             if !entry.sealed && !unsafe_read {
                 return Err(Error::ObjectNotSealed { id });
+            }
+            if !entry.in_memory() {
+                // The handlers bring spilled blobs back before they ask (see `spill`).
+                return Err(Error::invalid(format!(
+                    "blob {id} is spilled to disk; load it first (client.load)"
+                )));
             }
             payloads.push(self.payload(id, entry, false));
         }
@@ -222,6 +215,8 @@ impl ObjectTable {
         let Some(entry) = entry else {
             return;
         };
+        self.spill.clock += 1;
+        entry.last_use = self.spill.clock;
         match refs.held.get_mut(&id) {
             Some(count) if counted => *count += 1,
             Some(_) => {}
@@ -249,14 +244,16 @@ impl ObjectTable {
         }
     }
 
-    pub(super) fn drop_holder(&mut self, id: ObjectID) {
+    /// Drops one holder of blob `id` (a connection's, or the spiller's own); a deleted blob
+    /// nobody holds any more is freed.
+    pub fn drop_holder(&mut self, id: ObjectID) {
         if let Some(entry) = self.blobs.get_mut(&id) {
             entry.holders = entry.holders.saturating_sub(1);
         } else if let Some(entry) = self.zombies.get_mut(&id) {
             entry.holders = entry.holders.saturating_sub(1);
             if entry.holders == 0 {
                 let entry = self.zombies.remove(&id).expect("present");
-                self.allocator.free(entry.offset, entry.size);
+                self.release_memory(&entry);
             }
         }
     }
@@ -268,6 +265,7 @@ impl ObjectTable {
         if entry.size == 0 {
             return;
         }
+        self.forget_spill_file(id, &entry);
         let published = entry.published;
         self.zombies.insert(id, entry);
         if published {
@@ -276,7 +274,7 @@ impl ObjectTable {
         }
         if self.zombies[&id].holders == 0 {
             let entry = self.zombies.remove(&id).expect("parked above");
-            self.allocator.free(entry.offset, entry.size);
+            self.release_memory(&entry);
         }
     }
 

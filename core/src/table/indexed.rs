@@ -61,12 +61,12 @@ impl ObjectTable {
                 continue;
             }
             match self.blobs.get(&blob) {
-                Some(entry) if entry.sealed => blobs.push(IndexedBlob {
+                Some(entry) if entry.sealed && entry.in_memory() => blobs.push(IndexedBlob {
                     id: blob.0,
                     offset: entry.offset,
                     size: entry.size,
                 }),
-                // A member on another instance: only the server can answer for it.
+                // A member on another instance, or spilled: only the server can answer for it.
                 _ => return self.withdraw_from_index(id),
             }
         }

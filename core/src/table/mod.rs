@@ -14,11 +14,13 @@ mod objects;
 mod pattern;
 mod remote;
 mod reserved;
+mod spill;
 
 pub use indexed::collect_blob_ids;
 pub use limits::Limits;
 pub use objects::{Created, Deleted};
 pub use reserved::MAX_RESERVED_IDS;
+pub use spill::{ReloadStart, SpillCandidate, SpillStatus};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -46,6 +48,31 @@ struct BlobEntry {
     users: BTreeSet<ObjectID>,
     /// Was in the metadata index: clients may map it without asking (see `indexed`).
     published: bool,
+    /// Where its bytes are (see `spill`): only a blob in memory has a valid `offset`.
+    residence: spill::Residence,
+    /// `load(pin=True)` calls not undone by `unpin`: a pinned blob is never spilled.
+    pins: u32,
+    /// The table's clock when it was last created, sealed or read: spilling takes the least
+    /// recently used first.
+    last_use: u64,
+}
+
+impl BlobEntry {
+    /// A blob in memory at `offset`, created by `creator`.
+    fn new(offset: u64, size: u64, sealed: bool, creator: ConnectionId) -> BlobEntry {
+        BlobEntry {
+            offset,
+            size,
+            sealed,
+            creator,
+            holders: 0,
+            users: Default::default(),
+            published: false,
+            residence: spill::Residence::Memory,
+            pins: 0,
+            last_use: 0,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -105,6 +132,8 @@ pub struct ObjectTable {
     limits: Limits,
     /// Bytes of metadata held: trees of local and remote objects, and names.
     metadata_bytes: u64,
+    /// What is spilled, and where spill files to remove go (see `spill`).
+    spill: spill::SpillState,
 }
 
 impl ObjectTable {
@@ -135,6 +164,7 @@ impl ObjectTable {
             next_connection: 1,
             limits,
             metadata_bytes: 0,
+            spill: spill::SpillState::default(),
         }
     }
 

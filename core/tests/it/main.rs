@@ -15,6 +15,7 @@
 //! - `meta_index`: `get` from the metadata index; memory found there is not reused under it.
 //! - `limits`: metadata per object and in all, names, members, request sizes are bounded.
 //! - `memory`: `NotEnoughMemory` and reuse of freed memory.
+//! - `spill`: a full store spills cold blobs to `--spill_path` and reads them back.
 //! - `ownership`: only a buffer's writer seals, shrinks or drops it; any interleaving keeps
 //!   sealed blobs unchanged.
 //! - `metadata`: trees, members, list, delete rules, persist, names, clear.
@@ -44,4 +45,5 @@ mod read_only;
 mod refcounts;
 mod reserved_ids;
 mod server;
+mod spill;
 mod validation;

@@ -202,8 +202,10 @@ struct World {
 impl World {
     fn new() -> World {
         let arena = Arc::new(Arena::create(ARENA).unwrap());
-        // SAFETY: dup of the arena's read-write fd, owned by the File from here on.
-        let file = unsafe { File::from_raw_fd(libc::dup(arena.write_fd())) };
+        // SAFETY: a duplicate of the arena's read-write fd, owned by the File from here on
+        // (close-on-exec: tests running beside this one start child processes).
+        let file =
+            unsafe { File::from_raw_fd(libc::fcntl(arena.write_fd(), libc::F_DUPFD_CLOEXEC, 0)) };
         // SAFETY: the test is the only writer of the arena besides the table, which writes
         // nothing here (no put_blob).
         let memory = unsafe { MmapMut::map_mut(&file).unwrap() };

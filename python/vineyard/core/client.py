@@ -370,6 +370,84 @@ class IPCClient:
         """Deletes every object and blob of the instance."""
         self._native.clear()
 
+    # -- data that outlives memory ---------------------------------------------------------
+
+    def save(
+        self,
+        object_id: Any,
+        url: str | os.PathLike[str],
+        *,
+        storage_options: dict[str, Any] | None = None,
+        export: str | None = "arrow",
+        progress: Any = None,
+    ) -> dict[str, Any]:
+        """Saves objects (one id, an Object, or a list) with their members to `url`:
+        `file:///dir` (or a path), `s3://bucket/prefix` (AWS settings from the environment or
+        `storage_options`, e.g. `{'endpoint': 'http://127.0.0.1:9000'}`), `memory://name`.
+        Arrow-shaped objects also get an Arrow IPC file (`export=None`: not). `progress`:
+        None draws a bar on a terminal, False nothing, a callable is called with
+        `(done, total)` bytes (returning False stops). Returns what was written."""
+        return _native.save(
+            self._native,
+            as_object_ids(object_id),
+            _url(url),
+            storage_options,
+            export,
+            progress,
+        )
+
+    def save_all(
+        self,
+        url: str | os.PathLike[str],
+        *,
+        storage_options: dict[str, Any] | None = None,
+        export: str | None = "arrow",
+        progress: Any = None,
+    ) -> dict[str, Any]:
+        """Saves every object of this instance (with members and names) to `url`; an
+        instance started with `--restore_from URL` loads them all back."""
+        return _native.save_all(self._native, _url(url), storage_options, export, progress)
+
+    def load(
+        self,
+        target: Any,
+        pin: bool = False,
+        *,
+        name: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        progress: Any = None,
+    ) -> Any:
+        """Two calls in one name:
+
+        - `load(url, name=None)`: loads what `save`/`save_all` wrote at `url` (a string or a
+          path) and returns the new id (a list of ids if the save holds several); the saved
+          names come back, or `name` names the one object loaded. A load that fails deletes
+          everything it created.
+        - `load(object_ids, pin=False)`: Vineyard's `load`, bringing the spilled blobs of
+          objects back into memory (pinned there with `pin` until `unpin`).
+        """
+        if isinstance(target, os.PathLike) or (
+            isinstance(target, str) and not _OBJECT_ID.match(target)
+        ):
+            loaded = _native.load(self._native, _url(target), name, storage_options, progress)
+            objects = loaded["objects"]
+            return objects[0] if len(objects) == 1 else objects
+        _native.load_spilled(self._native, as_object_ids(target), pin)
+        return None
+
+    def evict(self, objects: Any) -> None:
+        """Vineyard's `evict`: spills the objects' blobs that no client holds and that are
+        not pinned to the instance's `--spill_path`."""
+        _native.evict(self._native, as_object_ids(objects))
+
+    def unpin(self, objects: Any) -> None:
+        """Vineyard's `unpin`: the objects' blobs may be spilled again."""
+        _native.unpin(self._native, as_object_ids(objects))
+
+    def is_spilled(self, object_id: Any) -> bool:
+        """Whether a blob of the object is spilled to disk."""
+        return _native.is_spilled(self._native, as_object_id(object_id))
+
     def debug(self, debug: Any) -> Any:
         """Vineyard's debug command: the instance echoes `debug` (`{"raise": code}` makes it
         fail with that status code)."""
@@ -387,6 +465,16 @@ class IPCClient:
 
 
 Client = IPCClient
+
+_OBJECT_ID = re.compile(r"^o[0-9a-f]{16}$")
+
+
+def _url(url: str | os.PathLike[str]) -> str:
+    """A URL for a save: schemes as given, paths as absolute `file://` URLs."""
+    text = os.fspath(url)
+    if "://" in text:
+        return text
+    return "file://" + os.path.abspath(text)
 
 
 def _collect_blobs(

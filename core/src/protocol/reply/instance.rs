@@ -71,6 +71,18 @@ pub struct InstanceStatus {
     /// The most metadata it holds (`--max_metadata`; ours).
     #[serde(default)]
     pub metadata_limit: u64,
+    /// Bytes of blobs spilled to `--spill_path` (ours: 0 from a server that does not say).
+    #[serde(default)]
+    pub spilled_bytes: u64,
+    /// Blobs spilled to `--spill_path` (ours).
+    #[serde(default)]
+    pub spilled_blobs: u64,
+    /// Bytes written to `--spill_path` since start (ours).
+    #[serde(default)]
+    pub spilled_total_bytes: u64,
+    /// Bytes read back from `--spill_path` since start (ours).
+    #[serde(default)]
+    pub reloaded_total_bytes: u64,
 }
 
 /// `instance_status_reply`.

@@ -12,6 +12,7 @@
 //! - [`objects`]: metadata trees: create, get, list, delete, exists, persist.
 //! - [`names`]: put, get, list and drop names.
 //! - [`instance`]: register, status, cluster view, clear, memory trim, debug.
+//! - [`spill`]: evict, load, unpin and is_spilled (Vineyard's spilling requests).
 //! - [`extensions`]: our own requests (reserved ids, small blobs in the request, the metadata
 //!   index), negotiated at register.
 //! - [`wire`]: serde helpers for Vineyard's spelling of ids and optional maps.
@@ -21,6 +22,7 @@ pub mod extensions;
 pub mod instance;
 pub mod names;
 pub mod objects;
+pub mod spill;
 pub mod wire;
 
 use serde::de::DeserializeOwned;
@@ -44,6 +46,7 @@ pub use objects::{
     CreateDataReply, CreateDatasReply, DelDataReply, DelDataWithFeedbacksReply, ExistsReply,
     GetDataReply, IfPersistReply, PersistReply,
 };
+pub use spill::{EvictReply, IsSpilledReply, LoadReply, UnpinReply};
 
 /// A reply message: its fields, and the `type` that names it on the wire.
 pub trait Reply: Serialize + DeserializeOwned {
@@ -108,6 +111,9 @@ pub struct ErrorReply {
     /// `NotEnoughMemory`: the largest free range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<u64>,
+    /// `NotEnoughMemory` after spilling failed: why (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The object an error is about.
     #[serde(
         default,
@@ -133,6 +139,15 @@ impl ErrorReply {
                 reply.requested = Some(*requested);
                 reply.available = Some(*available);
             }
+            Error::SpillFailed {
+                requested,
+                available,
+                reason,
+            } => {
+                reply.requested = Some(*requested);
+                reply.available = Some(*available);
+                reply.reason = Some(reason.clone());
+            }
             Error::ObjectNotExists { id } | Error::ObjectNotSealed { id } => {
                 reply.object_id = Some(*id);
             }
@@ -145,6 +160,15 @@ impl ErrorReply {
     pub fn into_error(self) -> Error {
         let code = Code::from_i64(self.code);
         match (code, self.requested, self.available, self.object_id) {
+            (Code::NotEnoughMemory, Some(requested), Some(available), _)
+                if self.reason.is_some() =>
+            {
+                Error::SpillFailed {
+                    requested,
+                    available,
+                    reason: self.reason.unwrap_or_default(),
+                }
+            }
             (Code::NotEnoughMemory, Some(requested), Some(available), _) => {
                 Error::NotEnoughMemory {
                     requested,
@@ -173,6 +197,10 @@ impl ErrorReply {
                     .to_string(),
                 requested: message.get("requested").and_then(Value::as_u64),
                 available: message.get("available").and_then(Value::as_u64),
+                reason: message
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 object_id: message
                     .get("object_id")
                     .and_then(Value::as_u64)
@@ -265,6 +293,19 @@ mod tests {
                 available: 3
             })
         ));
+        let spill = Error::SpillFailed {
+            requested: 10,
+            available: 3,
+            reason: "No space left on device".into(),
+        };
+        let Value::Object(message) = serde_json::to_value(ErrorReply::of(&spill)).unwrap() else {
+            panic!("an object")
+        };
+        let decoded = decode::<SealReply>(message).unwrap_err();
+        assert!(
+            matches!(&decoded, Error::SpillFailed { reason, .. } if reason.contains("No space")),
+            "the reason survives the wire: {decoded:?}"
+        );
         let Value::Object(message) = encode(&SealReply {}) else {
             panic!("an object")
         };

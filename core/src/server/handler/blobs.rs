@@ -11,12 +11,19 @@ use crate::protocol::reply::{
 use crate::protocol::Request;
 use crate::server::Shared;
 
-/// Handles the requests of this family.
-pub(super) fn handle(shared: &Shared, session: &mut Session, request: &Request) -> Result<Outcome> {
+/// Handles the requests of this family. Creates make room by spilling, and reads bring
+/// spilled blobs back, when the instance spills (see `server::spill`).
+pub(super) async fn handle(
+    shared: &Shared,
+    session: &mut Session,
+    request: &Request,
+) -> Result<Outcome> {
     let connection = session.connection;
     Ok(match request {
         Request::CreateBuffer { size } => {
-            let payload = shared.table().create_buffer(connection, *size)?;
+            let payload = shared
+                .with_room(|table| table.create_buffer(connection, *size))
+                .await?;
             let fds = session.new_fds([&payload]);
             let reply = CreateBufferReply {
                 id: payload.id(),
@@ -26,7 +33,9 @@ pub(super) fn handle(shared: &Shared, session: &mut Session, request: &Request) 
             Outcome::with_fds(&reply, fds)
         }
         Request::CreateBuffers { sizes } => {
-            let payloads = shared.table().create_buffers(connection, sizes)?;
+            let payloads = shared
+                .with_room(|table| table.create_buffers(connection, sizes))
+                .await?;
             let fds: Vec<i32> = session
                 .new_fds(&payloads)
                 .into_iter()
@@ -45,7 +54,11 @@ pub(super) fn handle(shared: &Shared, session: &mut Session, request: &Request) 
             Outcome::reply(&SealReply {})
         }
         Request::GetBuffers { ids, unsafe_read } => {
-            let payloads = shared.table().get_buffers(connection, ids, *unsafe_read)?;
+            let payloads = shared
+                .with_blobs_in_memory(ids, |table| {
+                    table.get_buffers(connection, ids, *unsafe_read)
+                })
+                .await?;
             let fds = session.new_fds(&payloads);
             Outcome::with_fds(&GetBuffersReply::new(payloads, fds.clone()), fds)
         }

@@ -8,11 +8,17 @@ use crate::protocol::Request;
 use crate::server::Shared;
 
 /// Handles the requests of this family.
-pub(super) fn handle(shared: &Shared, session: &mut Session, request: &Request) -> Result<Outcome> {
+pub(super) async fn handle(
+    shared: &Shared,
+    session: &mut Session,
+    request: &Request,
+) -> Result<Outcome> {
     let connection = session.connection;
     Ok(match request {
         Request::PutBlob { id, data } => {
-            shared.table().put_blob(connection, *id, data)?;
+            shared
+                .with_room(|table| table.put_blob(connection, *id, data))
+                .await?;
             Outcome::reply(&PutBlobReply { id: *id })
         }
         Request::MetaIndex => {

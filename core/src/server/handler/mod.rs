@@ -7,6 +7,7 @@
 //! - `objects`: create, get, list, delete, exists and persist metadata trees.
 //! - `names`: put, get, list and drop names.
 //! - `instance`: register, status, the cluster view, clear, memory trim, sessions, debug.
+//! - `spill`: evict, load, unpin and is_spilled (Vineyard's spilling requests).
 //! - `extensions`: our own requests (reserved ids, small blobs in the request, the metadata
 //!   index).
 
@@ -15,6 +16,7 @@ mod extensions;
 mod instance;
 mod names;
 mod objects;
+mod spill;
 
 use std::collections::HashSet;
 
@@ -123,7 +125,7 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
         | Request::DropBuffer { .. }
         | Request::ShrinkBuffer { .. }
         | Request::IncreaseReferenceCount { .. }
-        | Request::Release { .. } => blobs::handle(shared, session, request),
+        | Request::Release { .. } => blobs::handle(shared, session, request).await,
         Request::CreateData { .. }
         | Request::GetData { .. }
         | Request::ListData { .. }
@@ -136,8 +138,12 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
         | Request::ListName { .. }
         | Request::DropName { .. } => names::handle(shared, request).await,
         Request::PutBlob { .. } | Request::MetaIndex | Request::ReserveIds { .. } => {
-            extensions::handle(shared, session, request)
+            extensions::handle(shared, session, request).await
         }
+        Request::Evict { .. }
+        | Request::Load { .. }
+        | Request::Unpin { .. }
+        | Request::IsSpilled { .. } => spill::handle(shared, request).await,
         Request::Register { .. }
         | Request::InstanceStatus
         | Request::ClusterMeta

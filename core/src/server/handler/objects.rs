@@ -2,6 +2,7 @@
 
 use super::{Outcome, Session};
 use crate::error::Result;
+use crate::id::ObjectID;
 use crate::protocol::reply::{
     CreateDataReply, CreateDatasReply, DelDataReply, DelDataWithFeedbacksReply, ExistsReply,
     GetDataReply, IfPersistReply, PersistReply,
@@ -9,6 +10,17 @@ use crate::protocol::reply::{
 use crate::protocol::Request;
 use crate::server::Shared;
 use crate::table::collect_blob_ids;
+
+/// The blob ids in `content`'s trees, sorted, each once.
+fn blobs_of(content: &serde_json::Map<String, serde_json::Value>) -> Vec<ObjectID> {
+    let mut blob_ids = Vec::new();
+    for tree in content.values() {
+        collect_blob_ids(tree, &mut blob_ids);
+    }
+    blob_ids.sort_unstable();
+    blob_ids.dedup();
+    blob_ids
+}
 
 /// Handles the requests of this family.
 pub(super) async fn handle(
@@ -48,8 +60,7 @@ pub(super) async fn handle(
             if *sync_remote {
                 shared.fetch_missing(ids).await;
             }
-            let mut table = shared.table();
-            let content = table.get_data(ids);
+            let content = shared.table().get_data(ids);
             if *wait && content.len() < ids.len() {
                 return Ok(Outcome::NotYet);
             }
@@ -59,14 +70,28 @@ pub(super) async fn handle(
                     ..GetDataReply::default()
                 }));
             }
-            let mut blob_ids = Vec::new();
-            for tree in content.values() {
-                collect_blob_ids(tree, &mut blob_ids);
-            }
-            blob_ids.sort_unstable();
-            blob_ids.dedup();
-            let payloads = table.get_buffers(connection, &blob_ids, false)?;
-            drop(table);
+            // Spilled blobs are read back without the table's lock held, so the trees and their
+            // blobs are taken again together under it: an object deleted meanwhile is left out
+            // whole, never returned without its blobs.
+            let mut wanted = blobs_of(&content);
+            let (content, payloads) = loop {
+                let found = shared
+                    .with_blobs_in_memory(&wanted, |table| {
+                        let content = table.get_data(ids);
+                        let now = blobs_of(&content);
+                        if now.iter().any(|id| wanted.binary_search(id).is_err()) {
+                            // Objects appeared meanwhile: bring their blobs in first.
+                            return Ok(Err(now));
+                        }
+                        let payloads = table.get_buffers(connection, &now, false)?;
+                        Ok(Ok((content, payloads)))
+                    })
+                    .await?;
+                match found {
+                    Ok(found) => break found,
+                    Err(now) => wanted = now,
+                }
+            };
             let fds = session.new_fds(&payloads);
             let reply = GetDataReply {
                 content,

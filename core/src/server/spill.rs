@@ -1,0 +1,390 @@
+//! Spilling: with `--spill_path DIR`, a create that does not fit, or memory use above
+//! `--spill_upper_rate`, writes sealed blobs nobody holds to DIR (least recently used first)
+//! until use is under `--spill_lower_rate` and the create fits; a request for a spilled blob
+//! reads it back first. The table decides what may move and keeps readers safe (see
+//! `table::spill`); this module does the I/O, through object_store's local file system, never
+//! under the table's lock.
+//!
+//! Each instance spills into a directory of its own inside DIR, removed when it stops; a
+//! blob's file is removed when the blob is deleted or read back.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt, PutPayload};
+use tokio::sync::{mpsc, Mutex, Notify};
+
+use super::Shared;
+use crate::error::{Error, Result};
+use crate::id::{InstanceID, ObjectID};
+use crate::store::Arena;
+use crate::table::{ObjectTable, ReloadStart, SpillCandidate};
+
+/// Spill files written at once.
+const PARALLEL_WRITES: usize = 4;
+
+/// Rounds one `make_room` runs at most (each spills what the table offers; blobs a reader
+/// took meanwhile stay, so a round can free less than planned).
+const MAX_ROUNDS: usize = 64;
+
+/// How long a request waits for another's reload of the same blob before looking again.
+const BUSY_WAIT: Duration = Duration::from_millis(20);
+
+/// The spill directory of one instance and the rates that drive it.
+pub struct Spiller {
+    dir: PathBuf,
+    store: Arc<LocalFileSystem>,
+    lower_rate: f64,
+    upper_rate: f64,
+    /// One spill round at a time: the others wait and then find the room made.
+    round: Mutex<()>,
+    /// Woken when a spill or reload ends (requests waiting for a busy blob look again).
+    settled: Notify,
+}
+
+/// A sealed blob's bytes in the arena, held by the spiller while they are written out.
+struct ArenaBytes {
+    arena: Arc<Arena>,
+    offset: u64,
+    size: u64,
+}
+
+impl AsRef<[u8]> for ArenaBytes {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the blob is sealed (immutable) and held by the spiller (the table parks its
+        // memory instead of freeing it) until `finish_spill`, after this value is dropped.
+        unsafe { self.arena.bytes(self.offset, self.size) }
+    }
+}
+
+fn file_name(id: ObjectID) -> StorePath {
+    StorePath::from(id.to_string())
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
+impl Spiller {
+    /// Creates the instance's spill directory inside `spill_path`; removal requests of spill
+    /// files are read from the table's channel by a task of its own.
+    pub(super) fn open(
+        spill_path: &Path,
+        instance_id: InstanceID,
+        lower_rate: f64,
+        upper_rate: f64,
+        table: &mut ObjectTable,
+    ) -> Result<Arc<Spiller>> {
+        if lower_rate > upper_rate {
+            return Err(Error::invalid(format!(
+                "--spill_lower_rate {lower_rate} is above --spill_upper_rate {upper_rate}; \
+                 spilling stops at the lower rate, so it must be the smaller one"
+            )));
+        }
+        let dir = spill_path.join(format!(
+            "vineyard-spill-{instance_id}-{}",
+            std::process::id()
+        ));
+        let unusable = |error: &dyn std::fmt::Display| {
+            Error::invalid(format!(
+                "cannot use --spill_path {}: {error}; give a writable directory",
+                spill_path.display()
+            ))
+        };
+        std::fs::create_dir_all(&dir).map_err(|error| unusable(&error))?;
+        let store = Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(|e| unusable(&e))?);
+        let (removals, mut removed) = mpsc::unbounded_channel::<ObjectID>();
+        table.set_spill_removals(removals);
+        let remover = Arc::clone(&store);
+        tokio::spawn(async move {
+            while let Some(id) = removed.recv().await {
+                match remover.delete(&file_name(id)).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(error) => tracing::warn!(%id, %error, "cannot remove a spill file"),
+                }
+            }
+        });
+        tracing::info!(dir = %dir.display(), lower_rate, upper_rate, "spilling cold blobs");
+        Ok(Arc::new(Spiller {
+            dir,
+            store,
+            lower_rate,
+            upper_rate,
+            round: Mutex::new(()),
+            settled: Notify::new(),
+        }))
+    }
+
+    /// The instance's own spill directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Removes the spill directory (at stop).
+    pub(super) fn remove_all(&self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.dir) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %self.dir.display(), %error, "cannot remove the spill directory");
+            }
+        }
+    }
+
+    /// Spills until a blob of `needed` bytes fits and, if memory use is above the upper rate,
+    /// until it is under the lower rate. Fails with `SpillFailed` (saying why) when that
+    /// cannot be done.
+    pub(super) async fn make_room(&self, shared: &Shared, needed: u64) -> Result<()> {
+        let _round = self.round.lock().await;
+        let mut failure: Option<String> = None;
+        let mut spilled_down = false;
+        for _ in 0..MAX_ROUNDS {
+            let candidates = {
+                let mut table = shared.table();
+                let capacity = table.memory_limit();
+                if needed > capacity {
+                    return Err(Error::NotEnoughMemory {
+                        requested: needed,
+                        available: table.largest_free_range(),
+                    });
+                }
+                let used = table.memory_usage();
+                let fits = table.largest_free_range() >= needed;
+                let over = used > (self.upper_rate * capacity as f64) as u64;
+                if fits && (!over || spilled_down) {
+                    return Ok(());
+                }
+                let available = table.largest_free_range();
+                if let Some(reason) = failure {
+                    return if fits {
+                        Ok(())
+                    } else {
+                        Err(spill_failed(needed, available, reason))
+                    };
+                }
+                let lower = (self.lower_rate * capacity as f64) as u64;
+                let want = used.saturating_sub(lower).max(needed);
+                let candidates = table.choose_spill(want, None);
+                if candidates.is_empty() {
+                    return if fits {
+                        Ok(())
+                    } else {
+                        Err(spill_failed(
+                            needed,
+                            available,
+                            "every blob in memory is held by a client, pinned, or not sealed \
+                             yet; release or delete objects"
+                                .into(),
+                        ))
+                    };
+                }
+                candidates
+            };
+            spilled_down = true;
+            failure = self.spill(shared, candidates).await;
+        }
+        let table = shared.table();
+        if table.largest_free_range() >= needed {
+            Ok(())
+        } else {
+            Err(spill_failed(
+                needed,
+                table.largest_free_range(),
+                "blobs kept being read while they were spilled".into(),
+            ))
+        }
+    }
+
+    /// Spills the blobs of `ids` (objects or blobs) that nobody holds and that are not
+    /// pinned (Vineyard's `evict`).
+    pub(super) async fn evict(&self, shared: &Shared, ids: &[ObjectID]) -> Result<()> {
+        let _round = self.round.lock().await;
+        let candidates = {
+            let mut table = shared.table();
+            let blobs = table.blobs_of(ids);
+            table.choose_spill(0, Some(&blobs))
+        };
+        match self.spill(shared, candidates).await {
+            None => Ok(()),
+            Some(reason) => Err(Error::Io(std::io::Error::other(format!(
+                "cannot spill to {}: {reason}",
+                self.dir.display()
+            )))),
+        }
+    }
+
+    /// Writes the candidates out and ends their spills; the first write error, if any.
+    async fn spill(&self, shared: &Shared, candidates: Vec<SpillCandidate>) -> Option<String> {
+        let started = Instant::now();
+        let arena = Arc::clone(shared.table().arena());
+        let results: Vec<(SpillCandidate, object_store::Result<()>)> =
+            futures::stream::iter(candidates)
+                .map(|candidate| {
+                    let payload = PutPayload::from(Bytes::from_owner(ArenaBytes {
+                        arena: Arc::clone(&arena),
+                        offset: candidate.offset,
+                        size: candidate.size,
+                    }));
+                    let store = Arc::clone(&self.store);
+                    async move {
+                        let written = store.put(&file_name(candidate.id), payload).await.map(drop);
+                        (candidate, written)
+                    }
+                })
+                .buffer_unordered(PARALLEL_WRITES)
+                .collect()
+                .await;
+        let mut failure = None;
+        let (mut count, mut bytes) = (0u64, 0u64);
+        let status = {
+            let mut table = shared.table();
+            for (candidate, written) in &results {
+                if let Err(error) = written {
+                    failure.get_or_insert_with(|| describe(error));
+                }
+                if table.finish_spill(candidate.id, written.is_ok()) {
+                    count += 1;
+                    bytes += candidate.size;
+                }
+            }
+            (table.spill_status(), table.memory_usage())
+        };
+        for (candidate, written) in &results {
+            if written.is_err() {
+                // A partial file of a failed write must not stay (nor fill the disk).
+                let _ = self.store.delete(&file_name(candidate.id)).await;
+            }
+        }
+        self.settled.notify_waiters();
+        if count > 0 {
+            tracing::info!(
+                blobs = count,
+                mib = format_args!("{:.1}", mib(bytes)),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                spilled_mib = format_args!("{:.1}", mib(status.0.spilled_bytes)),
+                in_memory_mib = format_args!("{:.1}", mib(status.1)),
+                dir = %self.dir.display(),
+                "spilled cold blobs"
+            );
+        }
+        if let Some(reason) = &failure {
+            tracing::warn!(dir = %self.dir.display(), %reason, "spilling failed");
+        }
+        failure
+    }
+
+    /// Makes sure the blobs `ids` are in memory, reading spilled ones back (and making room
+    /// for them). Returns the blobs it read back, which the caller holds and lets go of with
+    /// `drop_holder` once its own hold is taken.
+    pub(super) async fn bring_back(
+        &self,
+        shared: &Shared,
+        ids: &[ObjectID],
+    ) -> Result<Vec<ObjectID>> {
+        let mut held = Vec::new();
+        loop {
+            let pending = shared.table().not_in_memory(ids);
+            if pending.is_empty() {
+                return Ok(held);
+            }
+            for id in pending {
+                match self.reload(shared, id).await {
+                    Ok(true) => held.push(id),
+                    Ok(false) => {}
+                    Err(error) => {
+                        let mut table = shared.table();
+                        for id in held {
+                            table.drop_holder(id);
+                        }
+                        return Err(error);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads one spilled blob back; true if this call did (and so holds it), false if it was
+    /// in memory already or another request is moving it (wait, then look again).
+    async fn reload(&self, shared: &Shared, id: ObjectID) -> Result<bool> {
+        let (offset, size) = loop {
+            let started = shared.table().start_reload(id);
+            match started {
+                Ok(ReloadStart::Read { offset, size }) => break (offset, size),
+                Ok(ReloadStart::Resident) => return Ok(false),
+                Ok(ReloadStart::Busy) => {
+                    let _ = tokio::time::timeout(BUSY_WAIT, self.settled.notified()).await;
+                    return Ok(false);
+                }
+                Err(Error::NotEnoughMemory { requested, .. }) => {
+                    self.make_room(shared, requested).await?
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        let read = self.read(id, size).await;
+        let arena = Arc::clone(shared.table().arena());
+        if let Ok(bytes) = &read {
+            // The range is this reload's alone until `finish_reload` publishes it.
+            arena.write_fresh(offset, bytes);
+        }
+        shared.table().finish_reload(id, read.is_ok());
+        self.settled.notify_waiters();
+        match read {
+            Ok(_) => Ok(true),
+            Err(reason) => {
+                tracing::warn!(%id, %reason, "a spilled blob cannot be read back");
+                Err(Error::SpilledBlobLost {
+                    id,
+                    path: self.dir.join(id.to_string()),
+                    reason,
+                })
+            }
+        }
+    }
+
+    async fn read(&self, id: ObjectID, size: u64) -> std::result::Result<Bytes, String> {
+        let got = self
+            .store
+            .get(&file_name(id))
+            .await
+            .map_err(|error| describe(&error))?;
+        let bytes = got.bytes().await.map_err(|error| describe(&error))?;
+        if bytes.len() as u64 != size {
+            return Err(format!(
+                "the file holds {} bytes, the blob {size}",
+                bytes.len()
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+fn spill_failed(requested: u64, available: u64, reason: String) -> Error {
+    Error::SpillFailed {
+        requested,
+        available,
+        reason,
+    }
+}
+
+/// An object_store error in a few words (its source, e.g. "No space left on device", last).
+fn describe(error: &object_store::Error) -> String {
+    match error {
+        object_store::Error::NotFound { .. } => "the file is missing".into(),
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !text.contains(&cause_text) {
+                    text = format!("{text}: {cause_text}");
+                }
+                source = cause.source();
+            }
+            text
+        }
+    }
+}

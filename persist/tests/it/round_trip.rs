@@ -1,0 +1,175 @@
+//! Saves and loads that work: into the same and another instance, through memory and files.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, StringArray};
+use arrow::record_batch::RecordBatch;
+use vineyard_core::{IpcClient, ObjectID, ObjectMeta};
+use vineyard_persist::{load, save, save_all, ExportFormat, LoadOptions, SaveOptions};
+use vineyard_test_harness::TestServer;
+
+pub fn batch(rows: i64) -> RecordBatch {
+    let numbers = Int64Array::from_iter_values(0..rows);
+    let words = StringArray::from_iter_values((0..rows).map(|row| format!("row {row}")));
+    RecordBatch::try_from_iter([("n", Arc::new(numbers) as _), ("w", Arc::new(words) as _)])
+        .unwrap()
+}
+
+pub fn resolve_batch(client: &IpcClient, id: ObjectID) -> RecordBatch {
+    let meta = client.get_metadata(id).unwrap();
+    let (schema, batches) =
+        vineyard_resolvers::to_record_batches(vineyard_resolvers::resolve(client, &meta).unwrap())
+            .unwrap();
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+#[test]
+fn a_record_batch_and_a_blob_come_back_in_another_instance_with_their_names() {
+    let source = TestServer::start();
+    let client = source.client();
+    let table = vineyard_builders::put_record_batch(&client, &batch(1000))
+        .unwrap()
+        .id()
+        .unwrap();
+    client.persist(table).unwrap();
+    client.put_name(table, "numbers").unwrap();
+    let blob = client.put_bytes(b"a blob on its own").unwrap();
+    let url = "memory://round-trip";
+    let saved = save(&client, &[table, blob], url, &SaveOptions::default()).unwrap();
+    assert_eq!(saved.objects, vec![table, blob]);
+    assert!(saved.blobs >= 3, "{saved:?}");
+    assert_eq!(
+        saved.exports.len(),
+        1,
+        "the batch gets an Arrow file: {saved:?}"
+    );
+
+    let target = TestServer::start();
+    let other = target.client();
+    let loaded = load(&other, url, &LoadOptions::default()).unwrap();
+    assert_eq!(loaded.objects.len(), 2);
+    assert_eq!(
+        loaded.names,
+        vec![("numbers".to_string(), loaded.objects[0])]
+    );
+    assert_eq!(other.get_name("numbers", false).unwrap(), loaded.objects[0]);
+    assert!(other.is_persisted(loaded.objects[0]).unwrap());
+    assert_eq!(resolve_batch(&other, loaded.objects[0]), batch(1000));
+    assert_eq!(
+        &other.get_blob(loaded.objects[1]).unwrap()[..],
+        b"a blob on its own"
+    );
+
+    // Loaded again beside itself, under a name of its own.
+    let named = LoadOptions {
+        name: Some("again".into()),
+        ..LoadOptions::default()
+    };
+    let error = load(&other, url, &named).unwrap_err().to_string();
+    assert!(error.contains("holds 2 objects"), "{error}");
+    let one = "memory://one-object";
+    save(&client, &[table], one, &SaveOptions::default()).unwrap();
+    let again = load(&other, one, &named).unwrap();
+    assert_ne!(again.objects[0], loaded.objects[0]);
+    assert_eq!(other.get_name("again", false).unwrap(), again.objects[0]);
+}
+
+#[test]
+fn files_hold_blobs_a_manifest_and_an_arrow_file_other_tools_read() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = vineyard_builders::put_record_batch(&client, &batch(50_000))
+        .unwrap()
+        .id()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/snap", dir.path().display());
+    let heard = Arc::new(AtomicU64::new(0));
+    let sink = Arc::clone(&heard);
+    let options = SaveOptions {
+        progress: Some(Arc::new(move |done, total| {
+            assert!(done <= total);
+            sink.store(done, Ordering::Relaxed);
+            true
+        })),
+        ..SaveOptions::default()
+    };
+    let saved = save(&client, &[table], &url, &options).unwrap();
+    assert_eq!(
+        heard.load(Ordering::Relaxed),
+        saved.bytes,
+        "the last report is the total"
+    );
+    let snap = dir.path().join("snap");
+    assert!(snap.join("manifest.json").is_file());
+    assert_eq!(
+        std::fs::read_dir(snap.join("blobs")).unwrap().count(),
+        saved.blobs
+    );
+    let file = std::fs::File::open(snap.join(&saved.exports[0])).unwrap();
+    let reader = arrow::ipc::reader::FileReader::try_new(file, None).unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    assert_eq!(
+        arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap(),
+        batch(50_000)
+    );
+    let no_export = SaveOptions {
+        export: ExportFormat::None,
+        ..SaveOptions::default()
+    };
+    let url_plain = format!("file://{}/plain", dir.path().display());
+    assert!(save(&client, &[table], &url_plain, &no_export)
+        .unwrap()
+        .exports
+        .is_empty());
+    client.delete(&[table], false, true).unwrap();
+    let loaded = load(&client, &url, &LoadOptions::default()).unwrap();
+    assert_eq!(resolve_batch(&client, loaded.objects[0]), batch(50_000));
+}
+
+#[test]
+fn save_all_and_a_restore_rebuild_an_instance() {
+    let server = TestServer::start();
+    let client = server.client();
+    let mut ids = Vec::new();
+    for part in 0..3 {
+        let blob = client.put_bytes(&vec![part as u8; 1 << 16]).unwrap();
+        let mut meta = ObjectMeta::with_typename("test::Part");
+        meta.insert("part", part);
+        meta.add_member("buffer_", client.get_metadata(blob).unwrap());
+        let part_meta = client.create_metadata(&meta).unwrap();
+        ids.push(part_meta.id().unwrap());
+    }
+    // A parent whose members are the parts: save_all saves it (with them) once.
+    let mut parent = ObjectMeta::with_typename("test::Parts");
+    for (index, id) in ids.iter().enumerate() {
+        parent.add_member(&format!("part_{index}"), client.get_metadata(*id).unwrap());
+    }
+    let parent = client.create_metadata(&parent).unwrap().id().unwrap();
+    client.persist(parent).unwrap();
+    client.put_name(parent, "all-parts").unwrap();
+    let url = "memory://save-all";
+    let saved = save_all(&client, url, &SaveOptions::default()).unwrap();
+    assert_eq!(saved.objects, vec![parent]);
+
+    let restored = TestServer::start();
+    let count = vineyard_core::server::Restorer::restore(
+        &vineyard_persist::SnapshotRestorer,
+        restored.socket(),
+        url,
+    )
+    .unwrap();
+    assert_eq!(count, 1);
+    let other = restored.client();
+    let id = other.get_name("all-parts", false).unwrap();
+    let (metas, blobs) = other.get_objects(&[id]).unwrap();
+    assert_eq!(blobs.len(), 3);
+    for part in 0..3 {
+        let member = metas[0].member(&format!("part_{part}")).unwrap();
+        assert_eq!(member.get("part").and_then(|v| v.as_u64()), Some(part));
+        let blob = member.member("buffer_").unwrap().id().unwrap();
+        let found = blobs.iter().find(|b| b.id() == blob).unwrap();
+        assert!(found.iter().all(|&byte| byte == part as u8));
+    }
+}

@@ -1,0 +1,6 @@
+from typing import Any
+
+__all__ = ["deserialize", "serialize"]
+
+def serialize(path: str, object_id: Any, *args: Any, **kwargs: Any) -> None: ...
+def deserialize(path: str, *args: Any, **kwargs: Any) -> Any: ...
