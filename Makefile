@@ -31,7 +31,7 @@ VINEYARDD_BUILD := $(CARGO) build -p vineyard-flight-server --bin vineyardd
 step = @printf '\n==> %s\n' "$(1)"
 
 .PHONY: help run install build test deps lint test-rust test-python test-interop venv bench clean-venv
-.PHONY: test-reliability fuzz-smoke fuzz-seeds cargo-fuzz light-client
+.PHONY: test-reliability fuzz-smoke fuzz-seeds cargo-fuzz light-client test-vineyard-suite
 
 help: ## List the targets
 	@echo "usage: make TARGET [SOCKET=/tmp/vineyard.sock] [ARGS='--size 4Gi']"
@@ -51,7 +51,7 @@ build: deps ## Build the debug vineyardd used by the interop tests
 	$(call step,cargo build vineyardd)
 	$(VINEYARDD_BUILD)
 
-test: deps lint light-client test-rust test-python test-interop ## Run everything CI runs
+test: deps lint light-client test-rust test-python test-interop test-vineyard-suite ## Run everything CI runs
 
 deps: ## Install the system packages the build needs (protoc, for etcd-client)
 	@command -v protoc >/dev/null || { \
@@ -97,6 +97,20 @@ test-python: deps $(DEV_STAMP) ## Build the package (debug) into .venv/dev and r
 test-interop: $(INTEROP_STAMP) build ## Drive our vineyardd with the real pip client vineyard==0.24.2
 	$(call step,pytest tests/interop)
 	VINEYARDD=$(abspath $(TARGET_DIR))/debug/vineyardd $(INTEROP_PY) -m pytest tests/interop -q
+
+# Vineyard 0.24.2's own Python test suite ships in its wheel, in the interop virtualenv.
+INTEROP_SITE = $(shell $(INTEROP_PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+SUITE_RUN = tests/vineyard_suite/run.py --vineyardd $(TARGET_DIR)/debug/vineyardd \
+	--site-packages $(INTEROP_SITE)
+
+test-vineyard-suite: deps $(DEV_STAMP) $(INTEROP_STAMP) build ## Vineyard 0.24.2's own test suite against our instance, with our package and with Vineyard's client
+	$(call step,maturin develop)
+	VIRTUAL_ENV=$(abspath $(DEV)) PATH=$(abspath $(DEV))/bin:$$PATH \
+		$(DEV)/bin/maturin develop -m python/Cargo.toml --quiet
+	$(call step,Vineyard's own test suite: our package against our instance)
+	$(DEV_PY) $(SUITE_RUN) --client ours --python $(DEV_PY)
+	$(call step,Vineyard's own test suite: Vineyard's client against our instance)
+	$(INTEROP_PY) $(SUITE_RUN) --client vineyard --python $(INTEROP_PY)
 
 venv: $(DEV_STAMP) $(INTEROP_STAMP) ## Create or update the virtualenvs .venv/dev and .venv/interop
 

@@ -1,13 +1,15 @@
-//! Blobs from Arrow buffers: each buffer is copied once, straight into a new blob.
+//! Blobs from Arrow buffers: each buffer is copied once, straight into a new blob, when the
+//! put is written (see [`Put`]).
 
 use arrow::array::{Array, OffsetSizeTrait};
-use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer, OffsetBuffer};
 use serde_json::{json, Value};
 use vineyard_core::meta::BLOB_TYPENAME;
 use vineyard_core::{IpcClient, ObjectID, ObjectMeta, EMPTY_BLOB_ID};
 use vineyard_layout::ARROW_ARRAY;
 
 use crate::error::Result;
+use crate::put::Put;
 
 /// The member tree of a sealed blob, as Vineyard (and the Python package) write it.
 pub fn blob_meta(client: &IpcClient, id: ObjectID, size: usize) -> ObjectMeta {
@@ -25,44 +27,30 @@ pub fn blob_meta(client: &IpcClient, id: ObjectID, size: usize) -> ObjectMeta {
     ObjectMeta::from_json(tree).expect("a JSON object")
 }
 
-/// A new blob of `size` bytes filled by `fill` (the empty blob when `size` is 0).
-pub(crate) fn put_with(
-    client: &IpcClient,
-    size: usize,
-    fill: impl FnOnce(&mut [u8]),
-) -> Result<ObjectMeta> {
-    if size == 0 {
-        return Ok(blob_meta(client, EMPTY_BLOB_ID, 0));
-    }
-    let mut writer = client.create_blob(size)?;
-    fill(&mut writer);
-    let id = writer.seal()?;
-    Ok(blob_meta(client, id, size))
-}
-
-/// A new blob holding `bytes` (the empty blob for no bytes).
-pub fn put_bytes(client: &IpcClient, bytes: &[u8]) -> Result<ObjectMeta> {
-    put_with(client, bytes.len(), |blob| {
-        vineyard_core::copy_bytes(blob, bytes)
-    })
+/// A blob holding `bytes` (the empty blob for no bytes), written with the put.
+pub fn put_bytes(put: &Put, bytes: Buffer) -> Result<ObjectMeta> {
+    put.bytes(bytes)
 }
 
 /// Bits starting at bit 0 (shifted when the buffer starts mid-byte).
-pub(crate) fn put_bits(client: &IpcClient, bits: &BooleanBuffer) -> Result<ObjectMeta> {
+pub(crate) fn put_bits(put: &Put, bits: &BooleanBuffer) -> Result<ObjectMeta> {
     if bits.offset().is_multiple_of(8) {
         let start = bits.offset() / 8;
-        let bytes = &bits.inner().as_slice()[start..start + bits.len().div_ceil(8)];
-        return put_bytes(client, bytes);
+        return put_bytes(
+            put,
+            bits.inner()
+                .slice_with_length(start, bits.len().div_ceil(8)),
+        );
     }
     // A slice starting mid-byte: re-packing is cheap next to the values (1 bit each).
-    put_bytes(client, bits.sliced().as_slice())
+    put_bytes(put, bits.sliced())
 }
 
 /// The validity bitmap, or the empty blob when the array has no nulls.
-pub(crate) fn put_validity(client: &IpcClient, nulls: Option<&NullBuffer>) -> Result<ObjectMeta> {
+pub(crate) fn put_validity(put: &Put, nulls: Option<&NullBuffer>) -> Result<ObjectMeta> {
     match nulls {
-        Some(nulls) if nulls.null_count() > 0 => put_bits(client, nulls.inner()),
-        _ => put_bytes(client, &[]),
+        Some(nulls) if nulls.null_count() > 0 => put_bits(put, nulls.inner()),
+        _ => put_bytes(put, Buffer::from(MutableBuffer::new(0))),
     }
 }
 
@@ -74,31 +62,21 @@ pub(crate) fn offset_span<O: OffsetSizeTrait>(offsets: &[O]) -> (usize, usize) {
     }
 }
 
-/// Offsets rebased to start at 0 (a slice's offsets start wherever the slice does).
+/// Offsets rebased to start at 0 (a slice's offsets start wherever the slice does); offsets
+/// that start at 0 already are stored as they are.
 pub(crate) fn put_offsets<O: OffsetSizeTrait>(
-    client: &IpcClient,
-    offsets: &[O],
+    put: &Put,
+    offsets: &OffsetBuffer<O>,
 ) -> Result<ObjectMeta> {
-    let width = std::mem::size_of::<O>();
-    let zero = [O::usize_as(0)];
-    let offsets = if offsets.is_empty() {
-        &zero[..]
-    } else {
-        offsets
-    };
+    if offsets.is_empty() {
+        return put_bytes(put, Buffer::from_vec(vec![O::usize_as(0)]));
+    }
     let first = offsets[0];
-    put_with(client, std::mem::size_of_val(offsets), |blob| {
-        for (chunk, offset) in blob.chunks_exact_mut(width).zip(offsets) {
-            let rebased = (*offset - first)
-                .to_usize()
-                .expect("offsets never decrease");
-            if width == 4 {
-                chunk.copy_from_slice(&(rebased as i32).to_le_bytes());
-            } else {
-                chunk.copy_from_slice(&(rebased as i64).to_le_bytes());
-            }
-        }
-    })
+    if first.as_usize() == 0 {
+        return put_bytes(put, offsets.inner().inner().clone());
+    }
+    let rebased: Vec<O> = offsets.iter().map(|offset| *offset - first).collect();
+    put_bytes(put, Buffer::from_vec(rebased))
 }
 
 /// The plain fields every array tree has: `length_`, `null_count_`, `offset_` (always 0:
@@ -111,8 +89,10 @@ pub(crate) fn array_meta(typename: &str, array: &dyn Array) -> ObjectMeta {
     meta
 }
 
-/// Stores `meta` with `nbytes` the sum of its members' (unless set already).
-pub(crate) fn create(client: &IpcClient, mut meta: ObjectMeta) -> Result<ObjectMeta> {
+/// `meta` with `nbytes` the sum of its members' (unless set already), to be created when the
+/// put is written.
+pub(crate) fn create(meta: ObjectMeta) -> Result<ObjectMeta> {
+    let mut meta = meta;
     if meta.get("nbytes").is_none() {
         let nbytes: u64 = meta
             .members()
@@ -120,5 +100,5 @@ pub(crate) fn create(client: &IpcClient, mut meta: ObjectMeta) -> Result<ObjectM
             .sum();
         meta.set_nbytes(nbytes);
     }
-    Ok(client.create_metadata(&meta)?)
+    Ok(meta)
 }

@@ -31,6 +31,19 @@ pub enum Error {
         /// The batch's schema.
         found: SchemaRef,
     },
+    /// A chunk of a chunked array does not have the chunked array's type.
+    #[error(
+        "chunk {index} of the chunked array is of type {found}, the chunked array's is \
+         {expected}; cast the chunk to the chunked array's type"
+    )]
+    ChunkTypeMismatch {
+        /// The chunk's position.
+        index: usize,
+        /// The chunked array's type.
+        expected: DataType,
+        /// The chunk's type.
+        found: DataType,
+    },
     /// A tensor's shape, type and values do not agree.
     #[error("invalid tensor: {reason}")]
     InvalidTensor {

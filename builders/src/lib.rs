@@ -3,12 +3,16 @@
 //! `vineyard.data.arrow` and `.tensor`), so that `vineyard-resolvers` and Python read them back
 //! without a copy.
 //!
-//! Each Arrow buffer is copied once, straight into a new blob. Slices are stored compacted:
+//! Each Arrow buffer is copied once, straight into a new blob; the copies of one put run
+//! together, spread over threads, and its objects are created without waiting for the server
+//! but once at the end (see [`Put`]). Slices are stored compacted:
 //! only the slice's values, offsets rebased to 0, bitmaps starting at bit 0, `offset_` 0.
 //! Absent validity bitmaps are the empty blob.
 //!
 //! # Layout
 //! - [`registry`]: `BuilderRegistry`, builders keyed by type family, and the default one.
+//! - [`put`]: `Put`, one put's writes: buffers copied together, objects created without
+//!   waiting, and everything undone if the put fails.
 //! - [`buffer`]: blobs from buffers, bitmaps and offsets; the blob member tree.
 //! - `primitive`: `NumericArray<T>`, decimals, `BooleanArray`, `NullArray`.
 //! - `binary`: `BaseBinaryArray<...>`, `FixedSizeBinaryArray`.
@@ -24,6 +28,7 @@ pub mod buffer;
 pub mod error;
 mod nested;
 mod primitive;
+pub mod put;
 pub mod registry;
 mod table;
 mod tensor;
@@ -34,7 +39,9 @@ use arrow::record_batch::RecordBatch;
 use vineyard_core::{IpcClient, ObjectMeta};
 
 pub use error::{Error, Result};
+pub use put::Put;
 pub use registry::{default_registry, family_of, Builder, BuilderRegistry};
+pub use table::TableWriter;
 pub use tensor::put_tensor;
 /// The value [`put_tensor`] stores (from `vineyard-layout`, which `vineyard-resolvers` shares).
 pub use vineyard_layout::Tensor;

@@ -4,7 +4,7 @@
 
 use arrow::array::Array;
 use arrow::buffer::BooleanBuffer;
-use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_core::ObjectMeta;
 use vineyard_layout::{
     encode_type, is_plain_numeric, numeric_type_name, ARROW_ARRAY, BOOLEAN_ARRAY,
     FIXED_SIZE_BINARY_ARRAY, NULL_ARRAY, NUMERIC_ARRAY,
@@ -12,6 +12,7 @@ use vineyard_layout::{
 
 use crate::buffer::{array_meta, create, put_bits, put_bytes, put_validity};
 use crate::error::{Error, Result};
+use crate::put::Put;
 use crate::registry::{family_of, BuilderRegistry};
 
 /// A fixed-width array's values, from its first element to its last (no copy).
@@ -21,11 +22,7 @@ fn values_bytes(array: &dyn Array, width: usize) -> arrow::buffer::Buffer {
 }
 
 /// Numeric arrays: the values in `buffer_`; `arrow_type_` when the typename does not say all.
-pub(crate) fn put_numeric(
-    _: &BuilderRegistry,
-    client: &IpcClient,
-    array: &dyn Array,
-) -> Result<ObjectMeta> {
+pub(crate) fn put_numeric(_: &BuilderRegistry, put: &Put, array: &dyn Array) -> Result<ObjectMeta> {
     let data_type = array.data_type();
     let (Some(name), Some(width)) = (numeric_type_name(data_type), data_type.primitive_width())
     else {
@@ -40,21 +37,14 @@ pub(crate) fn put_numeric(
     }
     meta.add_member(
         NUMERIC_ARRAY.buffer,
-        put_bytes(client, &values_bytes(array, width))?,
+        put_bytes(put, values_bytes(array, width))?,
     );
-    meta.add_member(
-        ARROW_ARRAY.null_bitmap,
-        put_validity(client, array.nulls())?,
-    );
-    create(client, meta)
+    meta.add_member(ARROW_ARRAY.null_bitmap, put_validity(put, array.nulls())?);
+    create(meta)
 }
 
 /// Decimals, stored as pyarrow does: fixed-size binaries whose `arrow_type_` says decimal.
-pub(crate) fn put_decimal(
-    _: &BuilderRegistry,
-    client: &IpcClient,
-    array: &dyn Array,
-) -> Result<ObjectMeta> {
+pub(crate) fn put_decimal(_: &BuilderRegistry, put: &Put, array: &dyn Array) -> Result<ObjectMeta> {
     let data_type = array.data_type();
     let Some(width) = data_type.primitive_width() else {
         return Err(Error::UnsupportedType {
@@ -67,40 +57,26 @@ pub(crate) fn put_decimal(
     meta.insert(ARROW_ARRAY.arrow_type, encode_type(data_type)?);
     meta.add_member(
         FIXED_SIZE_BINARY_ARRAY.buffer,
-        put_bytes(client, &values_bytes(array, width))?,
+        put_bytes(put, values_bytes(array, width))?,
     );
-    meta.add_member(
-        ARROW_ARRAY.null_bitmap,
-        put_validity(client, array.nulls())?,
-    );
-    create(client, meta)
+    meta.add_member(ARROW_ARRAY.null_bitmap, put_validity(put, array.nulls())?);
+    create(meta)
 }
 
 /// Booleans: bit-packed values in `buffer_`.
-pub(crate) fn put_boolean(
-    _: &BuilderRegistry,
-    client: &IpcClient,
-    array: &dyn Array,
-) -> Result<ObjectMeta> {
+pub(crate) fn put_boolean(_: &BuilderRegistry, put: &Put, array: &dyn Array) -> Result<ObjectMeta> {
     let data = array.to_data();
     let bits = BooleanBuffer::new(data.buffers()[0].clone(), data.offset(), data.len());
     let mut meta = array_meta(BOOLEAN_ARRAY.typename, array);
-    meta.add_member(BOOLEAN_ARRAY.buffer, put_bits(client, &bits)?);
-    meta.add_member(
-        ARROW_ARRAY.null_bitmap,
-        put_validity(client, array.nulls())?,
-    );
-    create(client, meta)
+    meta.add_member(BOOLEAN_ARRAY.buffer, put_bits(put, &bits)?);
+    meta.add_member(ARROW_ARRAY.null_bitmap, put_validity(put, array.nulls())?);
+    create(meta)
 }
 
 /// Nulls: only `length_`.
-pub(crate) fn put_null(
-    _: &BuilderRegistry,
-    client: &IpcClient,
-    array: &dyn Array,
-) -> Result<ObjectMeta> {
+pub(crate) fn put_null(_: &BuilderRegistry, _: &Put, array: &dyn Array) -> Result<ObjectMeta> {
     let mut meta = ObjectMeta::with_typename(NULL_ARRAY.typename);
     meta.insert(ARROW_ARRAY.length, array.len());
     meta.set_nbytes(0);
-    create(client, meta)
+    create(meta)
 }

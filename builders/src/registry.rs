@@ -5,18 +5,20 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
-use arrow::array::Array;
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::array::{Array, ArrayRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use vineyard_core::{IpcClient, ObjectMeta};
 
 use crate::error::{Error, Result};
+use crate::put::Put;
 use crate::{binary, nested, primitive, table};
 
-/// A builder: stores an array and returns its created tree; children go back through the
-/// registry it is given.
+/// A builder: describes an array as a tree whose blobs come from [`Put::bytes`] and whose
+/// children come from [`BuilderRegistry::build_array`]; the put creates the tree (members
+/// first) when it is written, so a builder returns it uncreated.
 pub type Builder =
-    Box<dyn Fn(&BuilderRegistry, &IpcClient, &dyn Array) -> Result<ObjectMeta> + Send + Sync>;
+    Box<dyn Fn(&BuilderRegistry, &Put, &dyn Array) -> Result<ObjectMeta> + Send + Sync>;
 
 /// The family of a type: its `DataType` variant (`Int64`, `Timestamp`, `Utf8`, `List`, ...),
 /// the key builders are registered under.
@@ -75,10 +77,10 @@ pub fn family_of(data_type: &DataType) -> &'static str {
 /// let mut registry = BuilderRegistry::with_defaults();
 /// registry.register(
 ///     "FixedSizeList",
-///     Box::new(|registry, client, array| {
+///     Box::new(|registry, put, array| {
 ///         // e.g. store the flattened values under a typename of your own
 ///         let list = arrow::array::AsArray::as_fixed_size_list(array);
-///         registry.put_array(client, list.values().as_ref())
+///         registry.build_array(put, list.values().as_ref())
 ///     }),
 /// );
 /// assert!(registry.families().any(|family| family == "FixedSizeList"));
@@ -147,12 +149,13 @@ impl BuilderRegistry {
         self.builders.keys().map(String::as_str)
     }
 
-    /// Puts an array (each buffer copied once into a new blob); returns the created tree.
-    pub fn put_array(&self, client: &IpcClient, array: &dyn Array) -> Result<ObjectMeta> {
+    /// The tree of an array, its blobs allocated, to be created when `put` is written (what
+    /// builders call for their children).
+    pub fn build_array(&self, put: &Put, array: &dyn Array) -> Result<ObjectMeta> {
         let data_type = array.data_type();
         let family = family_of(data_type);
         match self.builders.get(family) {
-            Some(builder) => builder(self, client, array),
+            Some(builder) => builder(self, put, array),
             None => Err(Error::UnsupportedType {
                 data_type: data_type.clone(),
                 family,
@@ -160,9 +163,56 @@ impl BuilderRegistry {
         }
     }
 
+    /// Checks that every type inside `data_type` (list items, struct fields, dictionary keys
+    /// and values) has a builder, before anything is written.
+    pub fn check(&self, data_type: &DataType) -> Result<()> {
+        let family = family_of(data_type);
+        if !self.builders.contains_key(family) {
+            return Err(Error::UnsupportedType {
+                data_type: data_type.clone(),
+                family,
+            });
+        }
+        match data_type {
+            DataType::List(item) | DataType::LargeList(item) => self.check(item.data_type()),
+            DataType::Struct(fields) => fields
+                .iter()
+                .try_for_each(|field| self.check(field.data_type())),
+            DataType::Dictionary(keys, values) => {
+                self.check(keys)?;
+                self.check(values)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn check_schema(&self, schema: &Schema) -> Result<()> {
+        schema
+            .fields()
+            .iter()
+            .try_for_each(|field| self.check(field.data_type()))
+    }
+
+    /// Puts an array (each buffer copied once into a new blob); returns the created tree.
+    pub fn put_array(&self, client: &IpcClient, array: &dyn Array) -> Result<ObjectMeta> {
+        self.put_array_with(Put::new(client), array)
+    }
+
+    /// Puts an array with `put` (which may reuse blobs); returns the created tree.
+    pub fn put_array_with(&self, put: Put, array: &dyn Array) -> Result<ObjectMeta> {
+        self.check(array.data_type())?;
+        put.run(|put| self.build_array(put, array))
+    }
+
     /// Puts a record batch; returns the created tree.
     pub fn put_record_batch(&self, client: &IpcClient, batch: &RecordBatch) -> Result<ObjectMeta> {
-        table::put_record_batch(self, client, batch)
+        self.put_record_batch_with(Put::new(client), batch)
+    }
+
+    /// Puts a record batch with `put`; returns the created tree.
+    pub fn put_record_batch_with(&self, put: Put, batch: &RecordBatch) -> Result<ObjectMeta> {
+        self.check_schema(&batch.schema())?;
+        put.run(|put| table::put_record_batch(self, put, batch))
     }
 
     /// Puts record batches that share `schema` as one table; returns the created tree.
@@ -172,7 +222,44 @@ impl BuilderRegistry {
         schema: &SchemaRef,
         batches: &[RecordBatch],
     ) -> Result<ObjectMeta> {
-        table::put_table(self, client, schema, batches)
+        self.put_table_with(Put::new(client), schema, batches)
+    }
+
+    /// Puts record batches that share `schema` as one table with `put`.
+    pub fn put_table_with(
+        &self,
+        put: Put,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<ObjectMeta> {
+        self.check_schema(schema)?;
+        put.run(|put| table::put_table(self, put, schema, batches))
+    }
+
+    /// A writer that stores a table of `schema` batch by batch (the schema is stored now).
+    pub fn table_writer(
+        &self,
+        client: &IpcClient,
+        schema: &SchemaRef,
+    ) -> Result<table::TableWriter<'_>> {
+        self.check_schema(schema)?;
+        table::TableWriter::begin(self, client, schema)
+    }
+
+    /// Puts arrays of `data_type` as one `vineyard::ChunkedArray` with `put`.
+    pub fn put_chunked_array_with(
+        &self,
+        put: Put,
+        data_type: &DataType,
+        chunks: &[ArrayRef],
+    ) -> Result<ObjectMeta> {
+        self.check(data_type)?;
+        put.run(|put| nested::put_chunked(self, put, data_type, chunks))
+    }
+
+    /// Puts a schema alone (a `vineyard::SchemaProxy`).
+    pub fn put_schema_with(&self, put: Put, schema: &Schema) -> Result<ObjectMeta> {
+        put.run(|put| table::put_schema(put, schema))
     }
 }
 

@@ -6,9 +6,14 @@ use vineyard_layout::{numpy_dtype, Tensor, TENSOR};
 
 use crate::buffer::{create, put_bytes};
 use crate::error::{Error, Result};
+use crate::put::Put;
 
 /// Puts a tensor; its `values` must hold the elements in C order (see [`Tensor`]).
 pub fn put_tensor(client: &IpcClient, tensor: &Tensor) -> Result<ObjectMeta> {
+    Put::new(client).run(|put| build_tensor(put, tensor))
+}
+
+fn build_tensor(put: &Put, tensor: &Tensor) -> Result<ObjectMeta> {
     let dtype = numpy_dtype(&tensor.data_type).ok_or_else(|| Error::InvalidTensor {
         reason: format!(
             "numpy has no dtype for {}; use a boolean, integer, float, timestamp without time \
@@ -44,6 +49,6 @@ pub fn put_tensor(client: &IpcClient, tensor: &Tensor) -> Result<ObjectMeta> {
     meta.insert(TENSOR.order, serde_json::to_string(order).expect("text"));
     meta.insert(TENSOR.value_type, dtype.name);
     meta.insert(TENSOR.value_type_meta, dtype.descr);
-    meta.add_member(TENSOR.buffer, put_bytes(client, tensor.values.as_slice())?);
-    create(client, meta)
+    meta.add_member(TENSOR.buffer, put_bytes(put, tensor.values.clone())?);
+    create(meta)
 }

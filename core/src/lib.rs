@@ -42,7 +42,7 @@ mod sys;
 pub mod table;
 
 pub use client::{Blob, BlobWriter, IpcClient};
-pub use copy::copy_bytes;
+pub use copy::{copy_all, copy_bytes};
 pub use error::{Code, Error, Result};
 pub use id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 pub use meta::ObjectMeta;

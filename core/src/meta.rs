@@ -15,6 +15,7 @@ pub const BLOB_TYPENAME: &str = "vineyard::Blob";
 /// The metadata tree of one object.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[repr(transparent)]
 pub struct ObjectMeta(Map<String, Value>);
 
 impl ObjectMeta {
@@ -156,6 +157,21 @@ impl ObjectMeta {
             Value::Object(map) => Some(ObjectMeta(map.clone())),
             _ => None,
         }
+    }
+
+    /// The member called `name`, borrowed (its tree is not copied).
+    pub fn member_ref(&self, name: &str) -> Option<&ObjectMeta> {
+        match self.0.get(name)? {
+            Value::Object(map) => Some(ObjectMeta::from_map_ref(map)),
+            _ => None,
+        }
+    }
+
+    /// A borrowed tree as an `ObjectMeta` (no copy).
+    pub fn from_map_ref(map: &Map<String, Value>) -> &ObjectMeta {
+        // SAFETY: `ObjectMeta` is `#[repr(transparent)]` over `Map<String, Value>`, so both
+        // have the same layout, and the reference keeps the borrow of `map`.
+        unsafe { &*(map as *const Map<String, Value>).cast::<ObjectMeta>() }
     }
 
     /// The member names and trees, in key order.

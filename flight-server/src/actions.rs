@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
-use vineyard_core::{InstanceStatus, IpcClient, ObjectID};
+use vineyard_core::{InstanceStatus, IpcClient, ObjectID, ObjectMeta};
 
 use crate::error::{Error, Result};
 use crate::target::Target;
@@ -15,6 +15,20 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "get_meta",
         r#"{"id"} or {"name"}: the object's metadata tree as JSON"#,
     ),
+    (
+        "get_metas",
+        r#"{"ids": [...]}: the metadata trees of several objects, in order"#,
+    ),
+    (
+        "create_metadata",
+        r#"{"tree": {...}}: creates an object whose members exist already; its tree, with "id""#,
+    ),
+    ("exists", r#"{"id"}: {"exists": true | false}"#),
+    (
+        "cluster",
+        "the live instances of the cluster: {\"i<id>\": {hostid, ipc_socket, rpc_endpoint, ...}}",
+    ),
+    ("clear", "deletes every object and blob of the instance"),
     (
         "list",
         r#"{"pattern": "*", "regex": false, "limit": 5}: metadata trees of objects whose typename matches"#,
@@ -54,6 +68,27 @@ pub enum Action {
         #[serde(default)]
         name: Option<String>,
     },
+    /// The metadata trees of several objects.
+    GetMetas {
+        /// The objects.
+        #[serde(deserialize_with = "ids")]
+        ids: Vec<ObjectID>,
+    },
+    /// Creates an object from its tree (members must exist).
+    CreateMetadata {
+        /// The tree.
+        tree: Map<String, Value>,
+    },
+    /// Whether an object exists.
+    Exists {
+        /// The object.
+        #[serde(deserialize_with = "id")]
+        id: ObjectID,
+    },
+    /// The live instances of the cluster.
+    Cluster,
+    /// Deletes every object and blob of the instance.
+    Clear,
     /// Metadata trees of objects whose typename matches.
     List {
         /// Glob (or regex) over typenames.
@@ -222,6 +257,26 @@ impl Action {
                 };
                 let id = target.resolve_id(client)?;
                 Value::Object(client.get_metadata(id)?.into_map())
+            }
+            Action::GetMetas { ids } => Value::Array(
+                client
+                    .get_metadatas(&ids)?
+                    .into_iter()
+                    .map(|meta| Value::Object(meta.into_map()))
+                    .collect(),
+            ),
+            Action::CreateMetadata { tree } => {
+                let created =
+                    client.create_metadata(&ObjectMeta::from_json(Value::Object(tree))?)?;
+                Value::Object(created.into_map())
+            }
+            Action::Exists { id } => json!({"exists": client.exists(id)?}),
+            Action::Cluster => serde_json::to_value(client.cluster_info()?)
+                .expect("the cluster's instances serialise"),
+            Action::Clear => {
+                client.clear()?;
+                crate::heap::trim_after(usize::MAX);
+                json!({})
             }
             Action::List {
                 pattern,

@@ -326,4 +326,66 @@ impl RemoteClient {
             message: format!("action `status` returned a malformed status: {error}"),
         })
     }
+    /// The metadata trees of several objects, in order.
+    pub async fn get_metas(&mut self, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let reply = self.action("get_metas", json!({ "ids": ids })).await?;
+        match reply {
+            Value::Array(trees) => trees
+                .into_iter()
+                .map(|tree| Ok(ObjectMeta::from_json(tree)?))
+                .collect(),
+            other => Err(Error::Protocol {
+                message: format!("action `get_metas` returned {other} instead of a list"),
+            }),
+        }
+    }
+
+    /// Creates an object from its tree (members must exist already); the tree with its id.
+    pub async fn create_metadata(&mut self, meta: &ObjectMeta) -> Result<ObjectMeta> {
+        let tree = Value::Object(meta.as_map().clone());
+        let reply = self
+            .action("create_metadata", json!({ "tree": tree }))
+            .await?;
+        Ok(ObjectMeta::from_json(reply)?)
+    }
+
+    /// Whether an object exists.
+    pub async fn exists(&mut self, id: ObjectID) -> Result<bool> {
+        let reply = self.action("exists", json!({"id": id.to_string()})).await?;
+        Ok(reply["exists"].as_bool().unwrap_or(false))
+    }
+
+    /// The live instances of the cluster (`{"i<id>": {hostid, ipc_socket, rpc_endpoint,
+    /// ...}}`).
+    pub async fn cluster(&mut self) -> Result<Value> {
+        self.action("cluster", json!({})).await
+    }
+
+    /// Deletes every object and blob of the instance.
+    pub async fn clear(&mut self) -> Result<()> {
+        self.action("clear", json!({})).await.map(drop)
+    }
+
+    /// Stores new blobs and objects in one all-or-nothing `do_put` (see `put_objects`):
+    /// `blobs` are (provisional id with bit 63 set, bytes), `objects` (provisional id, tree)
+    /// with members before the objects that use them, naming new members by their provisional
+    /// ids. Returns the ids the instance gave, by provisional id.
+    pub async fn put_objects(
+        &mut self,
+        blobs: &[(ObjectID, &[u8])],
+        objects: &[(ObjectID, ObjectMeta)],
+    ) -> Result<std::collections::HashMap<ObjectID, ObjectID>> {
+        let command = crate::put_objects::command(blobs, objects);
+        let schema = crate::put_objects::chunk_schema();
+        let batches = crate::put_objects::chunk_batches(&schema, blobs)?;
+        let descriptor = FlightDescriptor::new_cmd(command.to_string());
+        let data = FlightDataStream::new(&schema, batches, Some(descriptor))?
+            .map(|message| message.map_err(FlightError::from));
+        let mut results = self.flight.do_put(stream::iter(data)).await?;
+        let reply = results.try_next().await?.ok_or_else(|| Error::Protocol {
+            message: "do_put returned no result".into(),
+        })?;
+        crate::put_objects::parse_ids(&reply.app_metadata)
+    }
 }

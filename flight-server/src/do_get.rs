@@ -5,7 +5,8 @@
 //! into one contiguous field costs a second copy). This route answers `DoGet` below tonic:
 //! it writes the gRPC framing and the protobuf field headers itself and hands HTTP/2 the
 //! arrays' buffers as they are, so the payload goes from the shared memory to the socket
-//! with no copy in this process. Every other call goes to the tonic service it wraps.
+//! with no copy in this process. Every other call goes to the tonic service it wraps, and
+//! so does a `DoGet` whose ticket is Flight SQL's (its rows are a query's, not stored ones).
 //!
 //! The wire format is plain gRPC: per message a 5-byte prefix (uncompressed flag, length),
 //! then the `FlightData` protobuf: field 2 (`data_header`) and field 1000 (`data_body`).
@@ -34,6 +35,7 @@ use crate::encode::{to_bytes, FlightDataStream, Message, LARGE_MESSAGE_SIZE, TAR
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::objects;
+use crate::sql_route::is_sql_command;
 use crate::target::TicketRequest;
 use crate::tls::ConnectionInfo;
 
@@ -71,6 +73,7 @@ impl<S: NamedService> NamedService for DoGetRoute<S> {
 impl<S, B> Service<http::Request<Body>> for DoGetRoute<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>
+        + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
@@ -99,12 +102,26 @@ where
         }
         let instance = Arc::clone(&self.instance);
         let token = self.token.clone();
+        let mut inner = self.inner.clone();
         Box::pin(async move {
-            Ok(serve_do_get(instance, token, request)
-                .await
-                .unwrap_or_else(Status::into_http))
+            match serve_do_get(instance, token, request).await {
+                Ok(Served::Here(response)) => Ok(response),
+                Ok(Served::Elsewhere(request)) => {
+                    std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+                    Ok(inner.call(request).await?.map(Body::new))
+                }
+                Err(status) => Ok(status.into_http()),
+            }
         })
     }
+}
+
+/// What became of a `DoGet`.
+enum Served {
+    /// Answered here.
+    Here(http::Response<Body>),
+    /// A Flight SQL ticket: the request, rebuilt, for the tonic service.
+    Elsewhere(http::Request<Body>),
 }
 
 /// Answers one `DoGet`: checks the token, reads the ticket, reads the object, and streams it.
@@ -112,10 +129,16 @@ async fn serve_do_get(
     instance: Arc<Instance>,
     token: TokenCheck,
     request: http::Request<Body>,
-) -> Result<http::Response<Body>, Status> {
+) -> Result<Served, Status> {
     token.check(&MetadataMap::from_headers(request.headers().clone()))?;
     let message_size = message_size(request.headers());
-    let ticket = read_ticket(request.into_body()).await?;
+    let (parts, body) = request.into_parts();
+    let bytes = read_request(body).await?;
+    let ticket = decode_ticket(&bytes)?;
+    if is_sql_command(&ticket.ticket) {
+        let body = Body::new(http_body_util::Full::new(bytes.freeze()));
+        return Ok(Served::Elsewhere(http::Request::from_parts(parts, body)));
+    }
     let ticket = TicketRequest::parse(&ticket.ticket)?;
     let data = instance
         .run(move |client| match ticket {
@@ -134,7 +157,7 @@ async fn serve_do_get(
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    Ok(response)
+    Ok(Served::Here(response))
 }
 
 /// How large the messages sent to this client are. gRPC C++ clients (pyarrow, Arrow C++)
@@ -153,8 +176,8 @@ fn message_size(headers: &http::HeaderMap) -> usize {
     }
 }
 
-/// The request's one gRPC message, decoded as a `Ticket`.
-async fn read_ticket(mut body: Body) -> Result<Ticket, Status> {
+/// The request's bytes (one gRPC message, framed), up to [`MAX_REQUEST`].
+async fn read_request(mut body: Body) -> Result<BytesMut, Status> {
     let mut bytes = BytesMut::new();
     while let Some(frame) =
         std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut body), cx)).await
@@ -168,6 +191,11 @@ async fn read_ticket(mut body: Body) -> Result<Ticket, Status> {
             }
         }
     }
+    Ok(bytes)
+}
+
+/// The request's one gRPC message, decoded as a `Ticket`.
+fn decode_ticket(bytes: &[u8]) -> Result<Ticket, Status> {
     if bytes.len() < 5 {
         return Err(Status::invalid_argument(
             "the DoGet request carries no ticket",

@@ -67,6 +67,10 @@ pub enum Error {
          vineyard.connect('grpc+tls://host:port', tls_root_certs=ca_pem))"
     )]
     TlsRequired,
+    /// A SQL statement failed (Flight SQL).
+    #[cfg(feature = "sql")]
+    #[error(transparent)]
+    Sql(#[from] vineyard_sql::Error),
     /// Binding or serving the TCP listener failed.
     #[error("{message}: {source}")]
     Io {
@@ -106,7 +110,42 @@ impl Error {
             Error::Connect { .. } => Code::Unavailable,
             Error::TlsRequired => Code::FailedPrecondition,
             Error::Io { .. } => Code::Internal,
+            #[cfg(feature = "sql")]
+            Error::Sql(error) => match error.core() {
+                Some(core) => core_code(core),
+                None => sql_code(error.kind()),
+            },
         }
+    }
+}
+
+/// The gRPC status code of a kind of SQL failure.
+#[cfg(feature = "sql")]
+fn sql_code(kind: vineyard_sql::ErrorKind) -> Code {
+    use vineyard_sql::ErrorKind as Kind;
+    match kind {
+        Kind::InvalidArgument => Code::InvalidArgument,
+        Kind::NotFound => Code::NotFound,
+        Kind::AlreadyExists => Code::AlreadyExists,
+        Kind::ResourceExhausted => Code::ResourceExhausted,
+        Kind::Unimplemented => Code::Unimplemented,
+        Kind::Unavailable => Code::Unavailable,
+        _ => Code::Internal,
+    }
+}
+
+/// The Vineyard status code of a kind of SQL failure (what a Python client raises).
+#[cfg(feature = "sql")]
+fn sql_vineyard_code(kind: vineyard_sql::ErrorKind) -> VineyardCode {
+    use vineyard_sql::ErrorKind as Kind;
+    match kind {
+        Kind::InvalidArgument => VineyardCode::Invalid,
+        Kind::NotFound => VineyardCode::ObjectNotExists,
+        Kind::AlreadyExists => VineyardCode::ObjectExists,
+        Kind::ResourceExhausted => VineyardCode::NotEnoughMemory,
+        Kind::Unimplemented => VineyardCode::NotImplemented,
+        Kind::Unavailable => VineyardCode::ConnectionError,
+        _ => VineyardCode::UnknownError,
     }
 }
 
@@ -133,6 +172,11 @@ impl Error {
             Error::Remote { .. } => VineyardCode::UnknownError,
             Error::Connect { .. } | Error::TlsRequired => VineyardCode::ConnectionFailed,
             Error::Io { .. } => VineyardCode::IoError,
+            #[cfg(feature = "sql")]
+            Error::Sql(error) => match error.core() {
+                Some(core) => core.code(),
+                None => sql_vineyard_code(error.kind()),
+            },
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The arrow-flight service trait: one method per Flight call, each a thin step from the
-//! request to `objects`, `put`, `actions` and back into gRPC types.
+//! request to `objects`, `put`, `actions` and back into gRPC types. Flight SQL's calls
+//! (commands packed in an `Any`, CamelCase actions; see `sql_route`) go to the SQL service.
 
 use std::sync::Arc;
 
 use arrow::ipc::writer::IpcWriteOptions;
+use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::flight_service_server::FlightService as FlightApi;
 use arrow_flight::{
     Action as FlightAction, ActionType, Criteria as FlightCriteria, Empty, FlightData,
@@ -20,6 +22,8 @@ use crate::error::Error;
 use crate::instance::Instance;
 use crate::limits::Limits;
 use crate::objects::{self, Criteria};
+use crate::put_objects::Plan;
+use crate::sql_route::{is_sql_action, is_sql_command, SqlSetup};
 use crate::target::{Target, TicketRequest};
 
 type Stream<T> = BoxStream<'static, Result<T, Status>>;
@@ -29,11 +33,35 @@ type Stream<T> = BoxStream<'static, Result<T, Status>>;
 pub(crate) struct Handler {
     instance: Arc<Instance>,
     limits: Limits,
+    /// Flight SQL over the instance.
+    #[cfg(feature = "sql")]
+    sql: Arc<crate::sql::SqlService>,
+}
+
+/// Answers a Flight SQL call with the SQL service, or says that this build has none.
+macro_rules! to_sql {
+    ($handler:expr, $call:ident($($argument:expr),*)) => {{
+        #[cfg(feature = "sql")]
+        let answer = $handler.sql.$call($($argument),*).await;
+        #[cfg(not(feature = "sql"))]
+        let answer = {
+            let _ = ($($argument),*);
+            Err(crate::sql_route::not_served())
+        };
+        answer
+    }};
 }
 
 impl Handler {
-    pub(crate) fn new(instance: Arc<Instance>, limits: Limits) -> Handler {
-        Handler { instance, limits }
+    pub(crate) fn new(instance: Arc<Instance>, limits: Limits, sql: SqlSetup) -> Handler {
+        #[cfg(not(feature = "sql"))]
+        let _ = sql;
+        Handler {
+            instance,
+            limits,
+            #[cfg(feature = "sql")]
+            sql: Arc::new(crate::sql::SqlService::new(sql)),
+        }
     }
 
     /// Reads what a descriptor names, for `get_flight_info` and `get_schema`.
@@ -49,6 +77,11 @@ impl Handler {
             .await?;
         Ok((label, data))
     }
+}
+
+/// Whether a descriptor carries a Flight SQL command.
+fn is_sql_descriptor(descriptor: &FlightDescriptor) -> bool {
+    descriptor.r#type() == DescriptorType::Cmd && is_sql_command(&descriptor.cmd)
 }
 
 fn one<T: Send + 'static>(item: T) -> Stream<T> {
@@ -91,6 +124,9 @@ impl FlightApi for Handler {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
+        if is_sql_descriptor(request.get_ref()) {
+            return to_sql!(self, get_flight_info(request));
+        }
         let (label, data) = self.read_descriptor(request.into_inner()).await?;
         Ok(Response::new(objects::flight_info(&label, &data)?))
     }
@@ -99,7 +135,16 @@ impl FlightApi for Handler {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<PollInfo>, Status> {
-        // Objects are immutable and complete: the first poll is the last.
+        // Objects are immutable and complete, and queries are planned at once: the first
+        // poll is the last.
+        if is_sql_descriptor(request.get_ref()) {
+            let descriptor = request.get_ref().clone();
+            let info: Response<FlightInfo> = to_sql!(self, get_flight_info(request))?;
+            let info = info.into_inner();
+            return Ok(Response::new(
+                PollInfo::new().with_info(info).with_descriptor(descriptor),
+            ));
+        }
         let descriptor = request.into_inner();
         let (label, data) = self.read_descriptor(descriptor.clone()).await?;
         let info = objects::flight_info(&label, &data)?;
@@ -112,9 +157,13 @@ impl FlightApi for Handler {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
-        let (_, data) = self.read_descriptor(request.into_inner()).await?;
+        let schema = if is_sql_descriptor(request.get_ref()) {
+            to_sql!(self, schema(&request.get_ref().cmd))?
+        } else {
+            self.read_descriptor(request.into_inner()).await?.1.schema
+        };
         let options = IpcWriteOptions::default();
-        let schema = SchemaResult::try_from(SchemaAsIpc::new(&data.schema, &options))
+        let schema = SchemaResult::try_from(SchemaAsIpc::new(&schema, &options))
             .map_err(|error| Status::internal(format!("cannot encode the schema: {error}")))?;
         Ok(Response::new(schema))
     }
@@ -123,6 +172,9 @@ impl FlightApi for Handler {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
+        if is_sql_command(&request.get_ref().ticket) {
+            return to_sql!(self, do_get(request));
+        }
         let ticket = TicketRequest::parse(&request.into_inner().ticket)?;
         let data = self
             .instance
@@ -141,7 +193,31 @@ impl FlightApi for Handler {
         &self,
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
-        let id = crate::put::put(&self.instance, self.limits, request.into_inner()).await?;
+        let mut messages = request.into_inner();
+        let first = messages.message().await?.ok_or_else(|| {
+            Error::invalid(
+                "the do_put stream is empty: send the schema message (with a descriptor) first",
+            )
+        })?;
+        // A Flight SQL command in the first message's descriptor makes it Flight SQL's.
+        let sql_command = first
+            .flight_descriptor
+            .as_ref()
+            .filter(|descriptor| is_sql_descriptor(descriptor))
+            .map(|descriptor| descriptor.cmd.clone());
+        if let Some(command) = sql_command {
+            let messages = stream::iter([Ok(first)]).chain(messages);
+            return to_sql!(self, do_put(&command, messages));
+        }
+        if let Some(plan) = Plan::from_descriptor(first.flight_descriptor.as_ref())? {
+            let result =
+                crate::put_objects::put(&self.instance, self.limits, plan, first, messages).await?;
+            return Ok(Response::new(one(PutResult {
+                app_metadata: result.to_string().into(),
+            })));
+        }
+        let messages = stream::iter([Ok(first)]).chain(messages);
+        let id = crate::put::put(&self.instance, self.limits, messages).await?;
         Ok(Response::new(one(PutResult {
             app_metadata: id.to_string().into(),
         })))
@@ -160,6 +236,9 @@ impl FlightApi for Handler {
         &self,
         request: Request<FlightAction>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
+        if is_sql_action(&request.get_ref().r#type) {
+            return to_sql!(self, do_action(request));
+        }
         let request = request.into_inner();
         let action = Action::parse(&request.r#type, &request.body)?;
         let result = self.instance.run(move |client| action.run(client)).await?;
@@ -172,7 +251,11 @@ impl FlightApi for Handler {
         &self,
         _request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
-        let actions = ACTIONS.iter().map(|(name, description)| {
+        #[cfg(feature = "sql")]
+        let actions = ACTIONS.iter().chain(crate::sql::ACTIONS.iter());
+        #[cfg(not(feature = "sql"))]
+        let actions = ACTIONS.iter();
+        let actions = actions.map(|(name, description)| {
             Ok(ActionType {
                 r#type: name.to_string(),
                 description: description.to_string(),

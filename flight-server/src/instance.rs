@@ -57,6 +57,22 @@ impl Instance {
         })?
     }
 
+    /// A connection of its own for a call that makes several requests which must share one
+    /// connection (an all-or-nothing write with blobs written in between); it goes back to the
+    /// pool when the lease drops.
+    pub(crate) async fn lease(self: &Arc<Self>) -> Result<Lease> {
+        let instance = Arc::clone(self);
+        let client = tokio::task::spawn_blocking(move || instance.checkout())
+            .await
+            .map_err(|error| Error::Protocol {
+                message: format!("connecting to the instance failed unexpectedly: {error}"),
+            })??;
+        Ok(Lease {
+            instance: Arc::clone(self),
+            client: Some(client),
+        })
+    }
+
     fn checkout(&self) -> Result<IpcClient> {
         let idle = self
             .idle
@@ -76,6 +92,30 @@ impl Instance {
             .unwrap_or_else(|poison| poison.into_inner());
         if idle.len() < IDLE_CONNECTIONS {
             idle.push(client);
+        }
+    }
+}
+
+/// A pooled connection lent to one call (see [`Instance::lease`]).
+pub(crate) struct Lease {
+    instance: Arc<Instance>,
+    client: Option<IpcClient>,
+}
+
+impl std::ops::Deref for Lease {
+    type Target = IpcClient;
+
+    fn deref(&self) -> &IpcClient {
+        self.client
+            .as_ref()
+            .expect("a lease holds its client until dropped")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            self.instance.checkin(client);
         }
     }
 }

@@ -16,11 +16,18 @@
 //! - `objects`: reading an object as a schema plus record batches; describing it as a flight.
 //! - `encode`: record batches to `FlightData`, straight from the shared-memory buffers.
 //! - `put`: `do_put` streams into `vineyard::Table` objects (or blobs).
+//! - `put_objects`: `do_put` of any objects: blobs' bytes in chunks and metadata trees, all or
+//!   nothing (how remote clients put values of every type).
 //! - [`actions`]: the `do_action` calls and their JSON bodies.
 //! - `auth`: the optional bearer token.
 //! - `heap`: freed heap returned to the system after large puts and deletes.
 //! - `limits`: `--rpc_max_columns`, `--rpc_max_message_size`.
+//! - `route`: one port for Flight and Vineyard's RPC protocol, told apart by the first bytes.
+//! - `vineyard_rpc`: Vineyard's own RPC protocol (its pip client's `connect(host, port)`).
 //! - `tls`: serving TLS (`--rpc_tls_cert`), refusing plain-text clients with a clear error.
+//! - `sql_route`: which calls are Flight SQL's (commands in an `Any`, CamelCase actions).
+//! - [`sql`] (feature `sql`, default): Flight SQL over the instance with `vineyard-sql`;
+//!   [`sql::FlightReader`], parts of global tables read from their owners.
 //! - [`client`]: `RemoteClient`, over arrow-flight's `FlightClient`.
 //! - [`error`]: the crate's `Error` and its `tonic::Status` mapping.
 
@@ -39,9 +46,15 @@ mod instance;
 mod limits;
 mod objects;
 mod put;
+mod put_objects;
+mod route;
 pub mod service;
+#[cfg(feature = "sql")]
+pub mod sql;
+mod sql_route;
 pub mod target;
 mod tls;
+mod vineyard_rpc;
 
 pub use client::RemoteClient;
 pub use error::{Error, Result};

@@ -122,7 +122,24 @@ fn blob_batches(blob: Blob) -> Result<(SchemaRef, Vec<RecordBatch>)> {
 
 /// The flight that serves `data`, described under `label` (the id or name asked for).
 pub(crate) fn flight_info(label: &str, data: &ObjectData) -> Result<FlightInfo> {
-    let id = data.meta.id().unwrap_or_default();
+    described(
+        label,
+        &data.meta,
+        &data.schema,
+        data.rows() as u64,
+        data.bytes(),
+    )
+}
+
+/// A flight from an object's tree and what its data holds.
+fn described(
+    label: &str,
+    meta: &ObjectMeta,
+    schema: &SchemaRef,
+    rows: u64,
+    bytes: u64,
+) -> Result<FlightInfo> {
+    let id = meta.id().unwrap_or_default();
     let ticket = if id.is_blob() {
         format!("{BLOB_PREFIX}{id}")
     } else {
@@ -130,15 +147,15 @@ pub(crate) fn flight_info(label: &str, data: &ObjectData) -> Result<FlightInfo> 
     };
     let app_metadata = json!({
         "id": id.to_string(),
-        "typename": data.meta.typename(),
-        "instance_id": data.meta.instance_id(),
+        "typename": meta.typename(),
+        "instance_id": meta.instance_id(),
     });
     Ok(FlightInfo::new()
-        .try_with_schema(&data.schema)?
+        .try_with_schema(schema)?
         .with_descriptor(FlightDescriptor::new_path(vec![label.to_string()]))
         .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket)))
-        .with_total_records(data.rows() as i64)
-        .with_total_bytes(data.bytes() as i64)
+        .with_total_records(rows as i64)
+        .with_total_bytes(bytes as i64)
         .with_ordered(true)
         .with_app_metadata(app_metadata.to_string()))
 }
@@ -205,6 +222,13 @@ impl Criteria {
 }
 
 fn describe(client: &IpcClient, label: &str, meta: ObjectMeta) -> Option<FlightInfo> {
+    // Tables and record batches are described from their trees: listing many of them
+    // resolves none.
+    if let Ok(Some((schema, rows))) = vineyard_resolvers::table_shape(client, &meta) {
+        if let Ok(info) = described(label, &meta, &schema, rows, meta.nbytes()) {
+            return Some(info);
+        }
+    }
     let data = if meta.is_blob() {
         read_blob(client, meta.id()?)
     } else {

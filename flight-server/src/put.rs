@@ -6,20 +6,20 @@
 //! - a command, JSON `{"kind": "table" | "blob", "name": ...}`: the same, or a blob holding
 //!   the concatenated values of the stream's one binary column (blobs cannot be named).
 //!
-//! The whole stream is read and checked before anything is created in the instance. Storing
-//! is all or nothing: every object created on the way (columns with their blobs, batches,
-//! schema, table) is tracked and deleted again if a later step fails (the store is full, a
-//! name cannot be given, the client cancels), so a failed put leaves nothing behind and the
-//! instance's memory usage where it was. One gap remains: a column whose builder fails
-//! half-way (a string column whose offsets were written before its values did not fit) hands
-//! back no id, so its finished buffers cannot be found from here; only columns of more than
-//! one non-empty buffer can leave such a piece.
+//! A table is written as the stream arrives: each record batch, once decoded, is copied into
+//! blobs and created as a `vineyard::RecordBatch` on the blocking pool while the next one is
+//! received (at most [`BATCHES_IN_FLIGHT`] wait between the two), and the table is created
+//! when the stream ends complete. So a put holds a few batches, not its whole stream. Storing
+//! is all or nothing: every object created on the way (blobs, columns, batches, schema,
+//! table) is recorded by the instance client's write and deleted again if any step fails (the
+//! store is full, the stream is malformed or cut, a name cannot be given, the client
+//! cancels), so a failed put leaves nothing behind and the instance's memory usage where it
+//! was. A blob put gathers its stream first (its size is fixed at creation).
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::ipc::{root_as_message, Field as IpcField, Message as IpcMessage, MessageHeader};
 use arrow_flight::decode::FlightRecordBatchStream;
@@ -28,8 +28,8 @@ use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::{FlightData, FlightDescriptor};
 use futures::{stream, FutureExt, StreamExt, TryStreamExt};
 use serde::Deserialize;
-use vineyard_builders::{default_registry, family_of, BuilderRegistry};
-use vineyard_core::{IpcClient, ObjectID, ObjectMeta};
+use vineyard_builders::{default_registry, family_of};
+use vineyard_core::{IpcClient, ObjectID};
 
 use crate::error::{Error, Result};
 use crate::instance::Instance;
@@ -105,8 +105,21 @@ impl PutRequest {
     }
 }
 
-/// Reads the whole stream, then creates the object; returns its id. A put that fails, or
-/// whose caller goes away, leaves nothing behind.
+/// Decoded batches waiting for the writer at most; the decoder waits beyond (back-pressure
+/// onto the client), so a put holds a few batches in memory, not its stream.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// What the decoder hands the writer, in order: the schema, the batches, then the end.
+enum Piece {
+    Schema(SchemaRef),
+    Batch(RecordBatch),
+    /// The stream ended complete: the object may be created.
+    End,
+}
+
+/// Stores the stream as it arrives (each batch written into the store when decoded, the
+/// table created at the end); returns its id. A put that fails, is cut, or whose caller goes
+/// away, leaves nothing behind.
 pub(crate) async fn put<S>(
     instance: &Arc<Instance>,
     limits: Limits,
@@ -130,40 +143,70 @@ where
             FlightError::ExternalError(Box::new(limits.incoming_error(status)))
         }))
         .and_then(move |data| async move { check_message(&data, limits).map(|()| data) });
+    let (pieces, received) = tokio::sync::mpsc::channel(BATCHES_IN_FLIGHT);
+    // The IPC decoder trusts what the checks above cannot see; a panic in it is a bad stream.
     let decode = async move {
-        let mut decoded = FlightRecordBatchStream::new_from_flight_data(messages);
-        let mut batches = Vec::new();
-        while let Some(batch) = decoded.try_next().await.map_err(malformed)? {
-            batches.push(batch);
+        match AssertUnwindSafe(decode(messages, pieces))
+            .catch_unwind()
+            .await
+        {
+            Ok(decoded) => decoded,
+            Err(_) => Err(Error::Protocol {
+                message: "malformed do_put stream, nothing was stored: the Arrow IPC decoder \
+                          rejected a message"
+                    .into(),
+            }),
         }
+    };
+    let call = CallGuard::new(instance);
+    let outcome = Arc::clone(&call.outcome);
+    let writer = Arc::clone(instance);
+    let write = async move {
+        writer
+            .run(move |client| {
+                let stored = store(client, &request, received, &outcome);
+                crate::heap::trim_after(stored.as_ref().map_or(0, |stored| stored.objects));
+                stored.map(|stored| stored.id)
+            })
+            .await
+    };
+    // The decoder's error comes first: the writer only saw the stream stop.
+    let (decoded, stored) = futures::join!(decode, write);
+    call.handed_over();
+    decoded?;
+    stored
+}
+
+/// Decodes the stream into pieces for the writer. Stops early, without error, when the
+/// writer has stopped (its error is the put's); an error here drops `pieces` without `End`,
+/// which makes the writer roll back.
+async fn decode<S>(messages: S, pieces: tokio::sync::mpsc::Sender<Piece>) -> Result<()>
+where
+    S: futures::Stream<Item = Result<FlightData, FlightError>> + Send + 'static,
+{
+    let mut decoded = FlightRecordBatchStream::new_from_flight_data(messages);
+    let mut schema_sent = false;
+    while let Some(batch) = decoded.try_next().await.map_err(malformed)? {
+        if !schema_sent {
+            schema_sent = true;
+            if pieces.send(Piece::Schema(batch.schema())).await.is_err() {
+                return Ok(());
+            }
+        }
+        if pieces.send(Piece::Batch(batch)).await.is_err() {
+            return Ok(());
+        }
+    }
+    if !schema_sent {
         let schema = decoded.schema().cloned().ok_or_else(|| {
             Error::invalid("the do_put stream carried no schema message: nothing was stored")
         })?;
-        Ok::<_, Error>((schema, batches))
-    };
-    // The IPC decoder trusts what the checks above cannot see; a panic in it is a bad stream.
-    let (schema, batches) = AssertUnwindSafe(decode)
-        .catch_unwind()
-        .await
-        .map_err(|_| Error::Protocol {
-            message: "malformed do_put stream, nothing was stored: the Arrow IPC decoder \
-                      rejected a message"
-                .into(),
-        })??;
-    let call = CallGuard::new(instance);
-    let outcome = Arc::clone(&call.outcome);
-    let objects = batches.len() * schema.fields().len();
-    let stored = instance
-        .run(move |client| {
-            let stored = store(client, &request, &schema, &batches, &outcome);
-            // Stored or rolled back, the metadata work is done: give the heap back.
-            drop(batches);
-            crate::heap::trim_after(objects);
-            stored
-        })
-        .await;
-    call.handed_over();
-    stored
+        if pieces.send(Piece::Schema(schema)).await.is_err() {
+            return Ok(());
+        }
+    }
+    let _ = pieces.send(Piece::End).await;
+    Ok(())
 }
 
 /// Checks a message before the IPC decoder sees it: the column count of the schema, and the
@@ -317,21 +360,44 @@ impl Drop for CallGuard {
     }
 }
 
+/// What a put stored: the object, and how many objects it created on the way.
+struct Stored {
+    id: ObjectID,
+    objects: usize,
+}
+
+/// The next piece from the decoder; the decoder gone without `End` is a cut stream.
+fn next_piece(pieces: &mut tokio::sync::mpsc::Receiver<Piece>) -> Result<Piece> {
+    pieces.blocking_recv().ok_or_else(|| {
+        Error::invalid("the do_put stream stopped before its end: nothing was stored")
+    })
+}
+
+/// The stream's schema: the first piece.
+fn first_schema(pieces: &mut tokio::sync::mpsc::Receiver<Piece>) -> Result<SchemaRef> {
+    match next_piece(pieces)? {
+        Piece::Schema(schema) => Ok(schema),
+        _ => Err(Error::Protocol {
+            message: "the do_put decoder sent a batch before the schema".into(),
+        }),
+    }
+}
+
 /// Stores the put's object as one all-or-nothing write of the instance client: whatever step
-/// fails (a column that does not fit half-way through its buffers, the table, the name, a
-/// cancel), everything the put created is deleted before the error is returned.
+/// fails (a batch that does not fit, the table, the name, a cut stream, a cancel), everything
+/// the put created is deleted before the error is returned.
 fn store(
     client: &IpcClient,
     request: &PutRequest,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
+    mut pieces: tokio::sync::mpsc::Receiver<Piece>,
     outcome: &SharedOutcome,
-) -> Result<ObjectID> {
+) -> Result<Stored> {
     let mut failure = None;
+    let mut objects = 0;
     let stored = client.all_or_nothing(|client| {
         let id = match request.kind {
-            PutKind::Blob => store_blob(client, schema, batches),
-            PutKind::Table => store_table(client, schema, batches, outcome),
+            PutKind::Blob => store_blob(client, &mut pieces),
+            PutKind::Table => store_table(client, &mut pieces, outcome, &mut objects),
         }
         .and_then(|id| {
             if let Some(name) = &request.name {
@@ -352,7 +418,7 @@ fn store(
         })
     });
     match (stored, failure) {
-        (Ok(id), _) => Ok(id),
+        (Ok(id), _) => Ok(Stored { id, objects }),
         (Err(_), Some(error)) => Err(error),
         (Err(error), None) => Err(error.into()),
     }
@@ -368,70 +434,37 @@ fn check_wanted_locked(outcome: &Outcome) -> Result<()> {
     Ok(())
 }
 
-/// Stores every column of every batch, then the table over them with the builders' own table
-/// layout, its members given by id.
+/// Stores each batch as it arrives (its columns and its `vineyard::RecordBatch`), then the
+/// table over them; `objects` counts what was created.
 fn store_table(
     client: &IpcClient,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
+    pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
     outcome: &SharedOutcome,
+    objects: &mut usize,
 ) -> Result<ObjectID> {
-    check_buildable(schema)?;
-    let mut columns = HashMap::with_capacity(batches.len() * schema.fields().len());
-    for batch in batches {
-        for column in batch.columns() {
-            let key = array_key(column.as_ref());
-            if columns.contains_key(&key) {
-                continue;
+    let schema = first_schema(pieces)?;
+    check_buildable(&schema)?;
+    let mut table = default_registry().table_writer(client, &schema)?;
+    loop {
+        match next_piece(pieces)? {
+            Piece::Batch(batch) => {
+                check_wanted(outcome)?;
+                table.push(client, &batch)?;
+                *objects += batch.num_columns() + 1;
             }
-            check_wanted(outcome)?;
-            let meta = vineyard_builders::put_array(client, column.as_ref())?;
-            columns.insert(key, member_link(&meta));
+            Piece::End => break,
+            Piece::Schema(_) => {
+                return Err(Error::Protocol {
+                    message: "the do_put decoder sent a second schema".into(),
+                })
+            }
         }
     }
-    let table = stored_columns(columns).put_table(client, schema, batches)?;
+    check_wanted(outcome)?;
+    let table = table.finish(client)?;
     table.id().ok_or_else(|| Error::Protocol {
         message: "the instance created the table but returned no id".into(),
     })
-}
-
-/// Identifies an array by its address: the table builder is handed the batches' own arrays.
-fn array_key(array: &dyn Array) -> usize {
-    std::ptr::from_ref(array).cast::<()>() as usize
-}
-
-/// What a tree that has `meta` as a member needs of it: the server fills in the rest from the
-/// id, so the trees of the batches and the table stay small however many columns they have.
-fn member_link(meta: &ObjectMeta) -> ObjectMeta {
-    let mut link = ObjectMeta::new();
-    for key in ["id", "typename", "nbytes", "instance_id"] {
-        if let Some(value) = meta.get(key) {
-            link.insert(key, value.clone());
-        }
-    }
-    link
-}
-
-/// A registry whose builders hand back the columns stored already (by array address).
-fn stored_columns(columns: HashMap<usize, ObjectMeta>) -> BuilderRegistry {
-    let columns = Arc::new(columns);
-    let mut registry = BuilderRegistry::new();
-    let families: Vec<String> = default_registry().families().map(String::from).collect();
-    for family in families {
-        let columns = Arc::clone(&columns);
-        registry.register(
-            family,
-            Box::new(move |_, _, array| {
-                columns.get(&array_key(array)).cloned().ok_or_else(|| {
-                    vineyard_core::Error::Protocol {
-                        message: "the table builder asked for a column that was not stored".into(),
-                    }
-                    .into()
-                })
-            }),
-        );
-    }
-    registry
 }
 
 /// Fails, before anything is stored, if a type anywhere in the schema has no builder (a
@@ -477,17 +510,36 @@ fn check_buildable(schema: &SchemaRef) -> Result<()> {
         .try_for_each(|field| check(field.data_type(), &families))
 }
 
-fn store_blob(client: &IpcClient, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<ObjectID> {
+/// Stores the values of the stream's one binary column, concatenated, as one blob. A blob's
+/// size is fixed when it is created, so the batches are gathered first (a blob put holds its
+/// stream; tables are written as they arrive).
+fn store_blob(
+    client: &IpcClient,
+    pieces: &mut tokio::sync::mpsc::Receiver<Piece>,
+) -> Result<ObjectID> {
+    let schema = first_schema(pieces)?;
     let [field] = schema.fields().as_ref() else {
-        return Err(blob_schema_error(schema));
+        return Err(blob_schema_error(&schema));
     };
     if !matches!(field.data_type(), DataType::Binary | DataType::LargeBinary) {
-        return Err(blob_schema_error(schema));
+        return Err(blob_schema_error(&schema));
+    }
+    let mut batches = Vec::new();
+    loop {
+        match next_piece(pieces)? {
+            Piece::Batch(batch) => batches.push(batch),
+            Piece::End => break,
+            Piece::Schema(_) => {
+                return Err(Error::Protocol {
+                    message: "the do_put decoder sent a second schema".into(),
+                })
+            }
+        }
     }
     let size: usize = batches.iter().flat_map(values).map(<[u8]>::len).sum();
     let mut writer = client.create_blob(size)?;
     let mut offset = 0;
-    for batch in batches {
+    for batch in &batches {
         for value in values(batch) {
             writer[offset..offset + value.len()].copy_from_slice(value);
             offset += value.len();

@@ -9,6 +9,9 @@
 //!
 //! With `--rpc_tls_cert` and `--rpc_tls_key` it serves TLS only (see `tls`) and announces
 //! `grpc+tls://host:port`.
+//!
+//! The same port serves Vineyard's own RPC protocol (`vineyard_rpc`): `route` tells each
+//! connection's protocol by its first bytes and hands Vineyard RPC clients to their handler.
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -33,7 +36,10 @@ use crate::error::{Error, Result};
 use crate::handler::Handler;
 use crate::instance::Instance;
 use crate::limits::Limits;
+use crate::route;
+use crate::sql_route::SqlSetup;
 use crate::tls;
+use crate::vineyard_rpc::RpcContext;
 
 /// How long in-flight calls may run on after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -49,6 +55,8 @@ pub struct FlightService {
     tls: Option<Arc<ServerConfig>>,
     /// TCP connections open now.
     open_connections: Arc<AtomicUsize>,
+    /// Bytes SQL queries may hold at once (`--sql_memory_limit`); `None`: no limit.
+    sql_memory_limit: Option<u64>,
 }
 
 impl FlightService {
@@ -130,6 +138,7 @@ impl FlightService {
         self.endpoint = Some(endpoint.clone());
         self.token = options.token.clone();
         self.limits = Limits::from_options(options);
+        self.sql_memory_limit = (options.sql_memory_limit > 0).then_some(options.sql_memory_limit);
         self.tls = tls;
         Ok(endpoint)
     }
@@ -150,11 +159,22 @@ impl FlightService {
         let accepted = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .map(move |accepted| accepted.map(|stream| CountedStream::new(stream, open.clone())));
-        let incoming = tls::connections(accepted, self.tls.clone());
-        let instance = Instance::new(socket);
+        let vineyard_rpc = Arc::new(RpcContext {
+            socket: socket.clone(),
+            token: self.token.clone(),
+            max_frame: self.limits.max_message_size as u64,
+        });
+        let flight = route::flight_connections(accepted, vineyard_rpc, self.tls.is_some());
+        let incoming = tls::connections(flight, self.tls.clone());
+        let instance = Instance::new(socket.clone());
         let token = TokenCheck::new(self.token.as_deref());
+        let sql = SqlSetup {
+            socket,
+            token: self.token.clone(),
+            memory_limit: self.sql_memory_limit,
+        };
         let flight = InterceptedService::new(
-            FlightServiceServer::new(Handler::new(Arc::clone(&instance), self.limits))
+            FlightServiceServer::new(Handler::new(Arc::clone(&instance), self.limits, sql))
                 .max_decoding_message_size(self.limits.max_message_size)
                 .max_encoding_message_size(usize::MAX),
             token.clone(),

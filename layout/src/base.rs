@@ -1,5 +1,9 @@
 //! Python's own values, as the Python package (and Vineyard's) stores them: blobs, scalars,
-//! memoryviews, pairs, tuples, sequences, lists, dicts, and pickles of everything else.
+//! memoryviews, pairs, sequences (tuples and lists), dicts, and pickles of everything else.
+//! Typenames are Vineyard 0.24.2's wherever it stores the value (a bool is a
+//! `vineyard::Scalar<int>`, a list a `vineyard::Sequence`), so resolvers registered by
+//! typename apply to both; what Vineyard loses (a bool is a bool, a list a list) is kept in
+//! fields it ignores.
 
 use vineyard_core::meta::BLOB_TYPENAME;
 
@@ -44,28 +48,16 @@ layouts! {
         member second = "second",
     }
 
-    /// `vineyard::Tuple`: a tuple of another length.
-    TUPLE: TupleLayout = "vineyard::Tuple" {
-        /// The number of items.
-        field size = "size_",
-        /// The items.
-        list elements = "__elements_",
-    }
-
-    /// `vineyard::Sequence`: Vineyard's sequence, read as a tuple.
+    /// `vineyard::Sequence`: a tuple (of any length but 2) or a list, as Vineyard stores
+    /// both; read back as a tuple unless `type_` says `list`.
     SEQUENCE: SequenceLayout = "vineyard::Sequence" {
         /// The number of items.
         field size = "size_",
         /// The items.
         list elements = "__elements_",
-    }
-
-    /// `vineyard::List`: a list.
-    LIST: ListLayout = "vineyard::List" {
-        /// The number of items.
-        field size = "size_",
-        /// The items.
-        list elements = "__elements_",
+        /// The Python type's name, `tuple` or `list` (ours: Vineyard neither writes nor reads
+        /// it, and reads every sequence as a tuple).
+        field type_name = "type_",
     }
 
     /// `vineyard::Dict`: a dict; entry `i` is `keys.at(i)` and `values.at(i)`.
@@ -106,10 +98,11 @@ pub const SCALAR_TYPES: [ScalarType; 5] = [
         argument: "None",
         also_read: &[],
     },
+    // Vineyard writes bools as `Scalar<int>` (with `type_: bool`).
     ScalarType {
         python_type: "bool",
-        argument: "bool",
-        also_read: &[],
+        argument: "int",
+        also_read: &["bool"],
     },
     ScalarType {
         python_type: "int",

@@ -7,11 +7,11 @@
 //! `TENSOR.of("double")` rather than `"vineyard::Tensor<double>"`:
 //!
 //! ```
-//! use vineyard_layout::{find, TENSOR, TUPLE};
+//! use vineyard_layout::{find, SEQUENCE, TENSOR};
 //!
 //! assert_eq!(TENSOR.of("double"), "vineyard::Tensor<double>");
 //! assert_eq!(TENSOR.buffer, "buffer_");
-//! assert_eq!(TUPLE.elements.at(2), "__elements_-2");
+//! assert_eq!(SEQUENCE.elements.at(2), "__elements_-2");
 //! assert_eq!(find("vineyard::Tensor<int>").unwrap().constant, "TENSOR");
 //! ```
 //!

@@ -231,7 +231,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::{BASE_BINARY_ARRAY, DATA_FRAME, NUMERIC_ARRAY, TENSOR, TUPLE};
+    use crate::{BASE_BINARY_ARRAY, DATA_FRAME, NUMERIC_ARRAY, SEQUENCE, TENSOR};
 
     #[test]
     fn constants_and_typenames_are_unique() {
@@ -310,8 +310,8 @@ mod tests {
 
     #[test]
     fn list_and_map_items_are_spelled_as_vineyard_does() {
-        assert_eq!(TUPLE.elements.at(3), "__elements_-3");
-        assert_eq!(TUPLE.elements.size(), "__elements_-size");
+        assert_eq!(SEQUENCE.elements.at(3), "__elements_-3");
+        assert_eq!(SEQUENCE.elements.size(), "__elements_-size");
         assert_eq!(DATA_FRAME.values.key(0), "__values_-key-0");
         assert_eq!(DATA_FRAME.values.value(12), "__values_-value-12");
         assert_eq!(DATA_FRAME.values.size(), "__values_-size");
@@ -319,13 +319,16 @@ mod tests {
 
     #[test]
     fn keys_name_their_layout_names() {
-        let tuple = find(TUPLE.typename).unwrap();
+        let tuple = find(SEQUENCE.typename).unwrap();
         assert_eq!(tuple.name_of_key("size_").unwrap().attribute, "size");
         assert_eq!(
-            tuple.name_of_key(&TUPLE.elements.at(10)).unwrap().attribute,
+            tuple
+                .name_of_key(&SEQUENCE.elements.at(10))
+                .unwrap()
+                .attribute,
             "elements"
         );
-        assert!(tuple.name_of_key(&TUPLE.elements.size()).is_some());
+        assert!(tuple.name_of_key(&SEQUENCE.elements.size()).is_some());
         assert!(tuple.name_of_key("__elements_-").is_none());
         assert!(tuple.name_of_key("__elements_-x").is_none());
         assert!(tuple.name_of_key("buffer_").is_none());

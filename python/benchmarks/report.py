@@ -624,6 +624,65 @@ def flight_section(results: Results) -> list[str]:
     return lines + [tally(ratios)]
 
 
+def arrow_section(results: Results) -> list[str]:
+    """Time to the first query result over a table, ours beside an IPC file's memory map."""
+    arrow = results.load("arrow")
+    lines = ["## Tables into pyarrow, polars and DuckDB", ""]
+    if arrow is None:
+        return lines + [results.missing("arrow"), ""]
+    lines += [
+        "`bench_arrow.py`: in a second process (connected, warmed up), from nothing to the "
+        "result of `sum(c0)` over a table of 4 columns in 16 MiB batches: ours `client.get(id)` "
+        "then the sum in pyarrow, polars (`pl.from_arrow`) or DuckDB (`SELECT ... FROM tbl` "
+        "on the value); the baseline reads the same table from an Arrow IPC file through a "
+        "memory map (`pa.ipc.open_file(pa.memory_map(path)).read_all()`). Medians, back to "
+        "back.",
+        "",
+    ]
+    items = [
+        ([row["consumer"], human(row["size"])], row["vineyard"], {"IPC file, mmap": row["ipc"]})
+        for row in arrow["rows"]
+    ]
+    rows, ratios = compared_rows(items, time_text, lower_is_better=True)
+    headers = ["reader", "table", "ours", "IPC file, mmap", "best alternative", "ratio"]
+    return lines + markdown_table(headers, rows) + [tally(ratios)]
+
+
+# The baselines of the SQL benchmark, in their table's column order.
+SQL_ALTERNATIVES = ("datafusion-python", "DuckDB", "do_get + local")
+
+
+def sql_section(results: Results) -> list[str]:
+    """SQL over a stored table beside in-memory engines, and Flight SQL end to end."""
+    sql = results.load("sql")
+    lines = ["## SQL over stored tables", ""]
+    if sql is None:
+        return lines + [results.missing("sql"), ""]
+    lines += [
+        "`bench_sql.py`: `client.sql` (the query runs in the instance over its shared memory) "
+        "beside datafusion-python and DuckDB over the same pyarrow table in the client's "
+        "memory; ADBC's Flight SQL driver end to end beside a plain Flight `do_get` of the "
+        "whole table and the same query run locally. Best of "
+        f"{sql['repeat']} runs; the table: int64 key (1,000 values), float64, string.",
+        "",
+    ]
+    items = []
+    for row in sql["rows"]:
+        label = [f"{row['rows']:,} rows", row["query"]]
+        if row["query"] == "first_batch":
+            items.append((label, row["ours"], dict.fromkeys(SQL_ALTERNATIVES)))
+            continue
+        local = {"datafusion-python": row["datafusion"], "DuckDB": row["duckdb"]}
+        items.append((label, row["ours"], {**dict.fromkeys(SQL_ALTERNATIVES), **local}))
+        remote = {"do_get + local": row["flight_then_local"]}
+        adbc_label = [label[0], f"{row['query']} (ADBC)"]
+        items.append((adbc_label, row["adbc"], {**dict.fromkeys(SQL_ALTERNATIVES), **remote}))
+    rows, ratios = compared_rows(items, time_text, lower_is_better=True)
+    headers = ["table", "query", "ours", *SQL_ALTERNATIVES, "best alternative", "ratio"]
+    lines += markdown_table(headers, rows)
+    return lines + [tally(ratios)]
+
+
 def startup_section(results: Results) -> list[str]:
     """Time from spawn to an accepting socket, per server."""
     lines = ["## Server start-up", ""]
@@ -714,6 +773,8 @@ def write(out: str, markdown: str, chart_path: str) -> None:
         lambda: meta_section(results),
         lambda: visibility_section(results),
         lambda: flight_section(results),
+        lambda: arrow_section(results),
+        lambda: sql_section(results),
         lambda: startup_section(results),
         lambda: memory_section(results),
         lambda: steps_section(results),

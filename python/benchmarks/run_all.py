@@ -8,8 +8,10 @@ Steps, in order (`--only a,b` runs some of them): the criterion benches of viney
 (put/get beside memcpy; the cluster bench on a real etcd), then the Python benchmarks, each
 for ours (`python -m vineyard`, this interpreter) and for Vineyard 0.24.2 (its client in
 `--v6d-python`, its `vineyardd` from that wheel): put/get, metadata, server start-up and
-memory, Flight against pyarrow's Flight server, and save/load/spilling against pyarrow, cp
-and boto3 (`bench_persist.py`). Each step writes JSON into `--out` and
+memory, Flight against pyarrow's Flight server, save/load/spilling against pyarrow, cp
+and boto3 (`bench_persist.py`), tables read into pyarrow, polars and DuckDB beside an
+Arrow IPC file's memory map (`bench_arrow.py`), and SQL against datafusion-python and DuckDB
+(`bench_sql.py`). Each step writes JSON into `--out` and
 its output to the console and `--out`/logs/STEP.log. A step that fails, or cannot run (no
 Vineyard 0.24.2, no etcd), is recorded in `--out`/run.json and named in the report; the
 others still run. Every step stops the processes it started, also when it fails.
@@ -156,6 +158,14 @@ def steps(args: argparse.Namespace, out: str, v6d: dict) -> list[Step]:
         python("server-v6d", v6d_python, "bench_server.py", *v6d_server, missing=no_v6d),
         python("flight", sys.executable, "bench_flight.py"),
         python("persist", sys.executable, "bench_persist.py"),
+        python("arrow", sys.executable, "bench_arrow.py"),
+        python("sql", sys.executable, "bench_sql.py"),
+        python("remote-ours", sys.executable, "bench_remote.py", *ours_binary, missing=no_binary),
+        python("remote-v6d", v6d_python, "bench_remote.py", "--no-baselines", *v6d_server,
+               missing=no_v6d),
+        python("remote-v6d-client-ours-server", v6d_python, "bench_remote.py", "--no-baselines",
+               "--server-cmd", args.vineyardd, "--label", "Vineyard's client, our vineyardd",
+               missing=no_v6d or no_binary),
     ]  # fmt: skip
 
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use vineyard_core::{Blob, Error, InstanceID, IpcClient, ObjectID, ObjectMeta};
 
+use crate::arrow;
 use crate::blob::PyBlob;
 use crate::buffer::ContiguousBuffer;
 use crate::builder::PyBlobBuilder;
@@ -191,6 +192,61 @@ impl PyIpcClient {
         Ok((trees, self.wrap(blobs)))
     }
 
+    /// `get` in one call: fetches the tree of `id` and its local blobs (one round trip, or
+    /// none through the index) and, if its typename is an Arrow layout's that
+    /// `python_prefixes` (the prefixes of the caller's Python resolvers that claim Arrow
+    /// typenames) does not claim, resolves it here: `("arrow", kind, value)`, kind one of `array`,
+    /// `record_batch`, `table`, `chunked_array`, `schema`. Otherwise `("tree", trees,
+    /// blobs)` as `get_objects` gives them. `member_resolver(tree, blobs)` resolves members
+    /// that a Python resolver claims. None for a blob id.
+    #[pyo3(signature = (id, python_prefixes, member_resolver = None))]
+    fn get_value(
+        &self,
+        py: Python<'_>,
+        id: &Bound<'_, PyAny>,
+        python_prefixes: Vec<String>,
+        member_resolver: Option<Py<PyAny>>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let id = extract_id(id)?;
+        if id.is_blob() {
+            return Ok(None);
+        }
+        let (mut metas, blobs) = self.with(py, |client| client.get_objects(&[id]))?;
+        let root = metas.pop().expect("one tree per id");
+        let blobs = match arrow::get::resolve_fetched(
+            py,
+            &root,
+            blobs,
+            &python_prefixes,
+            member_resolver,
+            &self.mapped,
+            self.instance_id,
+        )? {
+            arrow::get::Fetched::Resolved(kind, value) => {
+                let resolved = ("arrow", kind, value).into_pyobject(py)?;
+                return Ok(Some(resolved.into_any().unbind()));
+            }
+            arrow::get::Fetched::Python(blobs) => blobs,
+        };
+        let trees = vec![to_python(py, &serde_json::Value::Object(root.into_map()))?];
+        let fetched = ("tree", trees, self.wrap(blobs));
+        Ok(Some(fetched.into_pyobject(py)?.into_any().unbind()))
+    }
+
+    /// Puts an Arrow value exporting the PyCapsule protocol, as `kind` (`array`,
+    /// `record_batch`, `table`, `chunked_array` or `schema`); returns the created tree (a
+    /// dict). Blobs this client handed out are reused, not copied; a value that cannot be
+    /// imported or written leaves the store as it was.
+    fn put_arrow(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        kind: &str,
+    ) -> PyResult<Py<PyAny>> {
+        let created = arrow::put::put_arrow(py, self.client()?, &self.mapped, value, kind)?;
+        to_python(py, &serde_json::Value::Object(created.into_map()))
+    }
+
     /// Waits for the replies of requests sent without waiting (seals, creates in `put`).
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         self.with(py, |client| client.flush())
@@ -312,6 +368,11 @@ impl PyIpcClient {
         })?;
         let result = self.with(py, |client| client.debug(payload))?;
         to_python(py, &result)
+    }
+
+    /// Gives the instance's free shared memory back to the system; true if any was.
+    fn memory_trim(&self, py: Python<'_>) -> PyResult<bool> {
+        self.with(py, |client| client.memory_trim())
     }
 
     /// Deletes every object of the instance.

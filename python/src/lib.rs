@@ -2,12 +2,16 @@
 //!
 //! # Layout
 //! - `client`: `IPCClient` over the core's synchronous `IpcClient` (GIL released per call).
+//! - `arrow`: Arrow values across the C Data Interface: `get` resolved by `vineyard-resolvers`
+//!   into objects exporting the PyCapsule protocol, `put` imported for `vineyard-builders`.
 //! - `blob`: `Blob`, a sealed blob with the buffer protocol over shared memory and the
 //!   `Object` surface (`typename`, `meta`, `instance_id`, ...).
 //! - `builder`: `BlobBuilder`, a writable blob; it counts the views it exports and refuses to
 //!   be sealed or aborted while one is alive.
 //! - `buffer`: the buffer protocol at the edge (filling exported views, reading any buffer).
 //! - `mapped`: which blobs a client handed out, by address, so `put` can reuse them.
+//! - `remote`: `RemoteBlobBuilder` and `RemoteBlob`, blob bytes in this process for remote
+//!   clients.
 //! - `object_id`: `ObjectID`.
 //! - `persist`: `save`, `load` and `save_all` through object_store (`vineyard-persist`), with
 //!   a progress callback.
@@ -19,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+mod arrow;
 mod blob;
 mod buffer;
 mod builder;
@@ -28,6 +33,7 @@ mod json;
 mod mapped;
 mod object_id;
 mod persist;
+mod remote;
 mod status;
 
 use pyo3::prelude::*;
@@ -58,9 +64,12 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<blob::PyBlob>()?;
     module.add_class::<builder::PyBlobBuilder>()?;
     module.add_class::<client::PyIpcClient>()?;
+    module.add_class::<remote::PyRemoteBlobBuilder>()?;
+    module.add_class::<remote::PyRemoteBlob>()?;
     module.add_class::<status::PyInstanceStatus>()?;
     module.add_function(wrap_pyfunction!(run_server, module)?)?;
     persist::register(module)?;
+    arrow::register(module)?;
     errors::register(module)?;
     Ok(())
 }

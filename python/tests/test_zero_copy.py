@@ -11,22 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-
-
-def memfd_ranges() -> list[tuple[int, int]]:
-    """Address ranges of this process's memfd mappings (the vineyard arenas)."""
-    ranges = []
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            fields = line.split()
-            if len(fields) >= 6 and fields[5].startswith("/memfd:"):
-                start, end = (int(part, 16) for part in fields[0].split("-"))
-                ranges.append((start, end))
-    return ranges
-
-
-def in_shared_memory(address: int, size: int) -> bool:
-    return any(start <= address and address + size <= end for start, end in memfd_ranges())
+from memfd import in_shared_memory
 
 
 def address_of(array: np.ndarray) -> int:

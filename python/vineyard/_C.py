@@ -3,11 +3,19 @@
 Code written for Vineyard imports `from vineyard._C import ObjectMeta, Blob, ...`.
 """
 
-from vineyard._native import Blob, BlobBuilder, ObjectID, VineyardException
+from vineyard._native import (
+    Blob,
+    BlobBuilder,
+    ObjectID,
+    RemoteBlob,
+    RemoteBlobBuilder,
+    VineyardException,
+)
 from vineyard.core.client import InstanceStatus, IPCClient, connect
 from vineyard.core.exceptions import native_exceptions
 from vineyard.core.meta import ObjectMeta, ObjectName
-from vineyard.core.object import Object, RemoteBlob
+from vineyard.core.object import Object
+from vineyard.core.rpc import RPCClient
 
 globals().update(native_exceptions())
 
@@ -20,7 +28,9 @@ __all__ = [
     "ObjectID",
     "ObjectMeta",
     "ObjectName",
+    "RPCClient",
     "RemoteBlob",
+    "RemoteBlobBuilder",
     "VineyardException",
     "connect",
     *sorted(native_exceptions()),

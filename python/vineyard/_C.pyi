@@ -46,6 +46,8 @@ from vineyard._native import (
 from vineyard._native import (
     ObjectSealedException as ObjectSealedException,
 )
+from vineyard._native import RemoteBlob as RemoteBlob
+from vineyard._native import RemoteBlobBuilder as RemoteBlobBuilder
 from vineyard._native import (
     TypeErrorException as TypeErrorException,
 )
@@ -62,7 +64,7 @@ from vineyard.core.client import connect as connect
 from vineyard.core.meta import ObjectMeta as ObjectMeta
 from vineyard.core.meta import ObjectName as ObjectName
 from vineyard.core.object import Object as Object
-from vineyard.core.object import RemoteBlob as RemoteBlob
+from vineyard.core.rpc import RPCClient as RPCClient
 
 __all__ = [
     "Blob",
@@ -73,7 +75,9 @@ __all__ = [
     "ObjectID",
     "ObjectMeta",
     "ObjectName",
+    "RPCClient",
     "RemoteBlob",
+    "RemoteBlobBuilder",
     "VineyardException",
     "connect",
     "AssertionFailedException",

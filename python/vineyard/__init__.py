@@ -24,7 +24,7 @@ import threading
 from typing import Any
 
 from vineyard import _native, io
-from vineyard._native import Blob, BlobBuilder, ObjectID
+from vineyard._native import Blob, BlobBuilder, ObjectID, RemoteBlob, RemoteBlobBuilder
 from vineyard.core import (
     BuilderContext,
     Client,
@@ -34,6 +34,7 @@ from vineyard.core import (
     ObjectMeta,
     ObjectName,
     ResolverContext,
+    RPCClient,
     builder_context,
     connect,
     default_builder_context,
@@ -87,6 +88,9 @@ __all__ = [
     "ObjectID",
     "ObjectMeta",
     "ObjectName",
+    "RPCClient",
+    "RemoteBlob",
+    "RemoteBlobBuilder",
     "ResolverContext",
     "VineyardException",
     "__version__",

@@ -4,7 +4,9 @@
 
 use arrow::array::new_empty_array;
 use arrow::datatypes::DataType;
-use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_core::ObjectMeta;
+
+use crate::source::BlobSource;
 use vineyard_layout::{binary_type_from_typename, BASE_BINARY_ARRAY, FIXED_SIZE_BINARY_ARRAY};
 
 use crate::error::{typename_of, Error, Result};
@@ -15,7 +17,7 @@ use crate::{Resolved, ResolverRegistry};
 /// Strings and binaries with 32- or 64-bit offsets.
 pub(crate) fn resolve_binary(
     _: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let data_type = match arrow_type(meta)? {
@@ -29,7 +31,7 @@ pub(crate) fn resolve_binary(
     };
     let extent = Extent::of(meta)?;
     let (buffers, nulls) = buffers_and_bitmap(
-        client,
+        source,
         meta,
         &[
             BASE_BINARY_ARRAY.buffer_offsets,
@@ -46,7 +48,7 @@ pub(crate) fn resolve_binary(
 /// Fixed-width binaries; `arrow_type_` says when they are decimals.
 pub(crate) fn resolve_fixed_size_binary(
     _: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let data_type = match arrow_type(meta)? {
@@ -60,6 +62,6 @@ pub(crate) fn resolve_fixed_size_binary(
         }
     };
     let extent = Extent::of(meta)?;
-    let (buffers, nulls) = buffers_and_bitmap(client, meta, &[FIXED_SIZE_BINARY_ARRAY.buffer])?;
+    let (buffers, nulls) = buffers_and_bitmap(source, meta, &[FIXED_SIZE_BINARY_ARRAY.buffer])?;
     extent.array(data_type, buffers, nulls)
 }

@@ -5,10 +5,11 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use arrow::buffer::{Buffer, MutableBuffer};
-use vineyard_core::{Blob, IpcClient, ObjectID, ObjectMeta, EMPTY_BLOB_ID};
+use vineyard_core::{Blob, ObjectID, ObjectMeta, EMPTY_BLOB_ID};
 
 use crate::error::{typename_of, Error, Result};
 use crate::fields;
+use crate::source::BlobSource;
 
 /// An Arrow [`Buffer`] over the bytes of `blob`, without copying.
 ///
@@ -29,13 +30,13 @@ pub fn blob_buffer(blob: Blob) -> Buffer {
 
 /// The blob members `names` of `meta`, mapped in one request (absent ones are `None`).
 pub(crate) fn member_blobs(
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
     names: &[&str],
 ) -> Result<Vec<Option<Blob>>> {
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
-        ids.push(match meta.member(name) {
+        ids.push(match meta.member_ref(name) {
             Some(member) => Some(
                 member
                     .id()
@@ -57,8 +58,8 @@ pub(crate) fn member_blobs(
     let fetched: HashMap<ObjectID, Blob> = if wanted.is_empty() {
         HashMap::new()
     } else {
-        client
-            .get_blobs(&wanted)?
+        source
+            .blobs(&wanted)?
             .into_iter()
             .map(|blob| (blob.id(), blob))
             .collect()
@@ -81,11 +82,11 @@ pub(crate) fn member_blobs(
 
 /// The blob members `names` of `meta`, all required.
 pub(crate) fn required_blobs(
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
     names: &[&str],
 ) -> Result<Vec<Blob>> {
-    member_blobs(client, meta, names)?
+    member_blobs(source, meta, names)?
         .into_iter()
         .zip(names)
         .map(|(blob, name)| {
@@ -99,13 +100,18 @@ pub(crate) fn required_blobs(
 }
 
 /// A validity bitmap: `None` when absent or empty (no nulls).
-pub(crate) fn bitmap(blob: Option<Blob>) -> Option<Buffer> {
-    blob.filter(|blob| blob.size() > 0).map(blob_buffer)
+pub(crate) fn bitmap(source: &dyn BlobSource, blob: Option<Blob>) -> Option<Buffer> {
+    blob.filter(|blob| blob.size() > 0)
+        .map(|blob| source.buffer(blob))
 }
 
 /// The blob member `name` as a buffer (required).
-pub(crate) fn member_buffer(client: &IpcClient, meta: &ObjectMeta, name: &str) -> Result<Buffer> {
+pub(crate) fn member_buffer(
+    source: &dyn BlobSource,
+    meta: &ObjectMeta,
+    name: &str,
+) -> Result<Buffer> {
     fields::member(meta, name)?;
-    let blob = required_blobs(client, meta, &[name])?.remove(0);
-    Ok(blob_buffer(blob))
+    let blob = required_blobs(source, meta, &[name])?.remove(0);
+    Ok(source.buffer(blob))
 }

@@ -7,8 +7,8 @@ use vineyard_core::ObjectMeta;
 use crate::error::{typename_of, Error, Result};
 
 /// The member `name`.
-pub(crate) fn member(meta: &ObjectMeta, name: &str) -> Result<ObjectMeta> {
-    meta.member(name).ok_or_else(|| Error::MissingMember {
+pub(crate) fn member<'a>(meta: &'a ObjectMeta, name: &str) -> Result<&'a ObjectMeta> {
+    meta.member_ref(name).ok_or_else(|| Error::MissingMember {
         typename: typename_of(meta).into(),
         id: meta.id(),
         member: name.into(),

@@ -13,6 +13,8 @@
 //!   Python package: typenames, member and field names, `arrow_type_` and schema encodings,
 //!   numpy dtypes, [`Tensor`].
 //! - [`buffer`]: Arrow buffers over blobs.
+//! - [`source`]: [`BlobSource`], where the blobs come from: the client, or [`FetchedBlobs`]
+//!   mapped by the round trip that fetched the tree.
 //! - `primitive`: `NumericArray<T>`, `BooleanArray`, `NullArray`.
 //! - `binary`: `BaseBinaryArray<...>`, `FixedSizeBinaryArray` (and decimals).
 //! - `nested`: `ListArray`, `LargeListArray`, `StructArray`, `DictionaryArray`,
@@ -34,28 +36,32 @@ mod pandas;
 mod primitive;
 pub mod registry;
 pub mod resolved;
+pub mod source;
 mod table;
 pub mod tensor;
 
 use arrow::array::ArrayRef;
-use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_core::ObjectMeta;
 
 pub use buffer::blob_buffer;
 pub use error::{Error, Result};
-pub use registry::{default_registry, Resolver, ResolverRegistry};
+pub use registry::{arrow_prefixes, default_registry, Resolver, ResolverRegistry};
 pub use resolved::{to_record_batches, Resolved};
+pub use source::{BlobSource, FetchedBlobs};
+pub use table::table_shape;
 pub use tensor::Tensor;
 /// The layout table the resolvers read by (`vineyard-layout`): typenames, member and field
 /// names, and the spelling of Arrow and numpy types in trees.
 pub use vineyard_layout as layout;
 
-/// Resolves an object with the default registry.
-pub fn resolve(client: &IpcClient, meta: &ObjectMeta) -> Result<Resolved> {
-    default_registry().resolve(client, meta)
+/// Resolves an object with the default registry; `source` is the client (or blobs fetched
+/// with the tree, [`FetchedBlobs`]).
+pub fn resolve(source: &dyn BlobSource, meta: &ObjectMeta) -> Result<Resolved> {
+    default_registry().resolve(source, meta)
 }
 
 /// Resolves an array-shaped object with the default registry (see
 /// [`ResolverRegistry::resolve_array`]).
-pub fn resolve_array(client: &IpcClient, meta: &ObjectMeta) -> Result<ArrayRef> {
-    default_registry().resolve_array(client, meta)
+pub fn resolve_array(source: &dyn BlobSource, meta: &ObjectMeta) -> Result<ArrayRef> {
+    default_registry().resolve_array(source, meta)
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use arrow::array::{make_array, new_empty_array, ArrayRef};
 use arrow::datatypes::{DataType, Field, Fields, Schema};
 use arrow::record_batch::RecordBatch;
-use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_core::ObjectMeta;
+
+use crate::source::BlobSource;
 use vineyard_layout::{
     MemberList, ARROW_ARRAY, CHUNKED_ARRAY, DICTIONARY_ARRAY, LARGE_LIST_ARRAY, LIST_ARRAY,
     STRUCT_ARRAY,
@@ -23,20 +25,20 @@ use crate::{Resolved, ResolverRegistry};
 /// The members of `list` (as many as its size field says) resolved as arrays.
 fn list_arrays(
     registry: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
     list: MemberList,
 ) -> Result<Vec<ArrayRef>> {
     let count = fields::usize_field(meta, &list.size())?;
     (0..count)
-        .map(|index| registry.resolve_array(client, &member(meta, &list.at(index))?))
+        .map(|index| registry.resolve_array(source, member(meta, &list.at(index))?))
         .collect()
 }
 
 /// Lists with 32- or 64-bit offsets; the item field from `arrow_type_`.
 pub(crate) fn resolve_list(
     registry: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let large = typename_of(meta) == LARGE_LIST_ARRAY.typename;
@@ -45,7 +47,7 @@ pub(crate) fn resolve_list(
     } else {
         (LIST_ARRAY.values, LIST_ARRAY.buffer_offsets)
     };
-    let values = registry.resolve_array(client, &member(meta, values_name)?)?;
+    let values = registry.resolve_array(source, member(meta, values_name)?)?;
     let data_type = match arrow_type(meta)? {
         Some(data_type) => data_type,
         None => {
@@ -58,7 +60,7 @@ pub(crate) fn resolve_list(
         }
     };
     let extent = Extent::of(meta)?;
-    let (buffers, nulls) = buffers_and_bitmap(client, meta, &[offsets_name])?;
+    let (buffers, nulls) = buffers_and_bitmap(source, meta, &[offsets_name])?;
     if extent.length == 0 && extent.offset == 0 && buffers[0].is_empty() {
         return Ok(Resolved::Array(new_empty_array(&data_type)));
     }
@@ -72,10 +74,10 @@ pub(crate) fn resolve_list(
 /// Structs: a validity bitmap and one child per field.
 pub(crate) fn resolve_struct(
     registry: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let children = list_arrays(registry, client, meta, STRUCT_ARRAY.children)?;
+    let children = list_arrays(registry, source, meta, STRUCT_ARRAY.children)?;
     let data_type = match arrow_type(meta)? {
         Some(data_type) => data_type,
         // Without `arrow_type_` the field names are lost: number them.
@@ -84,7 +86,10 @@ pub(crate) fn resolve_struct(
         ))),
     };
     let extent = Extent::of(meta)?;
-    let nulls = bitmap(member_blobs(client, meta, &[ARROW_ARRAY.null_bitmap])?.remove(0));
+    let nulls = bitmap(
+        source,
+        member_blobs(source, meta, &[ARROW_ARRAY.null_bitmap])?.remove(0),
+    );
     let data = extent
         .builder(data_type, Vec::new(), nulls)
         .child_data(children.iter().map(|child| child.to_data()).collect())
@@ -95,11 +100,11 @@ pub(crate) fn resolve_struct(
 /// Dictionaries: the indices array (which carries the nulls) over the dictionary array.
 pub(crate) fn resolve_dictionary(
     registry: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let indices = registry.resolve_array(client, &member(meta, DICTIONARY_ARRAY.indices)?)?;
-    let dictionary = registry.resolve_array(client, &member(meta, DICTIONARY_ARRAY.dictionary)?)?;
+    let indices = registry.resolve_array(source, member(meta, DICTIONARY_ARRAY.indices)?)?;
+    let dictionary = registry.resolve_array(source, member(meta, DICTIONARY_ARRAY.dictionary)?)?;
     let data_type = match arrow_type(meta)? {
         Some(data_type) => data_type,
         None => DataType::Dictionary(
@@ -119,10 +124,10 @@ pub(crate) fn resolve_dictionary(
 /// Chunked arrays: a table of one column `value`, one batch per chunk.
 pub(crate) fn resolve_chunked(
     registry: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let chunks = list_arrays(registry, client, meta, CHUNKED_ARRAY.chunks)?;
+    let chunks = list_arrays(registry, source, meta, CHUNKED_ARRAY.chunks)?;
     let data_type = match (arrow_type(meta)?, chunks.first()) {
         (Some(data_type), _) => data_type,
         (None, Some(chunk)) => chunk.data_type().clone(),

@@ -12,7 +12,9 @@ use arrow::array::{ArrayRef, Int64Array};
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use serde_json::Value;
-use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_core::ObjectMeta;
+
+use crate::source::BlobSource;
 use vineyard_layout::{DATA_FRAME, INDEX, PICKLE_BUFFER, RANGE_INDEX, SERIES};
 
 use crate::error::{typename_of, Error, Result};
@@ -30,13 +32,13 @@ fn label(meta: &ObjectMeta, key: &str) -> Result<Option<String>> {
 /// The values member `name` as an array; pickled values are refused with the reason.
 fn values(
     registry: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
     name: &str,
     what: &str,
 ) -> Result<ArrayRef> {
     let values = member(meta, name)?;
-    if typename_of(&values) == PICKLE_BUFFER.typename {
+    if typename_of(values) == PICKLE_BUFFER.typename {
         return Err(Error::unsupported_value(
             meta,
             format!(
@@ -46,24 +48,24 @@ fn values(
             ),
         ));
     }
-    registry.resolve_array(client, &values)
+    registry.resolve_array(source, values)
 }
 
 /// The number of rows an index holds, if it says without resolving it.
 fn index_length(meta: &ObjectMeta) -> Result<Option<usize>> {
-    let Some(index) = meta.member(DATA_FRAME.index) else {
+    let Some(index) = meta.member_ref(DATA_FRAME.index) else {
         return Ok(None);
     };
-    if typename_of(&index) != RANGE_INDEX.typename {
+    if typename_of(index) != RANGE_INDEX.typename {
         return Ok(None);
     }
-    Ok(Some(range_values(&index)?.len()))
+    Ok(Some(range_values(index)?.len()))
 }
 
 /// A DataFrame: one column per `__values_-value-i`, named by `__values_-key-i`.
 pub(crate) fn resolve_data_frame(
     registry: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let columns_map = DATA_FRAME.values;
@@ -85,7 +87,7 @@ pub(crate) fn resolve_data_frame(
         };
         let column = values(
             registry,
-            client,
+            source,
             meta,
             &columns_map.value(position),
             &format!("column `{name}`"),
@@ -107,20 +109,20 @@ pub(crate) fn resolve_data_frame(
 /// A Series: its values (`value_`); the index is left out.
 pub(crate) fn resolve_series(
     registry: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let array = values(registry, client, meta, SERIES.value, "the series")?;
+    let array = values(registry, source, meta, SERIES.value, "the series")?;
     Ok(Resolved::Array(array))
 }
 
 /// An Index: its values (`value_`).
 pub(crate) fn resolve_index(
     registry: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
-    let array = values(registry, client, meta, INDEX.value, "the index")?;
+    let array = values(registry, source, meta, INDEX.value, "the index")?;
     Ok(Resolved::Array(array))
 }
 
@@ -156,7 +158,7 @@ fn range_values(meta: &ObjectMeta) -> Result<Vec<i64>> {
 /// A RangeIndex: `start_`, `stop_`, `step_`; its values are computed (nothing is stored).
 pub(crate) fn resolve_range_index(
     _: &ResolverRegistry,
-    _: &IpcClient,
+    _: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     Ok(Resolved::Array(Arc::new(Int64Array::from(range_values(

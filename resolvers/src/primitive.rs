@@ -9,13 +9,15 @@ use std::sync::Arc;
 use arrow::array::{make_array, ArrayDataBuilder, NullArray};
 use arrow::buffer::Buffer;
 use arrow::datatypes::DataType;
-use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_core::ObjectMeta;
+
+use crate::source::BlobSource;
 use vineyard_layout::{
     decode_type, numeric_type_from_name, template_argument, ARROW_ARRAY, BOOLEAN_ARRAY,
     NUMERIC_ARRAY,
 };
 
-use crate::buffer::{bitmap, blob_buffer, member_blobs};
+use crate::buffer::{bitmap, member_blobs};
 use crate::error::{typename_of, Error, Result};
 use crate::fields::{self, optional_str};
 use crate::{Resolved, ResolverRegistry};
@@ -72,23 +74,24 @@ pub(crate) fn arrow_type(meta: &ObjectMeta) -> Result<Option<DataType>> {
 
 /// The blob members `names`, then the validity bitmap, as buffers.
 pub(crate) fn buffers_and_bitmap(
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
     names: &[&str],
 ) -> Result<(Vec<Buffer>, Option<Buffer>)> {
     let mut wanted = names.to_vec();
     wanted.push(ARROW_ARRAY.null_bitmap);
-    let mut blobs = member_blobs(client, meta, &wanted)?;
-    let nulls = bitmap(blobs.pop().flatten());
+    let mut blobs = member_blobs(source, meta, &wanted)?;
+    let nulls = bitmap(source, blobs.pop().flatten());
     let buffers = blobs
         .into_iter()
         .zip(names)
         .map(|(blob, name)| {
-            blob.map(blob_buffer).ok_or_else(|| Error::MissingMember {
-                typename: typename_of(meta).into(),
-                id: meta.id(),
-                member: (*name).into(),
-            })
+            blob.map(|blob| source.buffer(blob))
+                .ok_or_else(|| Error::MissingMember {
+                    typename: typename_of(meta).into(),
+                    id: meta.id(),
+                    member: (*name).into(),
+                })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((buffers, nulls))
@@ -97,7 +100,7 @@ pub(crate) fn buffers_and_bitmap(
 /// `vineyard::NumericArray<T>`: the `buffer_` blob; the type from `arrow_type_` or `T`.
 pub(crate) fn resolve_numeric(
     _: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let data_type = match arrow_type(meta)? {
@@ -113,25 +116,25 @@ pub(crate) fn resolve_numeric(
             })?,
     };
     let extent = Extent::of(meta)?;
-    let (buffers, nulls) = buffers_and_bitmap(client, meta, &[NUMERIC_ARRAY.buffer])?;
+    let (buffers, nulls) = buffers_and_bitmap(source, meta, &[NUMERIC_ARRAY.buffer])?;
     extent.array(data_type, buffers, nulls)
 }
 
 /// `vineyard::BooleanArray`: bit-packed values in `buffer_`.
 pub(crate) fn resolve_boolean(
     _: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let extent = Extent::of(meta)?;
-    let (buffers, nulls) = buffers_and_bitmap(client, meta, &[BOOLEAN_ARRAY.buffer])?;
+    let (buffers, nulls) = buffers_and_bitmap(source, meta, &[BOOLEAN_ARRAY.buffer])?;
     extent.array(DataType::Boolean, buffers, nulls)
 }
 
 /// `vineyard::NullArray`: `length_` nulls, no buffers.
 pub(crate) fn resolve_null(
     _: &ResolverRegistry,
-    _: &IpcClient,
+    _: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let length = fields::usize_field(meta, ARROW_ARRAY.length)?;

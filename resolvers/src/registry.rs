@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use arrow::array::ArrayRef;
-use vineyard_core::{Blob, IpcClient, ObjectMeta, EMPTY_BLOB_ID};
+use vineyard_core::{Blob, ObjectMeta, EMPTY_BLOB_ID};
 use vineyard_layout::{
     ARRAY, BASE_BINARY_ARRAY, BINARY_ARRAY_TYPES, BLOB, BOOLEAN_ARRAY, CHUNKED_ARRAY, DATA_FRAME,
     DICTIONARY_ARRAY, FIXED_SIZE_BINARY_ARRAY, INDEX, LARGE_LIST_ARRAY, LIST_ARRAY, NULL_ARRAY,
@@ -13,12 +13,13 @@ use vineyard_layout::{
 };
 
 use crate::error::{typename_of, Error, Result};
+use crate::source::BlobSource;
 use crate::{binary, nested, pandas, primitive, table, tensor, Resolved};
 
 /// A resolver: turns a tree (and the blobs it names) into a value; nested members go back
 /// through the registry it is given.
 pub type Resolver =
-    Box<dyn Fn(&ResolverRegistry, &IpcClient, &ObjectMeta) -> Result<Resolved> + Send + Sync>;
+    Box<dyn Fn(&ResolverRegistry, &dyn BlobSource, &ObjectMeta) -> Result<Resolved> + Send + Sync>;
 
 /// Resolvers keyed by typename prefix, open to user types.
 ///
@@ -28,9 +29,9 @@ pub type Resolver =
 /// let mut registry = ResolverRegistry::with_defaults();
 /// registry.register(
 ///     "my::Blob",
-///     Box::new(|registry, client, meta| {
+///     Box::new(|registry, source, meta| {
 ///         let inner = meta.member("buffer_").expect("my::Blob has a buffer_");
-///         registry.resolve(client, &inner)
+///         registry.resolve(source, &inner)
 ///     }),
 /// );
 /// assert!(registry.prefixes().any(|prefix| prefix == "my::Blob"));
@@ -51,28 +52,9 @@ impl ResolverRegistry {
     pub fn with_defaults() -> ResolverRegistry {
         let mut registry = ResolverRegistry::new();
         registry.register(BLOB.typename, Box::new(resolve_blob));
-        registry.register(NUMERIC_ARRAY.typename, Box::new(primitive::resolve_numeric));
-        registry.register(BOOLEAN_ARRAY.typename, Box::new(primitive::resolve_boolean));
-        registry.register(NULL_ARRAY.typename, Box::new(primitive::resolve_null));
-        registry.register(BASE_BINARY_ARRAY.typename, Box::new(binary::resolve_binary));
-        for binary in &BINARY_ARRAY_TYPES {
-            registry.register(binary.alias, Box::new(binary::resolve_binary));
+        for (prefix, resolver) in arrow_resolvers() {
+            registry.register(prefix, resolver);
         }
-        registry.register(
-            FIXED_SIZE_BINARY_ARRAY.typename,
-            Box::new(binary::resolve_fixed_size_binary),
-        );
-        registry.register(LIST_ARRAY.typename, Box::new(nested::resolve_list));
-        registry.register(LARGE_LIST_ARRAY.typename, Box::new(nested::resolve_list));
-        registry.register(STRUCT_ARRAY.typename, Box::new(nested::resolve_struct));
-        registry.register(
-            DICTIONARY_ARRAY.typename,
-            Box::new(nested::resolve_dictionary),
-        );
-        registry.register(CHUNKED_ARRAY.typename, Box::new(nested::resolve_chunked));
-        registry.register(SCHEMA_PROXY.typename, Box::new(table::resolve_schema_proxy));
-        registry.register(RECORD_BATCH.typename, Box::new(table::resolve_record_batch));
-        registry.register(TABLE.typename, Box::new(table::resolve_table));
         registry.register(TENSOR.typename, Box::new(tensor::resolve_tensor));
         registry.register(ARRAY.typename, Box::new(tensor::resolve_array));
         registry.register(DATA_FRAME.typename, Box::new(pandas::resolve_data_frame));
@@ -103,7 +85,7 @@ impl ResolverRegistry {
     }
 
     /// Resolves an object by its typename.
-    pub fn resolve(&self, client: &IpcClient, meta: &ObjectMeta) -> Result<Resolved> {
+    pub fn resolve(&self, source: &dyn BlobSource, meta: &ObjectMeta) -> Result<Resolved> {
         let typename = typename_of(meta);
         // Member trees of blobs may lack the typename; their ids say what they are.
         let typename = if typename.is_empty() && meta.is_blob() {
@@ -112,7 +94,7 @@ impl ResolverRegistry {
             typename
         };
         match self.find(typename) {
-            Some(resolver) => resolver(self, client, meta),
+            Some(resolver) => resolver(self, source, meta),
             None => Err(Error::UnsupportedType {
                 typename: typename.into(),
                 id: meta.id(),
@@ -122,8 +104,8 @@ impl ResolverRegistry {
 
     /// Resolves an object that must be array-shaped: an array, a 1-D tensor's values (any
     /// tensor's, flattened), or a table or chunked array of one column in one batch.
-    pub fn resolve_array(&self, client: &IpcClient, meta: &ObjectMeta) -> Result<ArrayRef> {
-        self.resolve(client, meta)?.into_array(meta)
+    pub fn resolve_array(&self, source: &dyn BlobSource, meta: &ObjectMeta) -> Result<ArrayRef> {
+        self.resolve(source, meta)?.into_array(meta)
     }
 }
 
@@ -135,18 +117,62 @@ impl fmt::Debug for ResolverRegistry {
     }
 }
 
+/// The resolvers of the Arrow layouts (arrays, chunked arrays, schemas, record batches and
+/// tables), by typename prefix.
+fn arrow_resolvers() -> Vec<(&'static str, Resolver)> {
+    let mut resolvers: Vec<(&'static str, Resolver)> = vec![
+        (NUMERIC_ARRAY.typename, Box::new(primitive::resolve_numeric)),
+        (BOOLEAN_ARRAY.typename, Box::new(primitive::resolve_boolean)),
+        (NULL_ARRAY.typename, Box::new(primitive::resolve_null)),
+        (BASE_BINARY_ARRAY.typename, Box::new(binary::resolve_binary)),
+        (
+            FIXED_SIZE_BINARY_ARRAY.typename,
+            Box::new(binary::resolve_fixed_size_binary),
+        ),
+        (LIST_ARRAY.typename, Box::new(nested::resolve_list)),
+        (LARGE_LIST_ARRAY.typename, Box::new(nested::resolve_list)),
+        (STRUCT_ARRAY.typename, Box::new(nested::resolve_struct)),
+        (
+            DICTIONARY_ARRAY.typename,
+            Box::new(nested::resolve_dictionary),
+        ),
+        (CHUNKED_ARRAY.typename, Box::new(nested::resolve_chunked)),
+        (SCHEMA_PROXY.typename, Box::new(table::resolve_schema_proxy)),
+        (RECORD_BATCH.typename, Box::new(table::resolve_record_batch)),
+        (TABLE.typename, Box::new(table::resolve_table)),
+    ];
+    for binary in &BINARY_ARRAY_TYPES {
+        resolvers.push((binary.alias, Box::new(binary::resolve_binary)));
+    }
+    resolvers
+}
+
+/// The typename prefixes of the Arrow layouts: arrays of every kind, chunked arrays, schemas,
+/// record batches and tables. Objects of these resolve to Arrow values (the Python package
+/// resolves them through this crate).
+pub fn arrow_prefixes() -> Vec<&'static str> {
+    arrow_resolvers()
+        .into_iter()
+        .map(|(prefix, _)| prefix)
+        .collect()
+}
+
 /// The registry behind [`crate::resolve`], built once.
 pub fn default_registry() -> &'static ResolverRegistry {
     static DEFAULT: OnceLock<ResolverRegistry> = OnceLock::new();
     DEFAULT.get_or_init(ResolverRegistry::with_defaults)
 }
 
-fn resolve_blob(_: &ResolverRegistry, client: &IpcClient, meta: &ObjectMeta) -> Result<Resolved> {
+fn resolve_blob(
+    _: &ResolverRegistry,
+    source: &dyn BlobSource,
+    meta: &ObjectMeta,
+) -> Result<Resolved> {
     let id = meta
         .id()
         .ok_or_else(|| Error::invalid_field(meta, "id", "is missing from a blob's tree"))?;
     if id == EMPTY_BLOB_ID {
         return Ok(Resolved::Blob(Blob::empty()));
     }
-    Ok(Resolved::Blob(client.get_blob(id)?))
+    Ok(Resolved::Blob(source.blobs(&[id])?.remove(0)))
 }

@@ -3,7 +3,9 @@
 
 use arrow::datatypes::DataType;
 use serde_json::Value;
-use vineyard_core::{IpcClient, ObjectMeta};
+use vineyard_core::ObjectMeta;
+
+use crate::source::BlobSource;
 pub use vineyard_layout::Tensor;
 use vineyard_layout::{
     data_type_from_numpy_descr, data_type_from_numpy_name, template_argument, tensor_element_size,
@@ -78,7 +80,7 @@ fn element_type(meta: &ObjectMeta, names: &ElementNames) -> Result<DataType> {
 /// The tensor of `shape` whose elements `names` locate; `shape_field` names the field errors
 /// about the shape blame.
 fn tensor_of(
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
     names: &ElementNames,
     shape: Vec<usize>,
@@ -91,7 +93,7 @@ fn tensor_of(
         .iter()
         .try_fold(size, |acc, extent| acc.checked_mul(*extent))
         .ok_or_else(|| Error::invalid_field(meta, shape_field, format!("{shape:?} overflows")))?;
-    let buffer = member_buffer(client, meta, names.buffer)?;
+    let buffer = member_buffer(source, meta, names.buffer)?;
     if buffer.len() < needed {
         return Err(Error::invalid_field(
             meta,
@@ -114,7 +116,7 @@ fn tensor_of(
 /// `vineyard::Tensor<T>`: `shape_` and `order_` (JSON text), `buffer_` in C order.
 pub(crate) fn resolve_tensor(
     _: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let shape = match json_field(meta, TENSOR.shape)? {
@@ -142,7 +144,7 @@ pub(crate) fn resolve_tensor(
         }
     };
     Ok(Resolved::Tensor(tensor_of(
-        client,
+        source,
         meta,
         &TENSOR_ELEMENTS,
         shape,
@@ -154,12 +156,12 @@ pub(crate) fn resolve_tensor(
 /// `vineyard::Array` (numpy 1-D): `size_` elements in `buffer_`.
 pub(crate) fn resolve_array(
     _: &ResolverRegistry,
-    client: &IpcClient,
+    source: &dyn BlobSource,
     meta: &ObjectMeta,
 ) -> Result<Resolved> {
     let size = fields::usize_field(meta, ARRAY.size)?;
     Ok(Resolved::Tensor(tensor_of(
-        client,
+        source,
         meta,
         &ARRAY_ELEMENTS,
         vec![size],

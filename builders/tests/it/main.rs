@@ -7,11 +7,13 @@
 //! - `tables`: record batches and tables, schemas, mismatched batches.
 //! - `tensors`: C and Fortran order, dtypes, invalid tensors.
 //! - `zero_copy`: resolved buffers are the blobs' memory and keep them alive.
+//! - `put`: a put undone when the server refuses it, large buffers, reused blobs.
 //! - `registry`: user builders and unsupported types.
 //! - `layout`: every tree written is spelled as the `vineyard-layout` table says.
 
 mod arrays;
 mod layout;
+mod put;
 mod registry;
 mod tables;
 mod tensors;

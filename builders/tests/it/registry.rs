@@ -43,7 +43,7 @@ fn a_user_builder_and_resolver_pair() {
     let mut builders = BuilderRegistry::with_defaults();
     builders.register(
         "FixedSizeList",
-        Box::new(|registry, client, array| {
+        Box::new(|registry, put, array| {
             let list = array.as_fixed_size_list();
             let values = list.values().slice(
                 list.offset() * list.value_length() as usize,
@@ -51,8 +51,8 @@ fn a_user_builder_and_resolver_pair() {
             );
             let mut meta = ObjectMeta::with_typename("my::FixedSizeList");
             meta.insert("list_size_", list.value_length());
-            meta.add_member("values_", registry.put_array(client, values.as_ref())?);
-            Ok(client.create_metadata(&meta)?)
+            meta.add_member("values_", registry.build_array(put, values.as_ref())?);
+            Ok(meta) // the put creates it, after its members
         }),
     );
     let mut resolvers = ResolverRegistry::with_defaults();

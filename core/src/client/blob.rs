@@ -10,16 +10,54 @@ use crate::id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 use crate::protocol::reply::{DropBufferReply, SealReply};
 use crate::protocol::Request;
 
-/// Keeps a blob held on the server while any handle to it lives.
+/// Keeps blobs held on the server while any handle to them lives: one blob, or the blobs of
+/// one read held together (see [`hold_together`]), released in one write.
 struct Hold {
-    id: ObjectID,
+    ids: Vec<ObjectID>,
     client: Arc<ClientInner>,
 }
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        self.client.release(self.id);
+        if !self.ids.is_empty() {
+            self.client.release_all(&self.ids);
+        }
     }
+}
+
+/// Makes `blobs` (read by one client) share one hold: the server keeps all of them until the
+/// last handle to any of them drops, and is then told in one write instead of one message per
+/// blob. Blobs that are not the only handle on their hold keep their own.
+pub fn hold_together(blobs: Vec<Blob>) -> Vec<Blob> {
+    let mut ids = Vec::new();
+    let mut client = None;
+    let mut blobs = blobs;
+    for blob in &mut blobs {
+        let Some(hold) = blob._hold.take() else {
+            continue;
+        };
+        let same_client = client
+            .as_ref()
+            .is_none_or(|shared: &Arc<ClientInner>| Arc::ptr_eq(shared, &hold.client));
+        match Arc::try_unwrap(hold) {
+            Ok(mut own) if same_client => {
+                ids.append(&mut own.ids); // `own` drops empty: nothing released
+                client.get_or_insert_with(|| Arc::clone(&own.client));
+            }
+            Ok(own) => blob._hold = Some(Arc::new(own)),
+            Err(shared) => blob._hold = Some(shared),
+        }
+    }
+    let Some(client) = client else {
+        return blobs;
+    };
+    let group = Arc::new(Hold { ids, client });
+    for blob in &mut blobs {
+        if blob._hold.is_none() && blob.id != EMPTY_BLOB_ID {
+            blob._hold = Some(Arc::clone(&group));
+        }
+    }
+    blobs
 }
 
 /// A sealed blob: read-only bytes in the shared memory, shared by every process that maps it.
@@ -50,7 +88,12 @@ impl Blob {
             mapping,
             offset,
             size,
-            _hold: client.map(|client| Arc::new(Hold { id, client })),
+            _hold: client.map(|client| {
+                Arc::new(Hold {
+                    ids: vec![id],
+                    client,
+                })
+            }),
         }
     }
 

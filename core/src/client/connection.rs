@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
+use std::io::Write;
 use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -162,6 +163,27 @@ impl Connection {
         frame::write_blocking(&mut self.stream, &request.to_json())
             .map_err(|error| self.lost_on(error))?;
         self.unread.push_back(unread);
+        Ok(())
+    }
+
+    /// Sends requests without waiting for their replies (as [`Connection::send_unawaited`]),
+    /// as few writes as the bound on unread replies allows.
+    pub fn send_unawaited_all(&mut self, requests: &[Request], unread: Unread) -> Result<()> {
+        self.check_unbroken()?;
+        for part in requests.chunks(MAX_UNREAD_REPLIES) {
+            if self.unread.len() + part.len() > MAX_UNREAD_REPLIES {
+                self.read_unread_replies()
+                    .map_err(|error| self.lost_on(error))?;
+            }
+            let frames: Vec<u8> = part
+                .iter()
+                .flat_map(|request| frame::encode(&request.to_json()))
+                .collect();
+            self.stream
+                .write_all(&frames)
+                .map_err(|error| self.lost_on(error.into()))?;
+            self.unread.extend(part.iter().map(|_| unread));
+        }
         Ok(())
     }
 

@@ -17,6 +17,64 @@ pub struct Mapping {
 /// Granularity of page population for writers.
 const POPULATE_CHUNK: usize = 2 << 20;
 
+/// Populations of at least this many bytes are split over several threads: mapping pages in
+/// costs about as much as copying into them, and one core does it at a fraction of what the
+/// machine can.
+const PARALLEL_POPULATE: usize = 32 << 20;
+
+/// Most threads one population uses.
+const POPULATE_THREADS: usize = 4;
+
+/// Faults in the ranges `(mapping, offset, size)` of writable mappings for writing, all
+/// together: spread over threads when they add up to a large range.
+pub fn populate_for_writes<'a>(ranges: impl IntoIterator<Item = (&'a Mapping, usize, usize)>) {
+    let runs = ranges
+        .into_iter()
+        .flat_map(|(mapping, offset, size)| mapping.unpopulated_runs(offset, size))
+        .collect();
+    populate_runs(runs);
+}
+
+/// Faults in the `(address, length)` runs of a writable mapping, spread over threads when
+/// they add up to a large range.
+fn populate_runs(runs: Vec<(usize, usize)>) {
+    let total: usize = runs.iter().map(|(_, length)| length).sum();
+    let threads = if total < PARALLEL_POPULATE {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(POPULATE_THREADS)
+    };
+    if threads < 2 {
+        for (address, length) in runs {
+            crate::sys::populate_write(address as *mut u8, length);
+        }
+        return;
+    }
+    // Whole chunks per piece, about `total / threads` bytes per thread.
+    let share = total.div_ceil(threads).next_multiple_of(POPULATE_CHUNK);
+    let mut pieces = Vec::new();
+    for (address, length) in runs {
+        let mut done = 0;
+        while done < length {
+            let take = share.min(length - done);
+            pieces.push((address + done, take));
+            done += take;
+        }
+    }
+    std::thread::scope(|scope| {
+        let mut pieces = pieces.into_iter();
+        let first = pieces.next();
+        for (address, length) in pieces {
+            scope.spawn(move || crate::sys::populate_write(address as *mut u8, length));
+        }
+        if let Some((address, length)) = first {
+            crate::sys::populate_write(address as *mut u8, length);
+        }
+    });
+}
+
 impl Mapping {
     /// Maps `length` bytes of `file`, writable or not.
     pub fn new(file: &File, length: usize, writable: bool) -> Result<Mapping> {
@@ -79,8 +137,15 @@ impl Mapping {
     /// Each chunk is populated once per mapping: the store never returns pages to the kernel,
     /// so memory reused after a delete is still mapped in.
     pub fn populate_for_write(&self, offset: usize, size: usize) {
+        populate_runs(self.unpopulated_runs(offset, size));
+    }
+
+    /// The runs of `[offset, offset + size)` not populated yet, as `(address, length)`;
+    /// marked populated (the caller populates them).
+    fn unpopulated_runs(&self, offset: usize, size: usize) -> Vec<(usize, usize)> {
+        let mut runs = Vec::new();
         if size == 0 {
-            return;
+            return runs;
         }
         let first = offset / POPULATE_CHUNK;
         let last = (offset + size - 1) / POPULATE_CHUNK;
@@ -96,11 +161,12 @@ impl Mapping {
             }
             let start = run_start * POPULATE_CHUNK;
             let end = (chunk * POPULATE_CHUNK).min(self.length());
-            crate::sys::populate_write(self.address_mut(start), end - start);
-            for done in run_start..chunk {
-                self.populated[done / 64].fetch_or(1 << (done % 64), Ordering::Relaxed);
-            }
+            runs.push((self.address_mut(start) as usize, end - start));
         }
+        for done in first..=last {
+            self.populated[done / 64].fetch_or(1 << (done % 64), Ordering::Relaxed);
+        }
+        runs
     }
 
     fn is_populated(&self, chunk: usize) -> bool {

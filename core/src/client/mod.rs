@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
-pub use blob::{Blob, BlobWriter};
+pub use blob::{hold_together, Blob, BlobWriter};
 use connection::{Connection, Unread};
 use mapping::Mapping;
 
@@ -26,11 +26,11 @@ use crate::id::{InstanceID, ObjectID, EMPTY_BLOB_ID};
 use crate::meta::ObjectMeta;
 use crate::meta_index::{HoldRing, IndexView};
 use crate::protocol::reply::{
-    ClearReply, ClusterMetaReply, CreateBufferReply, CreateDataReply, DebugReply,
-    DelDataWithFeedbacksReply, DropNameReply, EvictReply, ExistsReply, GetBuffersReply,
+    ClearReply, ClusterMetaReply, CreateBufferReply, CreateBuffersReply, CreateDataReply,
+    DebugReply, DelDataWithFeedbacksReply, DropNameReply, EvictReply, ExistsReply, GetBuffersReply,
     GetDataReply, GetNameReply, IfPersistReply, InstanceInfoReply, InstanceStatusReply,
-    IsSpilledReply, ListNameReply, LoadReply, MetaIndexReply, PersistReply, PutNameReply,
-    RegisterReply, UnpinReply,
+    IsSpilledReply, ListNameReply, LoadReply, MemoryTrimReply, MetaIndexReply, PersistReply,
+    PutNameReply, RegisterReply, UnpinReply,
 };
 use crate::protocol::{
     InstanceStatus, Pattern, Payload, Reply, Request, MAP_SIZE_SLACK, PROTOCOL_VERSION,
@@ -77,20 +77,25 @@ impl ClientInner {
         self.connection()?.send_unawaited(request, Unread::Check)
     }
 
-    /// Drops one local handle on `id`; the last one tells the server.
-    fn release(&self, id: ObjectID) {
+    /// Drops one local handle on each of `ids`; for each last one the server is told, all in
+    /// one write.
+    fn release_all(&self, ids: &[ObjectID]) {
         let Ok(mut connection) = self.connection() else {
             return;
         };
-        let Some(count) = connection.holds.get_mut(&id) else {
-            return;
-        };
-        *count -= 1;
-        if *count == 0 {
-            connection.holds.remove(&id);
-            // Best effort: a broken connection has released everything server-side already.
-            let _ = connection.send_unawaited(&Request::Release { id }, Unread::Ignore);
+        let mut released = Vec::new();
+        for &id in ids {
+            let Some(count) = connection.holds.get_mut(&id) else {
+                continue;
+            };
+            *count -= 1;
+            if *count == 0 {
+                connection.holds.remove(&id);
+                released.push(Request::Release { id });
+            }
         }
+        // Best effort: a broken connection has released everything server-side already.
+        let _ = connection.send_unawaited_all(&released, Unread::Ignore);
     }
 
     /// The read-only mapping of memory file `store_fd`, if a reply made one already.
@@ -288,6 +293,58 @@ impl IpcClient {
             size,
             Arc::clone(&self.inner),
         ))
+    }
+
+    /// Allocates writable buffers of `sizes` bytes in one request (all or none), and maps
+    /// their pages in together, spread over threads when they add up to a large range.
+    pub fn create_blobs(&self, sizes: &[usize]) -> Result<Vec<BlobWriter>> {
+        if sizes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.inner.connection()?;
+        let reply: CreateBuffersReply = connection.call(&Request::CreateBuffers {
+            sizes: sizes.iter().map(|&size| size as u64).collect(),
+        })?;
+        if reply.payloads.len() != sizes.len() {
+            return Err(Error::Protocol {
+                message: format!(
+                    "asked for {} buffers, the server allocated {}",
+                    sizes.len(),
+                    reply.payloads.len()
+                ),
+            });
+        }
+        let mut placed = Vec::with_capacity(sizes.len());
+        for (payload, &size) in reply.payloads.iter().zip(sizes) {
+            if payload.data_size as usize != size {
+                return Err(Error::Protocol {
+                    message: format!(
+                        "asked for {size} bytes, the server allocated {}",
+                        payload.data_size
+                    ),
+                });
+            }
+            let mapping = if size == 0 {
+                None
+            } else {
+                let mapping = self.inner.mapping(&connection, payload, true)?;
+                mapping.check(payload.data_offset as usize, size)?;
+                Some(mapping)
+            };
+            placed.push((payload.id(), mapping, payload.data_offset as usize, size));
+        }
+        drop(connection);
+        mapping::populate_for_writes(
+            placed.iter().filter_map(|(_, mapping, offset, size)| {
+                Some((&**mapping.as_ref()?, *offset, *size))
+            }),
+        );
+        Ok(placed
+            .into_iter()
+            .map(|(id, mapping, offset, size)| {
+                BlobWriter::new(id, mapping, offset, size, Arc::clone(&self.inner))
+            })
+            .collect())
     }
 
     /// Copies `bytes` into a new sealed blob.
@@ -543,6 +600,7 @@ impl IpcClient {
             force,
             deep,
             fastpath: false,
+            memory_trim: false,
             feedback: true,
         })?;
         Ok(reply.deleted_bids)
@@ -677,6 +735,13 @@ impl IpcClient {
     pub fn is_spilled(&self, id: ObjectID) -> Result<bool> {
         let reply: IsSpilledReply = self.inner.call(&Request::IsSpilled { id })?;
         Ok(reply.is_spilled)
+    }
+
+    /// Gives the memory of the instance's free ranges back to the system (shared memory
+    /// use drops by what no blob holds); true if any was released.
+    pub fn memory_trim(&self) -> Result<bool> {
+        let reply: MemoryTrimReply = self.inner.call(&Request::MemoryTrim)?;
+        Ok(reply.trimmed)
     }
 
     /// Deletes every object and blob of the instance.

@@ -128,6 +128,8 @@ pub enum Request {
         deep: bool,
         /// Only blobs are accepted.
         fastpath: bool,
+        /// Give the freed memory back to the system afterwards (`memory_trim`).
+        memory_trim: bool,
         /// Reply with the deleted blob ids (`del_data_with_feedbacks_request`).
         feedback: bool,
     },
@@ -312,6 +314,7 @@ impl Request {
                 force: fields.bool_or("force", false)?,
                 deep: fields.bool_or("deep", true)?,
                 fastpath: fields.bool_or("fastpath", false)?,
+                memory_trim: fields.bool_or("memory_trim", false)?,
                 feedback: kind == "del_data_with_feedbacks_request",
             },
             "exists_request" => Request::Exists {
@@ -486,11 +489,12 @@ impl Request {
                 force,
                 deep,
                 fastpath,
+                memory_trim,
                 feedback,
             } => json!({"type": if *feedback { "del_data_with_feedbacks_request" }
                                  else { "del_data_request" },
                         "id": ids_json(ids), "force": force, "deep": deep,
-                        "fastpath": fastpath, "memory_trim": false}),
+                        "fastpath": fastpath, "memory_trim": memory_trim}),
             Request::MetaIndex => json!({"type": "meta_index_request"}),
             Request::ReserveIds { count } => {
                 json!({"type": "reserve_ids_request", "count": count})
@@ -588,6 +592,7 @@ mod tests {
                 force: true,
                 deep: false,
                 fastpath: false,
+                memory_trim: true,
                 feedback: true,
             },
             Request::ListName {

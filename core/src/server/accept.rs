@@ -39,6 +39,10 @@ pub struct Acceptor {
     listener: AsyncFd<std::os::unix::net::UnixListener>,
     /// An fd held in reserve (`/dev/null`), given up to refuse one client politely.
     reserve: Option<File>,
+    /// A second fd held back: should another thread take the one the reserve freed (a
+    /// connection opening its hold ring at that instant), giving this up gets the reserve
+    /// back, so the server still refuses clients instead of leaving them hanging.
+    spare: Option<File>,
     backoff: Duration,
     /// When the last warning was logged.
     warned_at: Option<Instant>,
@@ -75,6 +79,7 @@ impl Acceptor {
         Ok(Acceptor {
             listener,
             reserve: open_reserve(),
+            spare: open_reserve(),
             backoff: MIN_BACKOFF,
             warned_at: None,
             failures: 0,
@@ -87,6 +92,9 @@ impl Acceptor {
         loop {
             if self.reserve.is_none() {
                 self.reserve = open_reserve();
+            }
+            if self.spare.is_none() && self.reserve.is_some() {
+                self.spare = open_reserve();
             }
             let Ok(mut ready) = self.listener.readable().await else {
                 tokio::time::sleep(MAX_BACKOFF).await;
@@ -149,8 +157,12 @@ impl Acceptor {
                 true
             }
             Err(_) => {
-                // Nobody was waiting: keep the reserve for when somebody is.
+                // Nobody was waiting, or another thread took the freed fd (the accept failed
+                // at the limit): keep a reserve for the next one, the spare's fd if need be.
                 self.reserve = open_reserve();
+                if self.reserve.is_none() && self.spare.take().is_some() {
+                    self.reserve = open_reserve();
+                }
                 false
             }
         }

@@ -13,6 +13,7 @@ use super::config::{
 };
 use super::rpc::{
     bind_rpc, RpcOptions, RpcService, DEFAULT_RPC_MAX_COLUMNS, DEFAULT_RPC_MAX_MESSAGE_SIZE,
+    DEFAULT_SQL_MEMORY_LIMIT,
 };
 use super::{MetaBackend, Restorer, Server, ServerConfig};
 use crate::size::parse_size;
@@ -106,6 +107,11 @@ struct Flags {
     /// PEM private key of --rpc_tls_cert.
     #[arg(long = "rpc_tls_key", alias = "rpc-tls-key", requires = "rpc_tls_cert")]
     rpc_tls_key: Option<PathBuf>,
+    /// Memory all SQL queries (Flight SQL) may hold at once, e.g. 2Gi; a query that needs
+    /// more fails. 0: no limit.
+    #[arg(long = "sql_memory_limit", alias = "sql-memory-limit", value_parser = size,
+          default_value_t = DEFAULT_SQL_MEMORY_LIMIT)]
+    sql_memory_limit: u64,
     /// Directory for spilling cold blobs when memory runs short (none: spilling is off).
     #[arg(long = "spill_path", alias = "spill-path")]
     spill_path: Option<PathBuf>,
@@ -178,6 +184,7 @@ impl Flags {
             max_message_size: self.rpc_max_message_size,
             tls_cert: self.rpc_tls_cert.clone(),
             tls_key: self.rpc_tls_key.clone(),
+            sql_memory_limit: self.sql_memory_limit,
         }
     }
 

@@ -16,6 +16,10 @@ pub const DEFAULT_RPC_MAX_COLUMNS: usize = 10_000;
 /// Largest RPC message accepted by default (`--rpc_max_message_size`): 256 MiB.
 pub const DEFAULT_RPC_MAX_MESSAGE_SIZE: u64 = 256 << 20;
 
+/// Bytes all SQL queries of an instance may hold at once by default (`--sql_memory_limit`):
+/// 2 GiB.
+pub const DEFAULT_SQL_MEMORY_LIMIT: u64 = 2 << 30;
+
 /// How the RPC service beside the IPC server is to be run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RpcOptions {
@@ -35,6 +39,8 @@ pub struct RpcOptions {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Bytes all SQL queries (Flight SQL) may hold at once; 0: no limit.
+    pub sql_memory_limit: u64,
 }
 
 impl Default for RpcOptions {
@@ -49,6 +55,7 @@ impl Default for RpcOptions {
             max_message_size: DEFAULT_RPC_MAX_MESSAGE_SIZE,
             tls_cert: None,
             tls_key: None,
+            sql_memory_limit: DEFAULT_SQL_MEMORY_LIMIT,
         }
     }
 }

@@ -104,6 +104,13 @@ impl OffsetAllocator {
         self.free_bytes -= length;
     }
 
+    /// The free ranges, as (offset, length), lowest offset first.
+    pub fn free_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.free_by_offset
+            .iter()
+            .map(|(&offset, &length)| (offset, length))
+    }
+
     /// The number of separate free ranges (1 when nothing is fragmented).
     pub fn free_range_count(&self) -> usize {
         self.free_by_offset.len()

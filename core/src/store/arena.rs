@@ -92,6 +92,34 @@ impl Arena {
         }
     }
 
+    /// Gives the whole pages inside `[offset, offset + length)` back to the system (they read
+    /// as zeros and are faulted in afresh when next written); returns the bytes released. For
+    /// free ranges only: no blob may live there.
+    pub fn release(&self, offset: u64, length: u64) -> u64 {
+        const PAGE: u64 = 4096;
+        let start = offset.div_ceil(PAGE) * PAGE;
+        let end = (offset + length).min(self.capacity) / PAGE * PAGE;
+        if end <= start {
+            return 0;
+        }
+        // SAFETY: fallocate only changes the file's contents in the given range, which lies
+        // within the file (checked above); no memory of this process is touched through a
+        // Rust reference.
+        let punched = unsafe {
+            libc::fallocate(
+                self.file.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                start as libc::off_t,
+                (end - start) as libc::off_t,
+            )
+        };
+        if punched == 0 {
+            end - start
+        } else {
+            0
+        }
+    }
+
     /// Faults in every page of the arena from a background thread, so that first writes into
     /// fresh memory run at memcpy speed instead of paying a page fault per 4 KiB.
     pub fn prefault_in_background(self: &Arc<Arena>) {

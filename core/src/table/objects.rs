@@ -491,6 +491,16 @@ impl ObjectTable {
                 .any(|remote| mentions(&remote.tree, &text))
     }
 
+    /// Gives the memory of every free range of the store back to the system (Vineyard's
+    /// `memory_trim`); returns the bytes released.
+    pub fn trim_memory(&mut self) -> u64 {
+        let arena = &self.arena;
+        self.allocator
+            .free_ranges()
+            .map(|(offset, length)| arena.release(offset, length))
+            .sum()
+    }
+
     /// Deletes every object and every sealed blob (buffers being written are left alone).
     pub fn clear(&mut self) -> Deleted {
         let mut ids: Vec<ObjectID> = self.objects.keys().copied().collect();

@@ -116,3 +116,39 @@ async fn list_flights_filters_by_typename_and_by_name() {
     assert!(raw.is_empty());
     instance.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_describes_tables_from_their_trees_without_reading_them() {
+    use vineyard_flight_server::FlightService;
+    use vineyard_test_harness::TestServer;
+    let spill = tempfile::tempdir().expect("spill dir");
+    let spill_path = spill.path().to_path_buf();
+    let instance = TestServer::builder()
+        .rpc(Box::new(FlightService::new()))
+        .config(move |config| config.spill_path = Some(spill_path))
+        .start();
+    let ipc = instance.client();
+    // 1 MiB of integers, spilled to disk.
+    let rows = 128 << 10;
+    let batch = numbers(0, rows);
+    let table = vineyard_builders::put_table(&ipc, &batch.schema(), &[batch])
+        .unwrap()
+        .id()
+        .unwrap();
+    ipc.persist(table).unwrap();
+    ipc.put_name(table, "cold").unwrap();
+    ipc.evict(&[table]).unwrap();
+    assert!(ipc.is_spilled(table).unwrap(), "the table was not spilled");
+
+    let mut remote = instance.remote().await;
+    let listed = remote.list_flights("name:cold").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].total_records, rows as i64);
+    let schema = listed[0].clone().try_decode_schema().expect("schema");
+    assert_eq!(schema.field(0).name(), "x");
+    assert!(
+        ipc.is_spilled(table).unwrap(),
+        "listing read the table's columns back into memory"
+    );
+    instance.stop();
+}

@@ -14,8 +14,12 @@
 //! - `limits`: `--rpc_max_columns` and `--rpc_max_message_size`.
 //! - `served`: `ServedFlight`, a second Flight service with options of the test's choosing.
 //! - `tls`: Flight over TLS: trusted clients, the token, plain-text clients refused.
+//! - `sql` (feature `sql`): Flight SQL with arrow-flight's client: statements, prepared
+//!   statements, metadata, failures, global tables.
 //! - `rollback`: a put that fails while storing (store full, cancelled) leaves nothing.
 //! - `service`: binding (taken ports, announced endpoints) and shutdown.
+//! - `vineyard_rpc`: Vineyard's own RPC protocol on the same port, bad frames, and the
+//!   all-or-nothing `do_put` of objects that remote clients put values with.
 
 mod actions;
 mod auth;
@@ -29,4 +33,7 @@ mod put;
 mod rollback;
 mod served;
 mod service;
+#[cfg(feature = "sql")]
+mod sql;
 mod tls;
+mod vineyard_rpc;

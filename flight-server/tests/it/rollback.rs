@@ -1,6 +1,7 @@
 //! A `do_put` is all or nothing: one that fails while storing (the store is full from the
-//! first batch or only later, the client cancels) removes every object it created, and the
-//! instance's memory usage returns to where it was.
+//! first batch or only later, the client cancels, the stream is cut after batches were
+//! stored as they arrived) removes every object it created, and the instance's memory usage
+//! returns to where it was.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,5 +173,58 @@ async fn a_column_that_fails_half_way_through_its_buffers_leaves_nothing() {
         before,
         "the column's first buffers were left behind"
     );
+    instance.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_stores_batches_as_they_arrive_and_a_cut_stream_leaves_nothing() {
+    use arrow_flight::encode::FlightDataEncoderBuilder;
+    use arrow_flight::error::FlightError;
+    use futures::{stream, StreamExt, TryStreamExt};
+    let instance = flight_instance();
+    let ipc = instance.client();
+    let before = footprint(&ipc);
+    // Three batches of 1 MiB: the schema and the first batch are sent, the rest never.
+    let messages: Vec<_> = FlightDataEncoderBuilder::new()
+        .build(stream::iter(
+            integer_batches(3, 128 << 10).into_iter().map(Ok),
+        ))
+        .try_collect()
+        .await
+        .expect("encode");
+    let (sender, sent) = futures::channel::mpsc::unbounded();
+    for message in messages.into_iter().take(2) {
+        sender
+            .unbounded_send(Ok::<_, FlightError>(message))
+            .unwrap();
+    }
+    let mut flight = instance.flight().await;
+    let put = tokio::spawn(async move { flight.do_put(sent.boxed()).await.map(drop) });
+    // The first batch reaches the store while the stream is still open.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while footprint(&ipc).1 < before.1 + (1 << 20) {
+        assert!(
+            Instant::now() < deadline,
+            "the first batch was not stored before the stream ended: the put buffers its stream"
+        );
+        assert!(
+            !put.is_finished(),
+            "the put ended with its stream still open"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The client goes away mid-stream: what was stored goes too.
+    put.abort();
+    let _ = put.await;
+    drop(sender);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while footprint(&ipc) != before {
+        assert!(
+            Instant::now() < deadline,
+            "a cut put left {:?} behind (before: {before:?})",
+            footprint(&ipc)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     instance.stop();
 }

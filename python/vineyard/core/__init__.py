@@ -3,7 +3,10 @@
 Layout:
 - `meta`: `ObjectMeta` (the metadata tree) and `ObjectName`;
 - `object`: `Object` and typed wrappers (the native `Blob` is a virtual subclass of `Object`);
-- `client`: `IPCClient` and `connect`; `rpc`: `RPCClient` (Arrow Flight) and `fetch_remote`;
+- `client`: `IPCClient` and `connect`; `rpc`: `RPCClient` (the whole API over Arrow Flight),
+  with `remote_put` (puts recorded and sent all or nothing), `remote_blobs` (blob bytes over
+  Flight) and `progress` (reporting long transfers); `fetch`: `fetch_remote` (an IPC client's
+  `get(..., fetch=True)`);
 - `ids` / `status`: object ids from what users pass, and `InstanceStatus` (both clients use
   them);
 - `builder` / `resolver`: the contexts that turn Python values into objects and back;
@@ -27,6 +30,7 @@ from vineyard.core.resolver import (
     get_current_resolvers,
     resolver_context,
 )
+from vineyard.core.rpc import RPCClient
 
 __all__ = [
     "BuilderContext",
@@ -36,6 +40,7 @@ __all__ = [
     "Object",
     "ObjectMeta",
     "ObjectName",
+    "RPCClient",
     "ResolverContext",
     "builder_context",
     "connect",

@@ -20,11 +20,13 @@ from typing import Any
 from vineyard import _native
 from vineyard._native import Blob, BlobBuilder, ObjectID
 from vineyard.core.builder import inside_put, put
+from vineyard.core.fetch import fetch_remote
 from vineyard.core.ids import as_object_id, as_object_ids
 from vineyard.core.meta import BLOB_TYPENAME, EMPTY_BLOB_ID, ObjectMeta, ObjectName
 from vineyard.core.object import is_blob_meta, wrap_object
 from vineyard.core.resolver import get
-from vineyard.core.rpc import RPCClient, fetch_remote, is_tls_endpoint, parse_endpoint
+from vineyard.core.rpc import RPCClient, is_tls_endpoint, parse_endpoint
+from vineyard.core.sql import SqlSession, sql
 from vineyard.core.status import InstanceStatus
 
 __all__ = ["IPCClient", "Client", "InstanceStatus", "as_object_id", "connect"]
@@ -40,6 +42,8 @@ class IPCClient:
             _native_client = _native.IPCClient(os.fspath(socket))
         self._native = _native_client
         self._instance_id: int = _native_client.instance_id
+        # Flight clients of the instance's endpoint for `sql`, by (token, TLS roots).
+        self._sql_sessions: dict[Any, SqlSession] = {}
 
     # -- connection ------------------------------------------------------------------------
 
@@ -97,6 +101,9 @@ class IPCClient:
         except _native.ConnectionErrorException:
             pass
         finally:
+            for session in self._sql_sessions.values():
+                session.close()
+            self._sql_sessions.clear()
             self._native.close()
 
     def __enter__(self) -> IPCClient:
@@ -107,6 +114,30 @@ class IPCClient:
 
     def __repr__(self) -> str:
         return f'IPCClient <socket="{self._native.socket}", instance_id={self._instance_id}>'
+
+    # -- SQL -------------------------------------------------------------------------------
+
+    def sql(
+        self,
+        query: str,
+        parameters: Any = None,
+        *,
+        name: str | ObjectName | None = None,
+        reader: bool = False,
+        token: str | None = None,
+        tls_root_certs: Any = None,
+    ) -> Any:
+        """Runs SQL over the instance's objects (named tables, record batches, dataframes and
+        arrays are tables; any object is a table under its id, `o...`), in the instance,
+        through its Flight SQL endpoint (`rpc_endpoint`; `token` defaults to
+        `$VINEYARD_RPC_TOKEN`). Returns a pyarrow Table, a RecordBatchReader with `reader`,
+        or with `name` the ObjectID of the table the rows are stored as. `parameters` fill
+        the query's `?` in order. See `vineyard.core.sql`."""
+        key = (token, tls_root_certs)
+        session = self._sql_sessions.get(key)
+        if session is None:
+            session = self._sql_sessions[key] = SqlSession(self.rpc_endpoint, token, tls_root_certs)
+        return sql(self, session.client, session.options, query, parameters, name, reader)
 
     # -- values ----------------------------------------------------------------------------
 
@@ -237,6 +268,13 @@ class IPCClient:
         ids = as_object_ids(object_ids)
         if ids:
             self._native.delete(ids, force, deep)
+        if memory_trim:
+            self.memory_trim()
+
+    def memory_trim(self) -> bool:
+        """Gives the instance's free shared memory back to the system (`Shmem` in
+        /proc/meminfo drops by it); true if any was released."""
+        return self._native.memory_trim()
 
     def list_metadatas(
         self, pattern: str = "*", regex: bool = False, limit: int = 5, nobuffer: bool = False
@@ -322,13 +360,14 @@ class IPCClient:
         trees, blobs = self._native.get_objects(ids)
         return self._wrap_fetched(trees, blobs, fetch)
 
-    def _fetch_trees(self, object_id: Any) -> tuple[list[dict[str, Any]], list[Blob]] | None:
-        """The tree (as a dict) of a non-blob object and its local blobs, mapped, in one round
-        trip; None for a blob id (`get_object` handles those)."""
-        object_id = as_object_id(object_id)
-        if object_id.is_blob:
-            return None
-        return self._native.get_objects([object_id])
+    def _fetch_value(self, object_id: Any, context: Any) -> tuple[Any, ...] | None:
+        """`get` in one native call: `("arrow", kind, value)` for an Arrow layout resolved in
+        Rust (unless a Python resolver of `context` claims it), else `("tree", trees,
+        blobs)`, the tree (a dict) and its blobs on this instance, mapped; None for a
+        blob id (`get_object` handles those)."""
+        claimed = context.python_prefixes()
+        resolve_member = context.member_resolver(self) if claimed else None
+        return self._native.get_value(as_object_id(object_id), claimed, resolve_member)
 
     def _wrap_fetched(
         self, trees: list[dict[str, Any]], blobs: list[Blob], fetch: bool
@@ -501,7 +540,9 @@ _ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port
 _FLIGHT_URI = re.compile(r"^grpc(\+tcp|\+tls)?://")
 
 
-def _rpc_client(host: Any, port: Any, token: str | None, tls_root_certs: Any = None) -> RPCClient:
+def _rpc_client(
+    host: Any, port: Any, token: str | None, tls_root_certs: Any = None, progress: Any = True
+) -> RPCClient:
     tls = False
     if port is None and isinstance(host, str):
         tls = is_tls_endpoint(host)
@@ -513,7 +554,22 @@ def _rpc_client(host: Any, port: Any, token: str | None, tls_root_certs: Any = N
             f"tls_root_certs was given for the plain-text endpoint {host}:{port}: connect to "
             f"'grpc+tls://{host}:{port}' to use TLS"
         )
-    return RPCClient(host, port, token=token, tls=tls, tls_root_certs=tls_root_certs)
+    return RPCClient(
+        host, port, token=token, tls=tls, tls_root_certs=tls_root_certs, progress=progress
+    )
+
+
+# Vineyard's `connect` arguments this package does not support, and what to do instead.
+_UNSUPPORTED = {
+    "username": "instances have no user accounts: an instance started with --rpc_token wants "
+    "that token from remote clients (connect(..., token=...))",
+    "password": "instances have no user accounts: an instance started with --rpc_token wants "
+    "that token from remote clients (connect(..., token=...))",
+    "session": "sessions are not supported: every client shares the instance's objects",
+    "config": "configuration files are not read: pass the socket, or the RPC endpoint, to "
+    "connect() (or set VINEYARD_IPC_SOCKET / VINEYARD_RPC_ENDPOINT)",
+    "rdma_endpoint": "RDMA is not supported: connect over the RPC endpoint alone",
+}
 
 
 def connect(*args: Any, **kwargs: Any) -> Any:
@@ -527,11 +583,17 @@ def connect(*args: Any, **kwargs: Any) -> Any:
       the instance wants one);
     - `connect('grpc+tls://host:port', tls_root_certs=pem)`: over TLS (an instance started
       with `--rpc_tls_cert`), trusting the PEM certificates given (the system's if none).
+
+    A remote client reports transfers over two seconds on stderr: `progress=False` silences
+    it, a callable `progress(done, total)` gets the bytes instead. Vineyard's `username`,
+    `password`, `session`, `config` and `rdma_endpoint` are refused with what to do instead.
     """
-    kwargs.pop("username", None)
-    kwargs.pop("password", None)
-    kwargs.pop("session", None)
+    for argument, instead in _UNSUPPORTED.items():
+        if kwargs.get(argument) is not None:
+            raise _native.NotImplementedException(f"connect({argument}=...): {instead}")
+        kwargs.pop(argument, None)
     token = kwargs.pop("token", None)
+    progress = kwargs.pop("progress", True)
     tls_root_certs = kwargs.pop("tls_root_certs", None)
     socket = kwargs.pop("socket", None)
     host = kwargs.pop("host", None)
@@ -551,21 +613,21 @@ def connect(*args: Any, **kwargs: Any) -> Any:
             socket = target
     if endpoint is not None:
         if isinstance(endpoint, str):
-            return _rpc_client(endpoint, None, token, tls_root_certs)
+            return _rpc_client(endpoint, None, token, tls_root_certs, progress)
         host, port = endpoint
     if host is not None or port is not None:
-        return _rpc_client(host, port, token, tls_root_certs)
+        return _rpc_client(host, port, token, tls_root_certs, progress)
     if socket is None:
         socket = os.environ.get("VINEYARD_IPC_SOCKET")
         if not socket:
             rpc = os.environ.get("VINEYARD_RPC_ENDPOINT")
             if rpc:
-                return _rpc_client(rpc, None, token, tls_root_certs)
+                return _rpc_client(rpc, None, token, tls_root_certs, progress)
             raise _native.ConnectionFailedException(
                 "no socket given and VINEYARD_IPC_SOCKET is not set: pass the path of the "
                 "instance's UNIX socket, e.g. vineyard.connect('/var/run/vineyard.sock')"
             )
     socket = os.fspath(socket)
     if _FLIGHT_URI.match(socket) or (not os.path.exists(socket) and _ENDPOINT.match(socket)):
-        return _rpc_client(socket, None, token, tls_root_certs)
+        return _rpc_client(socket, None, token, tls_root_certs, progress)
     return IPCClient(socket)

@@ -36,6 +36,16 @@ class IPCClient:
     def close(self) -> None: ...
     def __enter__(self) -> IPCClient: ...
     def __exit__(self, *exc_info: Any) -> None: ...
+    def sql(
+        self,
+        query: str,
+        parameters: Any = None,
+        *,
+        name: str | ObjectName | None = None,
+        reader: bool = False,
+        token: str | None = None,
+        tls_root_certs: Any = None,
+    ) -> Any: ...
     def put(
         self,
         value: Any,

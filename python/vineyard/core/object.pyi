@@ -8,9 +8,14 @@ from vineyard.core.meta import ObjectMeta
 
 __all__ = [
     "Object",
-    "RemoteBlob",
+    "BlobElsewhere",
     "ArrayObject",
     "TensorObject",
+    "ArrowObject",
+    "ArrowArrayObject",
+    "ArrowRecordBatchObject",
+    "ArrowTableObject",
+    "ArrowChunkedArrayObject",
     "Blob",
     "BlobBuilder",
     "register_object_type",
@@ -49,7 +54,7 @@ class Object(metaclass=abc.ABCMeta):
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
 
-class RemoteBlob(Object):
+class BlobElsewhere(Object):
     @property
     def size(self) -> int: ...
     @property
@@ -76,3 +81,19 @@ def is_blob_meta(meta: ObjectMeta) -> bool: ...
 def wrap_object(meta: ObjectMeta, blobs: dict[int, Blob], client: Any = None) -> Any: ...
 def typename_of(value: Any) -> str: ...
 def meta_of(value: Any) -> ObjectMeta: ...
+
+class ArrowObject(Object):
+    def __arrow_c_schema__(self) -> Any: ...
+
+class ArrowArrayObject(ArrowObject):
+    def __arrow_c_array__(self, requested_schema: Any = None) -> Any: ...
+
+class ArrowRecordBatchObject(ArrowObject):
+    def __arrow_c_array__(self, requested_schema: Any = None) -> Any: ...
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
+
+class ArrowTableObject(ArrowObject):
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
+
+class ArrowChunkedArrayObject(ArrowObject):
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...

@@ -14,6 +14,12 @@ A resolver may also have a tree form (`register_tree_resolver`): the same value 
 the fetched tree (a dict) and its mapped blobs, without `Object` wrappers. `get` uses it when
 the current context picks that resolver and the tree needs nothing else (all its blobs are
 here); the built-in array and tensor resolvers have one.
+
+The Arrow layouts (arrays, chunked arrays, schemas, record batches, tables) are resolved in
+Rust: their built-in resolver is `NATIVE_ARROW`, and `get` asks the native client to fetch
+and resolve in one call, passing the prefixes of the context's Python resolvers that claim
+Arrow typenames (`python_prefixes`), which keep precedence, also for members inside an Arrow
+object.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from typing import Any
 
 from vineyard._native import Blob
 from vineyard.core.builder import context_pairs
-from vineyard.core.calling import call_with_context, materialize
+from vineyard.core.calling import LazyFunction, call_with_context, materialize
 from vineyard.core.meta import BLOB_TYPENAME, JSON_FIELDS_KEY
-from vineyard.core.object import Object, RemoteBlob
+from vineyard.core.object import BlobElsewhere, Object
 
 __all__ = [
+    "NATIVE_ARROW",
+    "resolve_natively",
     "ResolverContext",
     "resolver_context",
     "default_resolver_context",
@@ -42,6 +50,30 @@ __all__ = [
 NOT_FROM_TREE: Any = object()
 """What a tree resolver returns when the tree needs the full `Object` path (e.g. a blob that
 is not mapped here)."""
+
+NATIVE_ARROW = LazyFunction("vineyard.data.arrow", "native_resolver")
+"""The built-in resolver of the Arrow layouts: `vineyard-resolvers`, through the native
+client."""
+
+
+def _is_native(resolver: Any) -> bool:
+    if isinstance(resolver, LazyFunction):
+        return (resolver.module, resolver.name) == (NATIVE_ARROW.module, NATIVE_ARROW.name)
+    return resolver is NATIVE_ARROW._target and resolver is not None
+
+
+def _arrow_value(kind: str, value: Any) -> Any:
+    """A natively resolved value for Python: pyarrow's (see `vineyard.data.arrow.to_pyarrow`)."""
+    global _to_pyarrow
+    if _to_pyarrow is None:
+        from vineyard.data.arrow import to_pyarrow
+
+        _to_pyarrow = to_pyarrow
+    return _to_pyarrow(kind, value)
+
+
+_to_pyarrow: Callable[[str, Any], Any] | None = None
+
 
 _tree_resolvers: dict[Callable[..., Any], Callable[[dict[str, Any], dict[int, Blob]], Any]] = {}
 
@@ -62,6 +94,7 @@ class ResolverContext:
         self._factory: dict[str, Callable[..., Any]] = {}
         self._parent_context = parent_context if parent_context is not None else self
         self._cache: dict[str, tuple[str, Callable[..., Any]] | None] = {}
+        self._python_prefixes: tuple[str, ...] | None = None
 
     @property
     def parent_context(self) -> ResolverContext:
@@ -75,6 +108,30 @@ class ResolverContext:
             raise TypeError(f"a resolver must be callable, got {resolver!r}")
         self._factory[typename_prefix] = resolver
         self._cache.clear()
+        self._python_prefixes = None
+
+    def python_prefixes(self) -> tuple[str, ...]:
+        """The prefixes of this context's Python resolvers that claim Arrow typenames: those
+        that extend (or replace) an Arrow layout's prefix. A shorter prefix never beats the
+        layout's own, so `get` resolves natively unless one of these matches."""
+        if self._python_prefixes is None:
+            from vineyard._native import ARROW_PREFIXES
+
+            self._python_prefixes = tuple(
+                prefix
+                for prefix, resolver in self._factory.items()
+                if not _is_native(resolver) and prefix.startswith(tuple(ARROW_PREFIXES))
+            )
+        return self._python_prefixes
+
+    def member_resolver(self, client: Any) -> Callable[[dict[str, Any], list[Blob]], Any]:
+        """Resolves a member tree (and its blobs) of an object resolved natively, for members
+        a Python resolver of this context claims."""
+
+        def resolve(tree: dict[str, Any], blobs: list[Blob]) -> Any:
+            return self.run(client._wrap_fetched([tree], blobs, False)[0])
+
+        return resolve
 
     def resolvers(self) -> dict[str, Callable[..., Any]]:
         return dict(self._factory)
@@ -99,7 +156,7 @@ class ResolverContext:
         if cls is Blob:
             typename = BLOB_TYPENAME
         else:
-            if cls is RemoteBlob or (
+            if cls is BlobElsewhere or (
                 isinstance(obj, Object) and obj.has_remote_payload(direct=True)
             ):
                 return None
@@ -182,12 +239,15 @@ def get(
         if name is None:
             raise ValueError("get() needs an object id or a name")
         object_id = client.get_name(name)
-    if resolver is None and not kwargs and hasattr(client, "_fetch_trees"):
-        # The common case: one round trip, then the resolver's tree form if it has one.
-        fetched = client._fetch_trees(object_id)
+    if resolver is None and not kwargs and hasattr(client, "_fetch_value"):
+        # The common case: one round trip; Arrow layouts resolved in Rust in the same call,
+        # others by their resolver's tree form if it has one.
+        context = get_current_resolvers()
+        fetched = client._fetch_value(object_id, context)
         if fetched is not None:
-            trees, blobs = fetched
-            context = get_current_resolvers()
+            if fetched[0] == "arrow":
+                return _arrow_value(fetched[1], fetched[2])
+            _, trees, blobs = fetched
             value = context.run_tree(trees[0], blobs)
             if value is not NOT_FROM_TREE:
                 return value
@@ -198,3 +258,21 @@ def get(
     if isinstance(resolver, ResolverContext):
         return resolver.run(obj, **kwargs)
     return call_with_context(resolver, (obj,), "resolver", get_current_resolvers(), kwargs)
+
+
+def resolve_natively(obj: Any, context: ResolverContext | None = None) -> Any:
+    """Resolves an `Object` of an Arrow layout in Rust (the `Object` path of `get`), with
+    the Python resolvers of `context` (default: the current one) taking precedence."""
+    client = getattr(obj, "_client", None)
+    if client is None or not hasattr(client, "_fetch_value"):
+        raise TypeError(
+            f"{obj!r} did not come from an IPC client, so its Arrow data cannot be mapped "
+            "here; read it with client.get_object(id) of a connected client"
+        )
+    fetched = client._fetch_value(obj.id, context or get_current_resolvers())
+    if fetched is None or fetched[0] != "arrow":
+        raise TypeError(
+            f"{obj.typename} {obj.id} has no Arrow form here: its members are on other "
+            "instances, or a Python resolver claims its typename"
+        )
+    return _arrow_value(fetched[1], fetched[2])

@@ -3,6 +3,8 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 __all__ = [
+    "NATIVE_ARROW",
+    "resolve_natively",
     "ResolverContext",
     "resolver_context",
     "default_resolver_context",
@@ -13,7 +15,9 @@ __all__ = [
 ]
 
 NOT_FROM_TREE: Any
+NATIVE_ARROW: Any
 
+def resolve_natively(obj: Any, context: ResolverContext | None = None) -> Any: ...
 def register_tree_resolver(
     resolver: Callable[..., Any],
     from_tree: Callable[[dict[str, Any], dict[int, Any]], Any],
@@ -25,6 +29,8 @@ class ResolverContext:
     def parent_context(self) -> ResolverContext: ...
     def register(self, typename_prefix: str, resolver: Callable[..., Any]) -> None: ...
     def resolvers(self) -> dict[str, Callable[..., Any]]: ...
+    def python_prefixes(self) -> tuple[str, ...]: ...
+    def member_resolver(self, client: Any) -> Callable[[dict[str, Any], list[Any]], Any]: ...
     def find(self, typename: str) -> tuple[str, Callable[..., Any]] | None: ...
     def run(self, obj: Any, **kw: Any) -> Any: ...
     __call__ = run

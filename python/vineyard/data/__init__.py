@@ -3,7 +3,9 @@
 Layout:
 - `base`: None, bool, int, float, str, bytes, memoryview, tuple, list, dict;
 - `tensor`: numpy arrays (`vineyard::Array`, `vineyard::Tensor<T>`) and scalars;
-- `arrow`: pyarrow arrays, chunked arrays, record batches, tables;
+- `arrow`: pyarrow arrays, chunked arrays, schemas, record batches, tables (any value
+  exporting the Arrow PyCapsule protocol can be put with its builders), built and resolved
+  in Rust: their resolver is `NATIVE_ARROW`, registered for `ARROW_PREFIXES`;
 - `index`, `series`, `dataframe` (with `columns`): pandas;
 - `default`: the pickle fallback (`vineyard::PickleBuffer`);
 - `utils`: dtype names, JSON fields, blobs from buffers;
@@ -18,30 +20,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from vineyard._native import Blob
+from vineyard._native import ARROW_PREFIXES, Blob
 from vineyard.core.builder import BuilderContext, default_builder_context
 from vineyard.core.calling import LazyFunction
 from vineyard.core.meta import ObjectMeta
-from vineyard.core.object import Object
-from vineyard.core.resolver import ResolverContext, default_resolver_context
+from vineyard.core.object import (
+    ArrowArrayObject,
+    ArrowChunkedArrayObject,
+    ArrowObject,
+    ArrowRecordBatchObject,
+    ArrowTableObject,
+    Object,
+    register_object_type,
+)
+from vineyard.core.resolver import NATIVE_ARROW, ResolverContext, default_resolver_context
 from vineyard.data.layout import (
     ARRAY,
-    BASE_BINARY_ARRAY,
-    BINARY_ARRAY_TYPES,
     BLOB,
-    BOOLEAN_ARRAY,
     CHUNKED_ARRAY,
     DATA_FRAME,
     DICT,
-    DICTIONARY_ARRAY,
-    FIXED_SIZE_BINARY_ARRAY,
     INDEX,
-    LARGE_LIST_ARRAY,
-    LIST,
-    LIST_ARRAY,
     MEMORY_VIEW,
-    NULL_ARRAY,
-    NUMERIC_ARRAY,
     PAIR,
     PICKLE_BUFFER,
     RANGE_INDEX,
@@ -50,10 +50,8 @@ from vineyard.data.layout import (
     SCHEMA_PROXY,
     SEQUENCE,
     SERIES,
-    STRUCT_ARRAY,
     TABLE,
     TENSOR,
-    TUPLE,
 )
 
 __all__ = ["register_builtin_types", "BUILTIN_BUILDERS", "BUILTIN_RESOLVERS"]
@@ -84,22 +82,14 @@ BUILTIN_BUILDERS: list[tuple[Any, Any]] = [
     ("pandas:Series", _lazy("series", "pandas_series_builder")),
     ("pandas:Index", _lazy("index", "pandas_index_builder")),
     ("pyarrow:Buffer", _lazy("arrow", "buffer_builder")),
-    ("pyarrow:NumericArray", _lazy("arrow", "numeric_array_builder")),
-    ("pyarrow:BooleanArray", _lazy("arrow", "boolean_array_builder")),
-    ("pyarrow:StringArray", _lazy("arrow", "binary_array_builder")),
-    ("pyarrow:LargeStringArray", _lazy("arrow", "binary_array_builder")),
-    ("pyarrow:BinaryArray", _lazy("arrow", "binary_array_builder")),
-    ("pyarrow:LargeBinaryArray", _lazy("arrow", "binary_array_builder")),
-    ("pyarrow:FixedSizeBinaryArray", _lazy("arrow", "fixed_size_binary_array_builder")),
-    ("pyarrow:ListArray", _lazy("arrow", "list_array_builder")),
-    ("pyarrow:LargeListArray", _lazy("arrow", "list_array_builder")),
-    ("pyarrow:StructArray", _lazy("arrow", "struct_array_builder")),
-    ("pyarrow:DictionaryArray", _lazy("arrow", "dictionary_array_builder")),
-    ("pyarrow:NullArray", _lazy("arrow", "null_array_builder")),
+    ("pyarrow:Array", _lazy("arrow", "array_builder")),
     ("pyarrow:ChunkedArray", _lazy("arrow", "chunked_array_builder")),
     ("pyarrow:Schema", _lazy("arrow", "schema_proxy_builder")),
     ("pyarrow:RecordBatch", _lazy("arrow", "record_batch_builder")),
     ("pyarrow:Table", _lazy("arrow", "table_builder")),
+    # polars exports Arrow streams: a DataFrame of record batches, a Series of arrays
+    ("polars:DataFrame", _lazy("arrow", "table_builder")),
+    ("polars:Series", _lazy("arrow", "chunked_array_builder")),
 ]
 
 BUILTIN_RESOLVERS: list[tuple[str, Any]] = [
@@ -107,27 +97,12 @@ BUILTIN_RESOLVERS: list[tuple[str, Any]] = [
     (BLOB.typename, _lazy("base", "bytes_resolver")),
     (MEMORY_VIEW.typename, _lazy("base", "memoryview_resolver")),
     (PAIR.typename, _lazy("base", "pair_resolver")),
-    (TUPLE.typename, _lazy("base", "tuple_resolver")),
     (SEQUENCE.typename, _lazy("base", "sequence_resolver")),
-    (LIST.typename, _lazy("base", "list_resolver")),
     (DICT.typename, _lazy("base", "dict_resolver")),
     (PICKLE_BUFFER.typename, _lazy("default", "pickle_resolver")),
     (ARRAY.typename, _lazy("tensor", "array_resolver")),
     (TENSOR.typename, _lazy("tensor", "tensor_resolver")),
-    (NUMERIC_ARRAY.typename, _lazy("arrow", "numeric_array_resolver")),
-    (BOOLEAN_ARRAY.typename, _lazy("arrow", "boolean_array_resolver")),
-    (BASE_BINARY_ARRAY.typename, _lazy("arrow", "binary_array_resolver")),
-    *((binary.alias, _lazy("arrow", "binary_array_resolver")) for binary in BINARY_ARRAY_TYPES),
-    (FIXED_SIZE_BINARY_ARRAY.typename, _lazy("arrow", "fixed_size_binary_array_resolver")),
-    (LIST_ARRAY.typename, _lazy("arrow", "list_array_resolver")),
-    (LARGE_LIST_ARRAY.typename, _lazy("arrow", "list_array_resolver")),
-    (STRUCT_ARRAY.typename, _lazy("arrow", "struct_array_resolver")),
-    (DICTIONARY_ARRAY.typename, _lazy("arrow", "dictionary_array_resolver")),
-    (NULL_ARRAY.typename, _lazy("arrow", "null_array_resolver")),
-    (CHUNKED_ARRAY.typename, _lazy("arrow", "chunked_array_resolver")),
-    (SCHEMA_PROXY.typename, _lazy("arrow", "schema_proxy_resolver")),
-    (RECORD_BATCH.typename, _lazy("arrow", "record_batch_resolver")),
-    (TABLE.typename, _lazy("arrow", "table_resolver")),
+    *((prefix, NATIVE_ARROW) for prefix in ARROW_PREFIXES),
     (DATA_FRAME.typename, _lazy("dataframe", "pandas_dataframe_resolver")),
     (SERIES.typename, _lazy("series", "pandas_series_resolver")),
     (INDEX.typename, _lazy("index", "pandas_index_resolver")),
@@ -146,5 +121,15 @@ def register_builtin_types(
         for prefix, resolver in BUILTIN_RESOLVERS:
             resolver_ctx.register(prefix, resolver)
 
+
+# The `Object` classes of the Arrow layouts (they export the Arrow PyCapsule protocol).
+_ARROW_OBJECT_TYPES = {
+    CHUNKED_ARRAY.typename: ArrowChunkedArrayObject,
+    RECORD_BATCH.typename: ArrowRecordBatchObject,
+    TABLE.typename: ArrowTableObject,
+    SCHEMA_PROXY.typename: ArrowObject,
+}
+for _prefix in ARROW_PREFIXES:
+    register_object_type(_prefix, _ARROW_OBJECT_TYPES.get(_prefix, ArrowArrayObject))
 
 register_builtin_types(default_builder_context, default_resolver_context)

@@ -1,443 +1,119 @@
-"""pyarrow arrays, chunked arrays, schemas, record batches and tables.
+"""pyarrow arrays, chunked arrays, schemas, record batches and tables, through Rust.
 
-Layouts (Vineyard's typenames and member names; every array has `length_`, `null_count_`,
-`offset_` and the `null_bitmap_` blob, empty when there are no nulls):
-- `vineyard::NumericArray<T>` (T: pyarrow's name, `int64`, `double`, `halffloat`, ...) and
-  `vineyard::BooleanArray`: the `buffer_` blob;
-- `vineyard::BaseBinaryArray<arrow::StringArray>` (and `LargeStringArray`, `BinaryArray`,
-  `LargeBinaryArray`): `buffer_offsets_` and `buffer_data_`, offsets kept at their width;
-- `vineyard::FixedSizeBinaryArray`: `buffer_`, `byte_width_`;
-- `vineyard::ListArray` / `vineyard::LargeListArray`: `buffer_offsets_` and `values_`;
-- `vineyard::StructArray`: `__children_-size`, `__children_-i`;
-- `vineyard::DictionaryArray`: `indices_`, `dictionary_`; `vineyard::NullArray`: `length_`;
-- `vineyard::ChunkedArray`: `__chunks_-size`, `__chunks_-i`;
-- `vineyard::SchemaProxy`: `schema_binary_`; `vineyard::RecordBatch`: `schema_`, `row_num_`,
-  `column_num_`, `__columns_-i`; `vineyard::Table`: `schema_`, `num_rows_`, `num_columns_`,
-  `batch_num_`, `partitions_-i` (record batches).
+Both directions cross the Arrow C Data Interface (the PyCapsule protocol): `put` hands the
+value to the native module, which checks it and writes it with `vineyard-builders` (every
+buffer copied once, spread over threads; buffers that are blobs from `get` are reused), as one
+put that leaves the store as it was if it fails. `get` of an object of these layouts is
+resolved by `vineyard-resolvers` over the whole tree in one native call; pyarrow (or polars,
+DuckDB, ...) imports the result without a copy, its buffers in the shared memory.
 
-Where the typename does not say the exact Arrow type (timestamps, list item fields, structs,
-dictionaries, decimals), `arrow_type_` holds it (base64 of a one-field Arrow IPC schema).
-Buffers from `get` are zero-copy views over the shared memory, and putting them again reuses
-their blobs.
+The layouts (typenames, member and field names) are `vineyard-layout`'s: see
+`vineyard.data.layout` and `vineyard-builders`. Any value exporting `__arrow_c_array__` or
+`__arrow_c_stream__` can be put with the builders here (`put_arrow`).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
-
-import pyarrow as pa
 
 from vineyard._native import Blob
 from vineyard.core.meta import ObjectMeta
-from vineyard.data.layout import (
-    ARROW_ARRAY,
-    BASE_BINARY_ARRAY,
-    BINARY_ARRAY_TYPES,
-    BOOLEAN_ARRAY,
-    CHUNKED_ARRAY,
-    DICTIONARY_ARRAY,
-    FIXED_SIZE_BINARY_ARRAY,
-    LARGE_LIST_ARRAY,
-    LIST_ARRAY,
-    NULL_ARRAY,
-    NUMERIC_ARRAY,
-    RECORD_BATCH,
-    SCHEMA_PROXY,
-    STRUCT_ARRAY,
-    TABLE,
-    template_argument,
-)
-from vineyard.data.utils import build_buffer, normalize_arrow_dtype
+from vineyard.core.resolver import resolve_natively
+from vineyard.data.utils import build_buffer
 
 __all__ = [
     "buffer_builder",
     "as_arrow_buffer",
-    "numeric_array_builder",
-    "boolean_array_builder",
-    "binary_array_builder",
-    "fixed_size_binary_array_builder",
-    "list_array_builder",
-    "struct_array_builder",
-    "dictionary_array_builder",
-    "null_array_builder",
+    "put_arrow",
+    "array_builder",
     "chunked_array_builder",
     "schema_proxy_builder",
     "record_batch_builder",
     "table_builder",
-    "numeric_array_resolver",
-    "boolean_array_resolver",
-    "binary_array_resolver",
-    "fixed_size_binary_array_resolver",
-    "list_array_resolver",
-    "struct_array_resolver",
-    "dictionary_array_resolver",
-    "null_array_resolver",
-    "chunked_array_resolver",
-    "schema_proxy_resolver",
-    "record_batch_resolver",
-    "table_resolver",
+    "native_resolver",
+    "to_pyarrow",
 ]
 
 
-def buffer_builder(
-    client: Any, buffer: pa.Buffer | None, builder: Any = None, **_kw: Any
-) -> ObjectMeta:
+def buffer_builder(client: Any, buffer: Any, builder: Any = None, **_kw: Any) -> ObjectMeta:
     """A blob holding an Arrow buffer (None: the empty blob); reuses blobs already in vineyard."""
     return build_buffer(client, buffer)
 
 
-def as_arrow_buffer(blob: Any) -> pa.Buffer:
+def as_arrow_buffer(blob: Any) -> Any:
     """A zero-copy `pyarrow.Buffer` over a blob (an empty buffer for the empty blob)."""
+    import pyarrow as pa
+
     if isinstance(blob, Blob) and (blob.is_empty or blob.size == 0):
         return pa.py_buffer(b"")
     return pa.py_buffer(memoryview(blob))
 
 
-def _optional_buffer(blob: Any) -> pa.Buffer | None:
-    if isinstance(blob, Blob) and (blob.is_empty or blob.size == 0):
-        return None
-    return as_arrow_buffer(blob)
-
-
-def _type_to_text(arrow_type: pa.DataType) -> str:
-    schema = pa.schema([pa.field("item", arrow_type)])
-    return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
-
-
-def _type_from_text(text: str) -> pa.DataType:
-    schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
-    return schema.field(0).type
-
-
-def _array_meta(typename: str, array: pa.Array) -> ObjectMeta:
-    meta = ObjectMeta()
-    meta["typename"] = typename
-    meta[ARROW_ARRAY.length] = len(array)
-    meta[ARROW_ARRAY.null_count] = array.null_count
-    meta[ARROW_ARRAY.offset] = array.offset
-    meta["nbytes"] = array.nbytes
-    return meta
-
-
-def _is_plain_numeric(arrow_type: pa.DataType) -> bool:
-    """True if `NumericArray<T>` says all of the type (no `arrow_type_` needed)."""
-    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
-
-
-def numeric_array_builder(
-    client: Any, array: pa.Array, builder: Any = None, **_kw: Any
-) -> ObjectMeta:
-    meta = _array_meta(NUMERIC_ARRAY.of(str(array.type)), array)
-    if not _is_plain_numeric(array.type):
-        meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
-    buffers = array.buffers()
-    meta.add_member(NUMERIC_ARRAY.buffer, buffer_builder(client, buffers[1]))
-    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
-    return client.create_metadata(meta)
-
-
-def boolean_array_builder(
-    client: Any, array: pa.BooleanArray, builder: Any = None, **_kw: Any
-) -> ObjectMeta:
-    meta = _array_meta(BOOLEAN_ARRAY.typename, array)
-    buffers = array.buffers()
-    meta.add_member(BOOLEAN_ARRAY.buffer, buffer_builder(client, buffers[1]))
-    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
-    return client.create_metadata(meta)
-
-
-# pyarrow's type name -> the typename written; every typename read -> its pyarrow type.
-_BINARY_TYPENAMES = {binary.arrow_name: binary.typename for binary in BINARY_ARRAY_TYPES}
-_BINARY_TYPES = {
-    typename: pa.type_for_alias(binary.arrow_name)
-    for binary in BINARY_ARRAY_TYPES
-    for typename in (binary.typename, binary.alias)
-}
-
-
-def binary_array_builder(
-    client: Any, array: pa.Array, builder: Any = None, **_kw: Any
-) -> ObjectMeta:
-    """string, large_string, binary and large_binary arrays, offsets kept at their width."""
-    meta = _array_meta(_BINARY_TYPENAMES[str(array.type)], array)
-    buffers = array.buffers()
-    meta.add_member(BASE_BINARY_ARRAY.buffer_offsets, buffer_builder(client, buffers[1]))
-    meta.add_member(BASE_BINARY_ARRAY.buffer_data, buffer_builder(client, buffers[2]))
-    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
-    return client.create_metadata(meta)
-
-
-string_array_builder = binary_array_builder
-
-
-def fixed_size_binary_array_builder(
-    client: Any, array: pa.FixedSizeBinaryArray, builder: Any = None, **_kw: Any
-) -> ObjectMeta:
-    meta = _array_meta(FIXED_SIZE_BINARY_ARRAY.typename, array)
-    meta[FIXED_SIZE_BINARY_ARRAY.byte_width] = array.type.byte_width
-    if array.type != pa.binary(array.type.byte_width):
-        meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
-    buffers = array.buffers()
-    meta.add_member(FIXED_SIZE_BINARY_ARRAY.buffer, buffer_builder(client, buffers[1]))
-    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
-    return client.create_metadata(meta)
-
-
-def list_array_builder(client: Any, array: pa.Array, builder: Any, **_kw: Any) -> ObjectMeta:
-    layout = LARGE_LIST_ARRAY if pa.types.is_large_list(array.type) else LIST_ARRAY
-    meta = _array_meta(layout.typename, array)
-    meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
-    buffers = array.buffers()
-    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, buffers[0]))
-    meta.add_member(layout.buffer_offsets, buffer_builder(client, buffers[1]))
-    meta.add_member(layout.values, builder.run(client, array.values))
-    return client.create_metadata(meta)
-
-
-def struct_array_builder(
-    client: Any, array: pa.StructArray, builder: Any, **_kw: Any
-) -> ObjectMeta:
-    if array.offset != 0:
-        array = pa.concat_arrays([array])  # children are sliced by field(): start at 0
-    children = STRUCT_ARRAY.children
-    meta = _array_meta(STRUCT_ARRAY.typename, array)
-    meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
-    meta[children.size] = array.type.num_fields
-    meta.add_member(ARROW_ARRAY.null_bitmap, buffer_builder(client, array.buffers()[0]))
-    for index in range(array.type.num_fields):
-        meta.add_member(children.at(index), builder.run(client, array.field(index)))
-    return client.create_metadata(meta)
-
-
-def dictionary_array_builder(
-    client: Any, array: pa.DictionaryArray, builder: Any, **_kw: Any
-) -> ObjectMeta:
-    meta = _array_meta(DICTIONARY_ARRAY.typename, array)
-    meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
-    meta[DICTIONARY_ARRAY.ordered] = bool(array.type.ordered)
-    meta.add_member(DICTIONARY_ARRAY.indices, builder.run(client, array.indices))
-    meta.add_member(DICTIONARY_ARRAY.dictionary, builder.run(client, array.dictionary))
-    return client.create_metadata(meta)
-
-
-def null_array_builder(
-    client: Any, array: pa.NullArray, builder: Any = None, **_kw: Any
-) -> ObjectMeta:
-    meta = ObjectMeta()
-    meta["typename"] = NULL_ARRAY.typename
-    meta[ARROW_ARRAY.length] = len(array)
-    meta["nbytes"] = 0
-    return client.create_metadata(meta)
-
-
-def chunked_array_builder(
-    client: Any, array: pa.ChunkedArray, builder: Any, **_kw: Any
-) -> ObjectMeta:
-    chunks = CHUNKED_ARRAY.chunks
-    meta = ObjectMeta()
-    meta["typename"] = CHUNKED_ARRAY.typename
-    meta[ARROW_ARRAY.arrow_type] = _type_to_text(array.type)
-    meta[ARROW_ARRAY.length] = len(array)
-    meta[ARROW_ARRAY.null_count] = array.null_count
-    meta[chunks.size] = array.num_chunks
-    for index, chunk in enumerate(array.chunks):
-        meta.add_member(chunks.at(index), builder.run(client, chunk))
-    meta["nbytes"] = array.nbytes
-    return client.create_metadata(meta)
-
-
-def schema_proxy_builder(
-    client: Any, schema: pa.Schema, builder: Any = None, **_kw: Any
-) -> ObjectMeta:
-    serialized = schema.serialize()
-    meta = ObjectMeta()
-    meta["typename"] = SCHEMA_PROXY.typename
-    meta[SCHEMA_PROXY.schema_binary] = json.dumps({"bytes": list(serialized.to_pybytes())})
-    meta["nbytes"] = serialized.size
-    return client.create_metadata(meta)
-
-
-def _record_batch_meta(client: Any, batch: pa.RecordBatch, builder: Any) -> ObjectMeta:
-    columns = RECORD_BATCH.columns
-    meta = ObjectMeta()
-    meta["typename"] = RECORD_BATCH.typename
-    meta[RECORD_BATCH.row_num] = batch.num_rows
-    meta[RECORD_BATCH.column_num] = batch.num_columns
-    meta[columns.size] = batch.num_columns
-    meta.add_member(RECORD_BATCH.schema, schema_proxy_builder(client, batch.schema))
-    for index in range(batch.num_columns):
-        meta.add_member(columns.at(index), builder.run(client, batch.column(index)))
-    meta["nbytes"] = batch.nbytes
-    return client.create_metadata(meta)
-
-
-def record_batch_builder(
-    client: Any, batch: pa.RecordBatch, builder: Any, **_kw: Any
-) -> ObjectMeta:
-    return _record_batch_meta(client, batch, builder)
-
-
-def table_builder(client: Any, table: pa.Table, builder: Any, **kw: Any) -> ObjectMeta:
-    batches = table.to_batches()
-    partitions = TABLE.partitions
-    meta = ObjectMeta()
-    meta["typename"] = TABLE.typename
-    meta[TABLE.num_rows] = table.num_rows
-    meta[TABLE.num_columns] = table.num_columns
-    meta[TABLE.batch_num] = len(batches)
-    meta[partitions.size] = len(batches)
-    meta.add_member(TABLE.schema, schema_proxy_builder(client, table.schema))
-    for index, batch in enumerate(batches):
-        meta.add_member(partitions.at(index), _record_batch_meta(client, batch, builder))
-    meta["nbytes"] = table.nbytes
-    return client.create_metadata(meta)
-
-
-# -- resolvers ---------------------------------------------------------------------------------
-
-
-def _counts(meta: ObjectMeta) -> tuple[int, int, int]:
-    return (
-        int(meta[ARROW_ARRAY.length]),
-        int(meta.get(ARROW_ARRAY.null_count, 0)),
-        int(meta.get(ARROW_ARRAY.offset, 0)),
-    )
-
-
-def _arrow_type(meta: ObjectMeta) -> pa.DataType | None:
-    """The exact type `arrow_type_` holds, if the tree has one."""
-    text = meta.get(ARROW_ARRAY.arrow_type)
-    return None if text is None else _type_from_text(text)
-
-
-def _null_bitmap(obj: Any) -> pa.Buffer | None:
-    return _optional_buffer(obj.member(ARROW_ARRAY.null_bitmap))
-
-
-def _numeric_type(obj: Any) -> pa.DataType:
-    exact = _arrow_type(obj.meta)
-    if exact is not None:
-        return exact
-    name = template_argument(obj.typename)
-    if name is None:
-        raise ValueError(
-            f"{obj.typename} names no element type and has no {ARROW_ARRAY.arrow_type}; "
-            f"numeric arrays are typed {NUMERIC_ARRAY.of('T')}"
-        )
-    return normalize_arrow_dtype(name)
-
-
-def numeric_array_resolver(obj: Any) -> pa.Array:
-    length, null_count, offset = _counts(obj.meta)
-    buffers = [_null_bitmap(obj), as_arrow_buffer(obj.member(NUMERIC_ARRAY.buffer))]
-    return pa.Array.from_buffers(_numeric_type(obj), length, buffers, null_count, offset)
-
-
-def boolean_array_resolver(obj: Any) -> pa.Array:
-    length, null_count, offset = _counts(obj.meta)
-    buffers = [_null_bitmap(obj), as_arrow_buffer(obj.member(BOOLEAN_ARRAY.buffer))]
-    return pa.Array.from_buffers(pa.bool_(), length, buffers, null_count, offset)
-
-
-def binary_array_resolver(obj: Any) -> pa.Array:
-    length, null_count, offset = _counts(obj.meta)
-    arrow_type = _BINARY_TYPES[obj.typename]
-    buffers = [
-        _null_bitmap(obj),
-        as_arrow_buffer(obj.member(BASE_BINARY_ARRAY.buffer_offsets)),
-        as_arrow_buffer(obj.member(BASE_BINARY_ARRAY.buffer_data)),
-    ]
-    if length == 0 and offset == 0 and len(buffers[1]) == 0:
-        return pa.array([], type=arrow_type)
-    return pa.Array.from_buffers(arrow_type, length, buffers, null_count, offset)
-
-
-string_array_resolver = binary_array_resolver
-
-
-def fixed_size_binary_array_resolver(obj: Any) -> pa.Array:
-    meta = obj.meta
-    length, null_count, offset = _counts(meta)
-    arrow_type = _arrow_type(meta)
-    if arrow_type is None:
-        arrow_type = pa.binary(int(meta[FIXED_SIZE_BINARY_ARRAY.byte_width]))
-    buffers = [_null_bitmap(obj), as_arrow_buffer(obj.member(FIXED_SIZE_BINARY_ARRAY.buffer))]
-    return pa.Array.from_buffers(arrow_type, length, buffers, null_count, offset)
-
-
-def list_array_resolver(obj: Any, resolver: Any) -> pa.Array:
-    meta = obj.meta
-    large = obj.typename == LARGE_LIST_ARRAY.typename
-    layout = LARGE_LIST_ARRAY if large else LIST_ARRAY
-    length, null_count, offset = _counts(meta)
-    values = resolver.run(obj.member(layout.values))
-    arrow_type = _arrow_type(meta)
-    if arrow_type is None:
-        arrow_type = pa.large_list(values.type) if large else pa.list_(values.type)
-    offsets = as_arrow_buffer(obj.member(layout.buffer_offsets))
-    if length == 0 and offset == 0 and len(offsets) == 0:
-        return pa.array([], type=arrow_type)
-    buffers = [_null_bitmap(obj), offsets]
-    return pa.Array.from_buffers(arrow_type, length, buffers, null_count, offset, [values])
-
-
-def _list_members(obj: Any, resolver: Any, members: Any, count: int) -> list[Any]:
-    """The first `count` members of `members` (a `MemberList`), resolved."""
-    return [resolver.run(obj.member(members.at(index))) for index in range(count)]
-
-
-def struct_array_resolver(obj: Any, resolver: Any) -> pa.Array:
-    meta = obj.meta
-    length, null_count, offset = _counts(meta)
-    arrow_type = _type_from_text(meta[ARROW_ARRAY.arrow_type])
-    members = STRUCT_ARRAY.children
-    children = _list_members(obj, resolver, members, int(meta[members.size]))
-    buffers = [_null_bitmap(obj)]
-    return pa.Array.from_buffers(arrow_type, length, buffers, null_count, offset, children)
-
-
-def dictionary_array_resolver(obj: Any, resolver: Any) -> pa.Array:
-    meta = obj.meta
-    indices = resolver.run(obj.member(DICTIONARY_ARRAY.indices))
-    dictionary = resolver.run(obj.member(DICTIONARY_ARRAY.dictionary))
-    ordered = bool(meta.get(DICTIONARY_ARRAY.ordered))
-    return pa.DictionaryArray.from_arrays(indices, dictionary, ordered=ordered)
-
-
-def null_array_resolver(obj: Any) -> pa.Array:
-    return pa.nulls(int(obj.meta[ARROW_ARRAY.length]))
-
-
-def chunked_array_resolver(obj: Any, resolver: Any) -> pa.ChunkedArray:
-    meta = obj.meta
-    members = CHUNKED_ARRAY.chunks
-    chunks = _list_members(obj, resolver, members, int(meta[members.size]))
-    return pa.chunked_array(chunks, type=_type_from_text(meta[ARROW_ARRAY.arrow_type]))
-
-
-def schema_proxy_resolver(obj: Any) -> pa.Schema:
-    meta = obj.meta
-    if SCHEMA_PROXY.schema_binary in meta:
-        data = bytes(json.loads(meta[SCHEMA_PROXY.schema_binary])["bytes"])
-        return pa.ipc.read_schema(pa.py_buffer(data))
-    return pa.ipc.read_schema(as_arrow_buffer(obj.member(SCHEMA_PROXY.buffer)))
-
-
-def record_batch_resolver(obj: Any, resolver: Any) -> pa.RecordBatch:
-    meta = obj.meta
-    schema = resolver.run(obj.member(RECORD_BATCH.schema))
-    members = RECORD_BATCH.columns
-    columns = _list_members(obj, resolver, members, int(meta[members.size]))
-    if not columns:
-        rows = int(meta.get(RECORD_BATCH.row_num, 0))
-        return pa.RecordBatch.from_pylist([{}] * rows, schema=schema)
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
-
-
-def table_resolver(obj: Any, resolver: Any) -> pa.Table:
-    meta = obj.meta
-    schema = resolver.run(obj.member(TABLE.schema))
-    batches = _list_members(obj, resolver, TABLE.partitions, int(meta[TABLE.batch_num]))
-    return pa.Table.from_batches(batches, schema=schema)
+def put_arrow(client: Any, value: Any, kind: str, builder: Any = None) -> ObjectMeta:
+    """Puts a value exporting the Arrow PyCapsule protocol as `kind` (`array`,
+    `record_batch`, `table`, `chunked_array` or `schema`); returns the created tree. A remote
+    client (no shared memory for Rust to write) writes it in Python (`arrow_remote`)."""
+    native = client._native
+    if not hasattr(native, "put_arrow"):
+        from vineyard.data.arrow_remote import put_remote
+
+        return put_remote(client, value, kind, builder)
+    tree = native.put_arrow(value, kind)
+    return ObjectMeta.from_tree(tree, client.instance_id)
+
+
+def array_builder(client: Any, value: Any, builder: Any = None, **_kw: Any) -> ObjectMeta:
+    """Any Arrow array (`__arrow_c_array__`)."""
+    return put_arrow(client, value, "array", builder)
+
+
+def chunked_array_builder(client: Any, value: Any, builder: Any = None, **_kw: Any) -> ObjectMeta:
+    """A chunked array (`__arrow_c_stream__` of arrays) as `vineyard::ChunkedArray`."""
+    return put_arrow(client, value, "chunked_array", builder)
+
+
+def schema_proxy_builder(client: Any, value: Any, builder: Any = None, **_kw: Any) -> ObjectMeta:
+    """A schema (`__arrow_c_schema__`) as `vineyard::SchemaProxy`."""
+    return put_arrow(client, value, "schema", builder)
+
+
+def record_batch_builder(client: Any, value: Any, builder: Any = None, **_kw: Any) -> ObjectMeta:
+    """A record batch (`__arrow_c_array__` of a struct) as `vineyard::RecordBatch`."""
+    return put_arrow(client, value, "record_batch", builder)
+
+
+def table_builder(client: Any, value: Any, builder: Any = None, **_kw: Any) -> ObjectMeta:
+    """A table, or any stream of record batches (`__arrow_c_stream__`), as `vineyard::Table`."""
+    return put_arrow(client, value, "table", builder)
+
+
+def to_pyarrow(kind: str, value: Any) -> Any:
+    """The pyarrow value of a natively resolved one (`kind` as `get_value` says), no copy;
+    without pyarrow, the native value itself (it exports the Arrow PyCapsule protocol)."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is not installed
+        return value
+
+    if kind == "array":
+        return pa.array(value)
+    if kind == "table":
+        return pa.table(value)
+    if kind == "record_batch":
+        return pa.record_batch(value)
+    if kind == "chunked_array":
+        return pa.table(value).column(0)
+    if kind == "schema":
+        return pa.schema(value)
+    raise ValueError(f"no pyarrow value for a native {kind!r}")
+
+
+def native_resolver(obj: Any, resolver: Any = None) -> Any:
+    """Resolves an object of an Arrow layout through `vineyard-resolvers` (when `get` reaches
+    it as an `Object`: a member of a tuple or dict, or `get(..., resolver=...)`)."""
+    client = getattr(obj, "_client", None)
+    if client is not None and not hasattr(client, "_fetch_value"):
+        from vineyard.data.arrow_remote import resolve_remote
+
+        return resolve_remote(obj, resolver)
+    return resolve_natively(obj, resolver)

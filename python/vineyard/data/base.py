@@ -1,14 +1,17 @@
 """Python's own types: None, bool, int, float, str, bytes, memoryview, tuple, list, dict.
 
 Layouts:
-- scalars: `vineyard::Scalar<T>` (T: `None`, `bool`, `int`, `double`, `std::string`) with
-  `value_` and `type_`;
-- bytes: a bare `vineyard::Blob` (so `put(b"...")` returns a blob id, as Vineyard);
+- scalars: `vineyard::Scalar<T>` (T: `None`, `int`, `double`, `std::string`) with `value_`
+  and `type_`; a bool is a `Scalar<int>` with `type_: bool`, as Vineyard writes it;
+- bytes: a bare `vineyard::Blob` (so `put(b"...")` returns a blob id, as Vineyard), read
+  back as a read-only memoryview over the shared memory (no copy);
 - memoryview: `vineyard::MemoryView` with a `buffer_` blob, `format_` and `shape_`, resolved
   to a read-only memoryview over the shared memory;
-- a 2-tuple: `vineyard::Pair` with members `first` and `second`; other tuples
-  `vineyard::Tuple` and lists `vineyard::List`, both with `size_`, `__elements_-size` and
-  members `__elements_-0`...; dicts `vineyard::Dict` with `__keys_-i` / `__values_-i`.
+- a 2-tuple: `vineyard::Pair` with members `first` and `second` (as the user guide shows);
+  other tuples and lists `vineyard::Sequence` (Vineyard's typename for both) with `size_`,
+  `__elements_-size` and members `__elements_-0`..., and `type_` (`tuple` or `list`, which
+  Vineyard ignores: it reads every sequence as a tuple, we give a list back as a list); dicts
+  `vineyard::Dict` with `__keys_-i` / `__values_-i`.
 
 Values of subclasses (an IntEnum, a namedtuple, an OrderedDict) go through pickle instead, so
 that they come back with their own type. Objects, ObjectMetas and ObjectIDs inside containers
@@ -26,14 +29,11 @@ from vineyard.core.object import Object
 from vineyard.data.default import pickle_builder
 from vineyard.data.layout import (
     DICT,
-    LIST,
     MEMORY_VIEW,
     PAIR,
     SCALAR,
     SCALAR_TYPES,
     SEQUENCE,
-    TUPLE,
-    Layout,
     template_argument,
 )
 from vineyard.data.utils import build_buffer
@@ -54,9 +54,7 @@ __all__ = [
     "bytes_resolver",
     "memoryview_resolver",
     "pair_resolver",
-    "tuple_resolver",
     "sequence_resolver",
-    "list_resolver",
     "dict_resolver",
 ]
 
@@ -117,7 +115,10 @@ def str_builder(client: Any, value: str, builder: Any = None, **kw: Any) -> Obje
 def scalar_resolver(obj: Any) -> Any:
     meta = obj.meta
     value = meta.get(SCALAR.value)
-    python_type = _SCALAR_READS.get(obj.typename)
+    # `type_` first: Vineyard writes bools as `Scalar<int>` with `type_: bool`.
+    python_type = _PYTHON_TYPES.get(meta.get(SCALAR.type_name, "")) or _SCALAR_READS.get(
+        obj.typename
+    )
     if python_type is None:
         # Other `Scalar<T>`s (int64_t, uint32, ...) hold integers.
         return int(value) if template_argument(obj.typename) is not None else value
@@ -135,9 +136,10 @@ def bytes_builder(client: Any, value: bytes, builder: Any = None, **kw: Any) -> 
     return build_buffer(client, value)
 
 
-def bytes_resolver(obj: Blob) -> bytes:
-    """A blob reads back as bytes (`client.get_blob` / `get_object` give the zero-copy view)."""
-    return bytes(memoryview(obj))
+def bytes_resolver(obj: Blob) -> memoryview:
+    """A blob reads back as a read-only memoryview over the shared memory (no copy, whatever
+    its size, as Vineyard's client returns); `bytes(value)` is the copy, when one is wanted."""
+    return memoryview(obj)
 
 
 def memoryview_builder(client: Any, value: memoryview, **_kw: Any) -> ObjectMeta:
@@ -176,16 +178,17 @@ def _member(client: Any, item: Any, builder: Any) -> Any:
     return builder.run(client, item)
 
 
-def _sequence(client: Any, layout: Layout, items: Any, builder: Any) -> ObjectMeta:
-    """A `vineyard::Tuple` or `vineyard::List` (`layout`) of `items`."""
+def _sequence(client: Any, items: Any, builder: Any) -> ObjectMeta:
+    """A `vineyard::Sequence` of `items` (a tuple or a list, which `type_` records)."""
     meta = ObjectMeta()
-    meta["typename"] = layout.typename
-    meta[layout.size] = len(items)
-    meta[layout.elements.size] = len(items)
+    meta["typename"] = SEQUENCE.typename
+    meta[SEQUENCE.size] = len(items)
+    meta[SEQUENCE.elements.size] = len(items)
+    meta[SEQUENCE.type_name] = type(items).__name__
     nbytes = 0
     for index, item in enumerate(items):
         member = _member(client, item, builder)
-        meta.add_member(layout.elements.at(index), member)
+        meta.add_member(SEQUENCE.elements.at(index), member)
         nbytes += getattr(member, "nbytes", 0) or 0
     meta["nbytes"] = nbytes
     return client.create_metadata(meta)
@@ -203,13 +206,13 @@ def tuple_builder(client: Any, value: tuple, builder: Any, **kw: Any) -> ObjectM
         meta.add_member(PAIR.second, second)
         meta["nbytes"] = (getattr(first, "nbytes", 0) or 0) + (getattr(second, "nbytes", 0) or 0)
         return client.create_metadata(meta)
-    return _sequence(client, TUPLE, value, builder)
+    return _sequence(client, value, builder)
 
 
 def list_builder(client: Any, value: list, builder: Any, **kw: Any) -> ObjectMeta:
     if type(value) is not list:
         return pickle_builder(client, value, **kw)
-    return _sequence(client, LIST, value, builder)
+    return _sequence(client, value, builder)
 
 
 def dict_builder(client: Any, value: dict, builder: Any, **kw: Any) -> ObjectMeta:
@@ -238,28 +241,22 @@ def reference_builder(client: Any, value: Any, **_kw: Any) -> Any:
     return value.meta
 
 
-def _elements(obj: Any, resolver: Any, layout: Layout) -> list[Any]:
-    """The items of a `vineyard::Tuple`, `Sequence` or `List` (`layout`), resolved."""
+def _elements(obj: Any, resolver: Any) -> list[Any]:
+    """The items of a `vineyard::Sequence`, resolved."""
     meta = obj.meta
-    size = meta.get(layout.elements.size, meta.get(layout.size, 0))
-    return [resolver.run(obj.member(layout.elements.at(index))) for index in range(int(size))]
+    size = meta.get(SEQUENCE.elements.size, meta.get(SEQUENCE.size, 0))
+    return [resolver.run(obj.member(SEQUENCE.elements.at(index))) for index in range(int(size))]
 
 
 def pair_resolver(obj: Any, resolver: Any) -> tuple[Any, Any]:
     return (resolver.run(obj.member(PAIR.first)), resolver.run(obj.member(PAIR.second)))
 
 
-def tuple_resolver(obj: Any, resolver: Any) -> tuple[Any, ...]:
-    return tuple(_elements(obj, resolver, TUPLE))
-
-
-def sequence_resolver(obj: Any, resolver: Any) -> tuple[Any, ...]:
-    """Vineyard's `vineyard::Sequence`, as a tuple."""
-    return tuple(_elements(obj, resolver, SEQUENCE))
-
-
-def list_resolver(obj: Any, resolver: Any) -> list[Any]:
-    return _elements(obj, resolver, LIST)
+def sequence_resolver(obj: Any, resolver: Any) -> tuple[Any, ...] | list[Any]:
+    """A `vineyard::Sequence` as a list if it was put as one (`type_`), else as a tuple (as
+    Vineyard reads every sequence)."""
+    items = _elements(obj, resolver)
+    return items if obj.meta.get(SEQUENCE.type_name) == "list" else tuple(items)
 
 
 def dict_resolver(obj: Any, resolver: Any) -> dict[Any, Any]:

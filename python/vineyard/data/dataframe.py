@@ -15,9 +15,15 @@ import pandas as pd
 from vineyard.core.meta import ObjectMeta
 from vineyard.data.columns import build_values, get_label, set_label, values_of
 from vineyard.data.layout import DATA_FRAME
+from vineyard.data.ndarray import NDArrayArray, NDArrayDtype
 from vineyard.data.utils import to_json
 
-__all__ = ["pandas_dataframe_builder", "pandas_dataframe_resolver"]
+__all__ = [
+    "pandas_dataframe_builder",
+    "pandas_dataframe_resolver",
+    "NDArrayArray",
+    "NDArrayDtype",
+]
 
 
 def pandas_dataframe_builder(

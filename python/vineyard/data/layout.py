@@ -6,7 +6,7 @@ builders and resolvers of `vineyard.data` spell every typename and name through 
 
 >>> TENSOR.typename, TENSOR.of("double"), TENSOR.buffer
 ('vineyard::Tensor', 'vineyard::Tensor<double>', 'buffer_')
->>> TUPLE.elements.at(0), TUPLE.elements.size
+>>> SEQUENCE.elements.at(0), SEQUENCE.elements.size
 ('__elements_-0', '__elements_-size')
 >>> DATA_FRAME.values.key(0), DATA_FRAME.values.value(0)
 ('__values_-key-0', '__values_-value-0')
@@ -35,9 +35,7 @@ __all__ = [
     "SCALAR",
     "MEMORY_VIEW",
     "PAIR",
-    "TUPLE",
     "SEQUENCE",
-    "LIST",
     "DICT",
     "PICKLE_BUFFER",
     "TENSOR",
@@ -210,9 +208,7 @@ BLOB: Layout = _layout("BLOB")
 SCALAR: Layout = _layout("SCALAR")
 MEMORY_VIEW: Layout = _layout("MEMORY_VIEW")
 PAIR: Layout = _layout("PAIR")
-TUPLE: Layout = _layout("TUPLE")
 SEQUENCE: Layout = _layout("SEQUENCE")
-LIST: Layout = _layout("LIST")
 DICT: Layout = _layout("DICT")
 PICKLE_BUFFER: Layout = _layout("PICKLE_BUFFER")
 # numpy (`vineyard.data.tensor`).

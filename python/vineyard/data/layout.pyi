@@ -13,9 +13,7 @@ __all__ = [
     "SCALAR",
     "MEMORY_VIEW",
     "PAIR",
-    "TUPLE",
     "SEQUENCE",
-    "LIST",
     "DICT",
     "PICKLE_BUFFER",
     "TENSOR",
@@ -91,9 +89,7 @@ BLOB: Layout
 SCALAR: Layout
 MEMORY_VIEW: Layout
 PAIR: Layout
-TUPLE: Layout
 SEQUENCE: Layout
-LIST: Layout
 DICT: Layout
 PICKLE_BUFFER: Layout
 TENSOR: Layout

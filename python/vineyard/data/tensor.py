@@ -47,13 +47,63 @@ __all__ = [
 
 
 class ndarray(np.ndarray):
-    """A numpy array read from vineyard; it prints as a list, like `[1, 1, 1, 1]`."""
+    """A numpy array read from vineyard: it prints as a list, like `[1, 1, 1, 1]`, and is
+    plain numpy otherwise. Whatever is computed from it is a plain `numpy.ndarray` or numpy
+    scalar: ufuncs and reductions (`x.sum()` is a `numpy.float64`), numpy functions, slices
+    and the methods that make new arrays (`reshape`, `copy`, `astype`, ...)."""
 
     def __repr__(self) -> str:
         return _list_like(self)
 
     def __str__(self) -> str:
         return _list_like(self)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        inputs = tuple(_plain(value) for value in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(_plain(value) for value in kwargs["out"])
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return func(*_plain_all(args), **{k: _plain_all(v) for k, v in kwargs.items()})
+
+    def __getitem__(self, key: Any) -> Any:
+        return np.ndarray.view(self, np.ndarray)[key]
+
+
+def _plain(value: Any) -> Any:
+    return np.ndarray.view(value, np.ndarray) if isinstance(value, ndarray) else value
+
+
+def _plain_all(value: Any) -> Any:
+    """`value` with every vineyard `ndarray` in it (inside tuples and lists too) plain."""
+    if isinstance(value, ndarray):
+        return np.ndarray.view(value, np.ndarray)
+    if type(value) in (tuple, list):
+        return type(value)(_plain_all(item) for item in value)
+    return value
+
+
+def _returning_plain(name: str) -> Any:
+    method = getattr(np.ndarray, name)
+
+    def plain_method(self: ndarray, *args: Any, **kwargs: Any) -> Any:
+        return method(np.ndarray.view(self, np.ndarray), *args, **kwargs)
+
+    plain_method.__name__ = name
+    plain_method.__doc__ = method.__doc__
+    return plain_method
+
+
+# The ndarray methods that make a new array (not through a ufunc or a numpy function).
+for _name in (
+    "reshape", "ravel", "flatten", "copy", "astype", "transpose", "squeeze", "swapaxes",
+    "repeat", "take", "compress", "diagonal", "byteswap", "__copy__", "__deepcopy__",
+):  # fmt: skip
+    setattr(ndarray, _name, _returning_plain(_name))
+ndarray.T = property(
+    lambda self: np.ndarray.view(self, np.ndarray).T, doc="The transposed array (plain)."
+)
 
 
 def _list_like(array: np.ndarray) -> str:

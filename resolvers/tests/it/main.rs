@@ -9,10 +9,12 @@
 //!   dtypes.
 //! - `pandas`: DataFrames, Series and indexes as the Python package stores them.
 //! - `registry`: prefix matching, user resolvers, errors, blobs, `to_record_batches`.
+//! - `source`: resolving from the blobs fetched with the tree (`FetchedBlobs`).
 
 mod arrays;
 mod pandas;
 mod registry;
+mod source;
 mod tensors;
 
 use serde_json::{json, Value};

@@ -40,7 +40,9 @@ pub(super) async fn handle(
             shared.withdraw(&deleted).await?;
             Outcome::reply(&ClearReply {})
         }
-        Request::MemoryTrim => Outcome::reply(&MemoryTrimReply { trimmed: false }),
+        Request::MemoryTrim => Outcome::reply(&MemoryTrimReply {
+            trimmed: shared.table().trim_memory() > 0,
+        }),
         Request::Exit => Outcome::Exit,
         Request::NewSession | Request::DeleteSession => {
             return Err(Error::NotImplemented {

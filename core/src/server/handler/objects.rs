@@ -109,10 +109,14 @@ pub(super) async fn handle(
             force,
             deep,
             fastpath,
+            memory_trim,
             feedback,
         } => {
             let deleted = shared.table().delete(ids, *force, *deep, *fastpath)?;
             shared.withdraw(&deleted).await?;
+            if *memory_trim {
+                shared.table().trim_memory();
+            }
             if *feedback {
                 Outcome::reply(&DelDataWithFeedbacksReply {
                     deleted_bids: deleted.blobs,

@@ -1,0 +1,176 @@
+"""Blob bytes over Arrow Flight for remote clients.
+
+- `send_objects`: the blobs and metadata trees of one put in one `do_put` (a JSON command
+  `{"kind": "objects", ...}` for the descriptor, then the bytes as chunks: rows of
+  `blob: uint32, offset: uint64, data: binary`), stored all or nothing by the instance; the
+  ids it gave, by provisional id.
+- `fetch_blobs`: blobs' bytes with `do_get` (`blob:<id>` tickets), several blobs at once, each
+  received straight into the `RemoteBlob` that holds it.
+
+The instance's side is `put_objects` and `objects::read_blob` of vineyard-flight-server.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from vineyard._native import ObjectID, RemoteBlob, RemoteBlobBuilder
+from vineyard.core.progress import Progress
+
+__all__ = ["send_objects", "fetch_blobs", "CHUNK", "PARALLEL"]
+
+# Bytes of a blob per row sent (well under the instance's --rpc_max_message_size).
+CHUNK = 4 << 20
+# Pieces smaller than this travel several per record batch (copied together).
+PACK = 1 << 20
+# Blobs fetched at once.
+PARALLEL = 4
+
+
+def _id_text(value: int) -> str:
+    return f"o{value:016x}"
+
+
+def _schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [("blob", pa.uint32(), False), ("offset", pa.uint64(), False), ("data", pa.binary(), False)]
+    )
+
+
+def _batch(schema, rows: list[tuple[int, int, Any]]):
+    """One record batch of chunks; a single large piece is not copied."""
+    import pyarrow as pa
+
+    if len(rows) == 1:
+        data = pa.py_buffer(rows[0][2])
+        lengths = [len(rows[0][2])]
+    else:
+        data = pa.py_buffer(b"".join(bytes(piece) for _, _, piece in rows))
+        lengths = [len(piece) for _, _, piece in rows]
+    ends = [0]
+    for length in lengths:
+        ends.append(ends[-1] + length)
+    offsets = pa.py_buffer(struct.pack(f"<{len(ends)}i", *ends))
+    column = pa.Array.from_buffers(pa.binary(), len(rows), [None, offsets, data])
+    blobs = pa.array([index for index, _, _ in rows], pa.uint32())
+    starts = pa.array([start for _, start, _ in rows], pa.uint64())
+    return pa.RecordBatch.from_arrays([blobs, starts, column], schema=schema)
+
+
+def _batches(schema, blobs: list[memoryview], progress: Progress) -> Iterator[Any]:
+    pending: list[tuple[int, int, Any]] = []
+    pending_bytes = 0
+    for index, view in enumerate(blobs):
+        for start in range(0, len(view), CHUNK):
+            piece = view[start : start + CHUNK]
+            if len(piece) >= PACK:
+                yield _batch(schema, [(index, start, piece)])
+                progress.add(len(piece))
+                continue
+            pending.append((index, start, piece))
+            pending_bytes += len(piece)
+            if pending_bytes >= CHUNK:
+                yield _batch(schema, pending)
+                progress.add(pending_bytes)
+                pending, pending_bytes = [], 0
+    if pending:
+        yield _batch(schema, pending)
+        progress.add(pending_bytes)
+
+
+def send_objects(
+    flight_client: Any,
+    options: Any,
+    blobs: list[tuple[int, memoryview]],
+    objects: list[tuple[int, dict[str, Any]]],
+    report: bool | Callable[[int, int], Any],
+    where: str,
+) -> dict[int, ObjectID]:
+    """Stores `blobs` (provisional id, bytes) and `objects` (provisional id, tree; members
+    first) in one all-or-nothing `do_put`; the instance's ids by provisional id."""
+    import pyarrow.flight as flight
+
+    command = {
+        "kind": "objects",
+        "blobs": [{"id": _id_text(pid), "size": len(view)} for pid, view in blobs],
+        "objects": [{"id": _id_text(pid), "tree": tree} for pid, tree in objects],
+    }
+    descriptor = flight.FlightDescriptor.for_command(json.dumps(command))
+    schema = _schema()
+    total = sum(len(view) for _, view in blobs)
+    progress = Progress(f"sending to {where}:", total, report)
+    writer, reader = flight_client.do_put(descriptor, schema, options)
+    try:
+        for batch in _batches(schema, [view for _, view in blobs], progress):
+            writer.write_batch(batch)
+        writer.done_writing()
+        reply = reader.read()
+    finally:
+        writer.close()
+        progress.finish()
+    if reply is None:
+        raise ConnectionError("the instance stored the put but sent no ids back")
+    ids = json.loads(reply.to_pybytes())["ids"]
+    return {int(ObjectID(provisional)): ObjectID(real) for provisional, real in ids.items()}
+
+
+def _fetch_one(
+    flight_client: Any, options: Any, blob_id: ObjectID, size: int, instance_id: int, progress
+) -> RemoteBlob:
+    import pyarrow.flight as flight
+
+    builder = RemoteBlobBuilder(size)
+    if size:
+        ticket = flight.Ticket(f"blob:{blob_id}".encode())
+        received = 0
+        for chunk in flight_client.do_get(ticket, options):
+            column = chunk.data.column(0)
+            _, offsets, data = column.buffers()
+            rows = len(column)
+            ends = struct.unpack_from(f"<{rows + 1}i", offsets, 4 * column.offset)
+            for row in range(rows):
+                length = ends[row + 1] - ends[row]
+                if received + length > size:
+                    raise ValueError(
+                        f"blob {blob_id} sent more than its {size} bytes: it changed meanwhile?"
+                    )
+                builder.copy(received, data.slice(ends[row], length))
+                received += length
+                progress.add(length)
+        if received != size:
+            raise ValueError(f"blob {blob_id} sent {received} of its {size} bytes")
+    return RemoteBlob.from_builder(builder, blob_id, instance_id)
+
+
+def fetch_blobs(
+    flight_client: Any,
+    options: Any,
+    wanted: list[tuple[ObjectID, int]],
+    instance_id: int,
+    report: bool | Callable[[int, int], Any],
+    where: str,
+) -> list[RemoteBlob]:
+    """The blobs `wanted` (id, size) of the instance behind `flight_client`, in order."""
+    progress = Progress(f"receiving from {where}:", sum(size for _, size in wanted), report)
+    try:
+        if len(wanted) <= 1:
+            return [
+                _fetch_one(flight_client, options, blob_id, size, instance_id, progress)
+                for blob_id, size in wanted
+            ]
+        with ThreadPoolExecutor(min(PARALLEL, len(wanted))) as pool:
+            futures = [
+                pool.submit(
+                    _fetch_one, flight_client, options, blob_id, size, instance_id, progress
+                )
+                for blob_id, size in wanted
+            ]
+            return [future.result() for future in futures]
+    finally:
+        progress.finish()

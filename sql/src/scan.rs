@@ -1,0 +1,496 @@
+//! `StoredScan`: the leaf of every plan over a stored table, reading its batches where they
+//! live.
+//!
+//! The table's rows are cut into *pieces* (a run of rows of one part or batch) and the
+//! pieces into partitions: local rows in up to `target_partitions` partitions of about equal
+//! rows (a large batch is cut by row ranges, so one stored batch still keeps every core
+//! busy), and each part held by another instance in a partition of its own, so that remote
+//! parts are fetched in parallel. A `LIMIT` keeps only the pieces that hold its rows, so the
+//! first rows of a huge table cost what they cost on a small one.
+//!
+//! Local pieces are read when the partition gets to them (on the blocking pool: the client
+//! is synchronous): their Arrow buffers are views of the mapped blobs and hold them until the
+//! last batch over them is dropped. Remote pieces stream over the remote reader.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::Statistics;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    SendableRecordBatchStream, StatisticsArgs,
+};
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
+use vineyard_core::InstanceID;
+
+use crate::error::{Error, Result};
+use crate::instance::Instance;
+use crate::stored::{read_part, Contents, Part, StoredObject};
+
+/// Where a piece's rows come from.
+#[derive(Clone, Debug)]
+enum Source {
+    /// A part on this instance, read (projected) when reached.
+    Local(Arc<Part>),
+    /// A part on another instance, streamed from its Flight endpoint.
+    Remote { part: Arc<Part>, endpoint: String },
+    /// A batch resolved already, projected.
+    Batch(RecordBatch),
+}
+
+/// A run of rows of one source.
+#[derive(Clone, Debug)]
+struct Piece {
+    source: Source,
+    rows: Range<usize>,
+}
+
+impl Piece {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// How the rows of a table are to be read.
+pub(crate) struct ScanRequest<'a> {
+    /// Column indices into the table's schema.
+    pub(crate) projection: Vec<usize>,
+    /// Rows wanted at most.
+    pub(crate) limit: Option<usize>,
+    /// Partitions for local rows at most.
+    pub(crate) target_partitions: usize,
+    /// Rows per batch the scan emits at most (and per local partition at least).
+    pub(crate) batch_size: usize,
+    /// Flight endpoints by instance, for parts held elsewhere.
+    pub(crate) endpoints: &'a dyn Fn(InstanceID) -> Option<String>,
+}
+
+/// The scan of one stored table.
+pub(crate) struct StoredScan {
+    label: String,
+    instance: Instance,
+    /// The table's schema (before projection).
+    table_schema: SchemaRef,
+    projection: Vec<usize>,
+    partitions: Vec<Vec<Piece>>,
+    batch_size: usize,
+    properties: Arc<PlanProperties>,
+}
+
+impl StoredScan {
+    /// Plans the scan of `object`.
+    pub(crate) fn new(
+        instance: Instance,
+        object: &StoredObject,
+        request: ScanRequest<'_>,
+    ) -> Result<StoredScan> {
+        let pieces = pieces(instance.id(), object, &request)?;
+        let partitions = partition(pieces, &request);
+        let schema = Arc::new(object.schema.project(&request.projection)?);
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(partitions.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(StoredScan {
+            label: object.label.clone(),
+            instance,
+            table_schema: Arc::clone(&object.schema),
+            projection: request.projection,
+            partitions,
+            batch_size: request.batch_size.max(1),
+            properties: Arc::new(properties),
+        })
+    }
+
+    /// Rows of partition `partition`, or of all.
+    fn rows(&self, partition: Option<usize>) -> usize {
+        let count = |pieces: &Vec<Piece>| pieces.iter().map(Piece::len).sum::<usize>();
+        match partition {
+            Some(index) => self.partitions.get(index).map(count).unwrap_or(0),
+            None => self.partitions.iter().map(count).sum(),
+        }
+    }
+
+    fn read(&self, piece: Piece) -> BoxStream<'static, Result<RecordBatch>> {
+        let batch_size = self.batch_size;
+        match piece.source {
+            Source::Batch(batch) => {
+                chunks(batch.slice(piece.rows.start, piece.rows.len()), batch_size)
+            }
+            Source::Local(part) => {
+                let instance = self.instance.clone();
+                let label = self.label.clone();
+                let schema = Arc::clone(&self.table_schema);
+                let projection = self.projection.clone();
+                let rows = piece.rows;
+                stream::once(async move {
+                    instance
+                        .run(move |client| read_part(client, &label, &part, &schema, &projection))
+                        .await
+                })
+                .map_ok(move |batch| chunks(batch.slice(rows.start, rows.len()), batch_size))
+                .try_flatten()
+                .boxed()
+            }
+            Source::Remote { part, endpoint } => {
+                let Some(reader) = self.instance.remote().cloned() else {
+                    let error = no_reader(&self.label, &part);
+                    return stream::once(async move { Err(error) }).boxed();
+                };
+                let schema = self.schema();
+                let projection = self.projection.clone();
+                let label = self.label.clone();
+                let id = part.id;
+                let failed = move |message: String| Error::Remote {
+                    what: label.clone(),
+                    part: part.id,
+                    instance: part.instance,
+                    message,
+                };
+                let opened = stream::once(async move { reader.read(&endpoint, id).await });
+                let batches = opened
+                    .try_flatten()
+                    .map(move |batch| {
+                        batch
+                            .and_then(|batch| reshape(batch, &schema, &projection))
+                            .map_err(|error| failed(error.to_string()))
+                    })
+                    .boxed();
+                cut(batches, piece.rows)
+            }
+        }
+    }
+}
+
+fn no_reader(label: &str, part: &Part) -> Error {
+    Error::Remote {
+        what: label.to_string(),
+        part: part.id,
+        instance: part.instance,
+        message: "this SQL engine reads only its own instance: give it a remote reader \
+                  (the Flight service's, `SqlEngine::builder(..).remote_reader(..)`) to read \
+                  parts held by other instances"
+            .into(),
+    }
+}
+
+/// `batch` (a whole stored batch) with only the columns `projection`, under `schema`.
+fn reshape(batch: RecordBatch, schema: &SchemaRef, projection: &[usize]) -> Result<RecordBatch> {
+    let rows = batch.num_rows();
+    let projected = batch.project(projection)?;
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        projected.columns().to_vec(),
+        &options,
+    )?)
+}
+
+/// `batch` in slices of at most `size` rows (views, no copy).
+fn chunks(batch: RecordBatch, size: usize) -> BoxStream<'static, Result<RecordBatch>> {
+    let rows = batch.num_rows();
+    let starts = (0..rows).step_by(size);
+    stream::iter(starts.map(move |start| Ok(batch.slice(start, size.min(rows - start))))).boxed()
+}
+
+/// The rows `range` of a stream of batches, ending the stream once they are through.
+fn cut(
+    batches: BoxStream<'static, Result<RecordBatch>>,
+    range: Range<usize>,
+) -> BoxStream<'static, Result<RecordBatch>> {
+    batches
+        .scan(0usize, move |seen, batch| {
+            let start = *seen;
+            let next = match batch {
+                Err(error) => Some(Some(Err(error))),
+                Ok(_) if start >= range.end => None,
+                Ok(batch) => {
+                    let count = batch.num_rows();
+                    *seen += count;
+                    let from = range.start.saturating_sub(start).min(count);
+                    let to = (range.end - start).min(count);
+                    Some((to > from).then(|| Ok(batch.slice(from, to - from))))
+                }
+            };
+            futures::future::ready(next)
+        })
+        .filter_map(futures::future::ready)
+        .boxed()
+}
+
+/// The table's rows as pieces, in order, cut at the limit.
+fn pieces(
+    local: InstanceID,
+    object: &StoredObject,
+    request: &ScanRequest<'_>,
+) -> Result<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut wanted = request.limit.unwrap_or(usize::MAX);
+    let mut add = |source: Source, rows: usize| {
+        let take = rows.min(wanted);
+        wanted -= take;
+        if take > 0 {
+            pieces.push(Piece {
+                source,
+                rows: 0..take,
+            });
+        }
+    };
+    match &object.contents {
+        Contents::Batches(batches) => {
+            for batch in batches {
+                let rows = batch.num_rows();
+                add(Source::Batch(batch.project(&request.projection)?), rows);
+            }
+        }
+        Contents::Parts(parts) => {
+            for part in parts {
+                let source = if part.instance == local {
+                    Source::Local(Arc::new(part.clone()))
+                } else {
+                    let endpoint =
+                        (request.endpoints)(part.instance).ok_or_else(|| Error::Remote {
+                            what: object.label.clone(),
+                            part: part.id,
+                            instance: part.instance,
+                            message: "the instance is not in the cluster (it may have stopped) or \
+                                  serves no Flight endpoint; start it with RPC enabled"
+                                .into(),
+                        })?;
+                    Source::Remote {
+                        part: Arc::new(part.clone()),
+                        endpoint,
+                    }
+                };
+                add(source, part.rows);
+            }
+        }
+    }
+    Ok(pieces)
+}
+
+/// Pieces into partitions: local rows spread over at most `target_partitions` partitions
+/// (at least `batch_size` rows each), remote pieces one partition each; at least one
+/// partition.
+fn partition(pieces: Vec<Piece>, request: &ScanRequest<'_>) -> Vec<Vec<Piece>> {
+    let (remote, local): (Vec<Piece>, Vec<Piece>) = pieces
+        .into_iter()
+        .partition(|piece| matches!(piece.source, Source::Remote { .. }));
+    let local_rows: usize = local.iter().map(Piece::len).sum();
+    let wanted = local_rows
+        .div_ceil(request.batch_size.max(1))
+        .clamp(1, request.target_partitions.max(1));
+    let per_partition = local_rows.div_ceil(wanted).max(1);
+    let mut partitions: Vec<Vec<Piece>> = Vec::with_capacity(wanted + remote.len());
+    let mut current: Vec<Piece> = Vec::new();
+    let mut room = per_partition;
+    for mut piece in local {
+        while piece.len() > 0 {
+            let take = piece.len().min(room);
+            let mut head = piece.clone();
+            head.rows = piece.rows.start..piece.rows.start + take;
+            piece.rows.start += take;
+            current.push(head);
+            room -= take;
+            if room == 0 {
+                partitions.push(std::mem::take(&mut current));
+                room = per_partition;
+            }
+        }
+    }
+    if !current.is_empty() {
+        partitions.push(current);
+    }
+    partitions.extend(remote.into_iter().map(|piece| vec![piece]));
+    if partitions.is_empty() {
+        partitions.push(Vec::new());
+    }
+    partitions
+}
+
+impl fmt::Debug for StoredScan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredScan")
+            .field("table", &self.label)
+            .field("projection", &self.projection)
+            .field("partitions", &self.partitions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DisplayAs for StoredScan {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let remote = self
+            .partitions
+            .iter()
+            .flatten()
+            .filter(|piece| matches!(piece.source, Source::Remote { .. }))
+            .count();
+        write!(
+            f,
+            "StoredScan: table={}, partitions={}, remote_parts={remote}, rows={}",
+            self.label,
+            self.partitions.len(),
+            self.rows(None)
+        )
+    }
+}
+
+impl ExecutionPlan for StoredScan {
+    fn name(&self) -> &str {
+        "StoredScan"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        if children.is_empty() {
+            Ok(self)
+        } else {
+            Err(DataFusionError::Internal(
+                "StoredScan is a leaf and takes no children".into(),
+            ))
+        }
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let pieces = self.partitions.get(partition).cloned().ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "StoredScan has {} partitions, partition {partition} was asked for",
+                self.partitions.len()
+            ))
+        })?;
+        let streams: Vec<_> = pieces.into_iter().map(|piece| self.read(piece)).collect();
+        let batches = stream::iter(streams)
+            .flatten()
+            .map_err(DataFusionError::from);
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            batches,
+        )))
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> DfResult<Arc<Statistics>> {
+        let rows = self.rows(args.partition());
+        Ok(Arc::new(
+            Statistics::new_unknown(&self.schema()).with_num_rows(Precision::Exact(rows)),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+
+    fn batch(rows: usize) -> RecordBatch {
+        let values = Int64Array::from_iter_values(0..rows as i64);
+        RecordBatch::try_from_iter([("x", Arc::new(values) as _)]).unwrap()
+    }
+
+    fn request(limit: Option<usize>, target: usize, batch_size: usize) -> ScanRequest<'static> {
+        ScanRequest {
+            projection: vec![0],
+            limit,
+            target_partitions: target,
+            batch_size,
+            endpoints: &|_| None,
+        }
+    }
+
+    fn object(batches: Vec<RecordBatch>) -> StoredObject {
+        StoredObject {
+            label: "t".into(),
+            id: vineyard_core::ObjectID(1),
+            schema: batches[0].schema(),
+            contents: Contents::Batches(batches),
+        }
+    }
+
+    fn layout(object: &StoredObject, request: &ScanRequest<'_>) -> Vec<Vec<Range<usize>>> {
+        let pieces = pieces(0, object, request).unwrap();
+        partition(pieces, request)
+            .into_iter()
+            .map(|part| part.into_iter().map(|piece| piece.rows).collect())
+            .collect()
+    }
+
+    #[test]
+    fn one_large_batch_is_cut_across_partitions() {
+        let table = object(vec![batch(100)]);
+        assert_eq!(
+            layout(&table, &request(None, 4, 10)),
+            vec![vec![0..25], vec![25..50], vec![50..75], vec![75..100]]
+        );
+    }
+
+    #[test]
+    fn small_tables_stay_in_one_partition() {
+        let table = object(vec![batch(3), batch(4)]);
+        assert_eq!(
+            layout(&table, &request(None, 4, 10)),
+            vec![vec![0..3, 0..4]]
+        );
+    }
+
+    #[test]
+    fn a_limit_keeps_only_the_pieces_it_needs() {
+        let table = object(vec![batch(5), batch(5), batch(5)]);
+        assert_eq!(
+            layout(&table, &request(Some(7), 1, 10)),
+            vec![vec![0..5, 0..2]]
+        );
+        assert_eq!(
+            layout(&table, &request(Some(0), 4, 10)),
+            vec![Vec::<Range<usize>>::new()]
+        );
+    }
+
+    #[tokio::test]
+    async fn cut_takes_a_row_range_across_batches() {
+        let batches = stream::iter([Ok(batch(4)), Ok(batch(4)), Ok(batch(4))]).boxed();
+        let rows: Vec<usize> = cut(batches, 3..9)
+            .map_ok(|batch| batch.num_rows())
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(rows, vec![1, 4, 1]);
+    }
+}
