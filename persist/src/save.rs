@@ -27,6 +27,8 @@ pub enum ExportFormat {
     /// An Arrow IPC file (`arrow/<id>.arrow`) for tables, record batches and arrays.
     #[default]
     Arrow,
+    /// A Parquet file (`parquet/<id>.parquet`, zstd-compressed) for the same objects.
+    Parquet,
 }
 
 /// How to save.
@@ -176,16 +178,13 @@ async fn save_to(
     let result = match written {
         Ok(saved) => {
             manifest.blobs = saved;
-            let exports = if options.export == ExportFormat::Arrow {
-                crate::export::write_arrow_files(
-                    client,
-                    location,
-                    &ids.iter().copied().zip(metas).collect::<Vec<_>>(),
-                )
-                .await?
-            } else {
-                Vec::new()
-            };
+            let exports = crate::export::write_files(
+                client,
+                location,
+                &ids.iter().copied().zip(metas).collect::<Vec<_>>(),
+                options.export,
+            )
+            .await?;
             manifest.exports = exports;
             manifest.created_ms = vineyard_core::id::now_millis();
             write_manifest(location, &manifest).await

@@ -87,9 +87,10 @@ fn export_format(export: Option<&str>) -> PyResult<ExportFormat> {
     match export {
         None | Some("none") => Ok(ExportFormat::None),
         Some("arrow") => Ok(ExportFormat::Arrow),
+        Some("parquet") => Ok(ExportFormat::Parquet),
         Some(other) => Err(pyo3::exceptions::PyValueError::new_err(format!(
             "export={other:?} is not known: give 'arrow' (an Arrow IPC file beside each \
-             Arrow-shaped object) or None"
+             Arrow-shaped object), 'parquet' (a Parquet file) or None"
         ))),
     }
 }

@@ -43,6 +43,19 @@ def test_numpy_and_table_round_trip_through_files_with_an_arrow_file(client, tmp
     assert client.get_name("persist-table") == loaded[1], "the saved name comes back"
 
 
+def test_export_parquet_writes_a_file_pyarrow_parquet_reads(client, tmp_path):
+    import pyarrow.parquet as pq
+
+    table = pa.table({"n": np.arange(5000), "w": [f"row {i}" for i in range(5000)]})
+    table_id = client.put(table)
+    saved = client.save(table_id, tmp_path / "snap", export="parquet")
+    (export,) = saved["exports"]
+    assert export.endswith(".parquet")
+    assert pq.read_table(tmp_path / "snap" / export).equals(table)
+    with pytest.raises(ValueError, match="'parquet'"):
+        client.save(table_id, tmp_path / "other", export="orc")
+
+
 def test_progress_is_reported_and_a_callback_stops_the_load(client, tmp_path):
     array_id = client.put(np.ones(8 * MIB // 8))
     heard = []

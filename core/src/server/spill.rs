@@ -5,9 +5,15 @@
 //! `table::spill`); this module does the I/O, through object_store's local file system, never
 //! under the table's lock.
 //!
-//! Each instance spills into a directory of its own inside DIR, removed when it stops; a
-//! blob's file is removed when the blob is deleted or read back.
+//! Each instance spills into a directory of its own inside DIR, removed when it stops, and
+//! holds a lock on the directory's `.owner` file while it runs: an instance that starts removes
+//! the directories of instances that stopped without cleaning up (killed, crashed), whose
+//! locks the kernel let go. A blob's file is removed when the blob is deleted or read back,
+//! and is read back only if its CRC-32C is the one computed when it was written.
 
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +41,12 @@ const MAX_ROUNDS: usize = 64;
 /// How long a request waits for another's reload of the same blob before looking again.
 const BUSY_WAIT: Duration = Duration::from_millis(20);
 
+/// How the directories of instances start, inside `--spill_path`.
+const DIR_PREFIX: &str = "vineyard-spill-";
+
+/// The file an instance holds locked (`flock`) in its directory while it runs.
+const OWNER_FILE: &str = ".owner";
+
 /// The spill directory of one instance and the rates that drive it.
 pub struct Spiller {
     dir: PathBuf,
@@ -45,6 +57,11 @@ pub struct Spiller {
     round: Mutex<()>,
     /// Woken when a spill or reload ends (requests waiting for a busy blob look again).
     settled: Notify,
+    /// The CRC-32C of each spilled blob's file, taken from the memory it was written from.
+    checksums: Arc<std::sync::Mutex<HashMap<ObjectID, u32>>>,
+    /// `OWNER_FILE`, locked until this instance's process ends (the kernel lets go of the lock
+    /// even if it is killed).
+    _owner: File,
 }
 
 /// A sealed blob's bytes in the arena, held by the spiller while they are written out.
@@ -87,7 +104,7 @@ impl Spiller {
             )));
         }
         let dir = spill_path.join(format!(
-            "vineyard-spill-{instance_id}-{}",
+            "{DIR_PREFIX}{instance_id}-{}",
             std::process::id()
         ));
         let unusable = |error: &dyn std::fmt::Display| {
@@ -96,13 +113,23 @@ impl Spiller {
                 spill_path.display()
             ))
         };
+        for abandoned in remove_abandoned(spill_path) {
+            tracing::info!(
+                dir = %abandoned.display(),
+                "removed the spill directory of an instance that stopped without cleaning up"
+            );
+        }
         std::fs::create_dir_all(&dir).map_err(|error| unusable(&error))?;
+        let owner = claim(&dir).map_err(|error| unusable(&error))?;
         let store = Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(|e| unusable(&e))?);
         let (removals, mut removed) = mpsc::unbounded_channel::<ObjectID>();
         table.set_spill_removals(removals);
         let remover = Arc::clone(&store);
+        let checksums: Arc<std::sync::Mutex<HashMap<ObjectID, u32>>> = Arc::default();
+        let forgotten = Arc::clone(&checksums);
         tokio::spawn(async move {
             while let Some(id) = removed.recv().await {
+                forgotten.lock().expect("no panic holds the lock").remove(&id);
                 match remover.delete(&file_name(id)).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                     Err(error) => tracing::warn!(%id, %error, "cannot remove a spill file"),
@@ -117,6 +144,8 @@ impl Spiller {
             upper_rate,
             round: Mutex::new(()),
             settled: Notify::new(),
+            checksums,
+            _owner: owner,
         }))
     }
 
@@ -220,17 +249,23 @@ impl Spiller {
     async fn spill(&self, shared: &Shared, candidates: Vec<SpillCandidate>) -> Option<String> {
         let started = Instant::now();
         let arena = Arc::clone(shared.table().arena());
-        let results: Vec<(SpillCandidate, object_store::Result<()>)> =
+        let results: Vec<(SpillCandidate, object_store::Result<u32>)> =
             futures::stream::iter(candidates)
                 .map(|candidate| {
-                    let payload = PutPayload::from(Bytes::from_owner(ArenaBytes {
+                    let bytes = Bytes::from_owner(ArenaBytes {
                         arena: Arc::clone(&arena),
                         offset: candidate.offset,
                         size: candidate.size,
-                    }));
+                    });
                     let store = Arc::clone(&self.store);
                     async move {
-                        let written = store.put(&file_name(candidate.id), payload).await.map(drop);
+                        let written = match checksum(bytes.clone()).await {
+                            Ok(sum) => store
+                                .put(&file_name(candidate.id), PutPayload::from(bytes))
+                                .await
+                                .map(|_| sum),
+                            Err(error) => Err(error),
+                        };
                         (candidate, written)
                     }
                 })
@@ -239,8 +274,10 @@ impl Spiller {
                 .await;
         let mut failure = None;
         let (mut count, mut bytes) = (0u64, 0u64);
+        let mut unneeded = Vec::new();
         let status = {
             let mut table = shared.table();
+            let mut checksums = self.checksums.lock().expect("no panic holds the lock");
             for (candidate, written) in &results {
                 if let Err(error) = written {
                     failure.get_or_insert_with(|| describe(error));
@@ -248,15 +285,22 @@ impl Spiller {
                 if table.finish_spill(candidate.id, written.is_ok()) {
                     count += 1;
                     bytes += candidate.size;
+                    if let Ok(sum) = written {
+                        // Before the table's lock goes: no reload can start without it.
+                        checksums.insert(candidate.id, *sum);
+                    }
+                } else {
+                    // Written in vain (a reader took the blob meanwhile), or a partial file of
+                    // a failed write: it must not stay, nor fill the disk.
+                    unneeded.push(candidate.id);
                 }
             }
             (table.spill_status(), table.memory_usage())
         };
-        for (candidate, written) in &results {
-            if written.is_err() {
-                // A partial file of a failed write must not stay (nor fill the disk).
-                let _ = self.store.delete(&file_name(candidate.id)).await;
-            }
+        // Removed here, not by the table's removal channel: this round's lock keeps the blob
+        // from being spilled again (to the same file) before the removal is done.
+        for id in unneeded {
+            let _ = self.store.delete(&file_name(id)).await;
         }
         self.settled.notify_waiters();
         if count > 0 {
@@ -333,7 +377,13 @@ impl Spiller {
         shared.table().finish_reload(id, read.is_ok());
         self.settled.notify_waiters();
         match read {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                // Removed here, not by the table's removal channel: the blob is held until
+                // this returns, so it cannot be spilled again (to the same file) meanwhile.
+                self.forget(id);
+                let _ = self.store.delete(&file_name(id)).await;
+                Ok(true)
+            }
             Err(reason) => {
                 tracing::warn!(%id, %reason, "a spilled blob cannot be read back");
                 Err(Error::SpilledBlobLost {
@@ -358,8 +408,86 @@ impl Spiller {
                 bytes.len()
             ));
         }
+        let expected = self.checksums.lock().expect("no panic holds the lock").get(&id).copied();
+        if let Some(expected) = expected {
+            let found = checksum(bytes.clone())
+                .await
+                .map_err(|error| describe(&error))?;
+            if found != expected {
+                return Err(format!(
+                    "its CRC-32C is {found:08x}, {expected:08x} when it was written: the file \
+                     was changed after the spill"
+                ));
+            }
+        }
         Ok(bytes)
     }
+
+    /// Forgets the checksum of a blob whose spill file goes.
+    fn forget(&self, id: ObjectID) {
+        self.checksums.lock().expect("no panic holds the lock").remove(&id);
+    }
+}
+
+/// The CRC-32C of `bytes`, computed off the async workers (a spilled blob can be large).
+async fn checksum(bytes: Bytes) -> object_store::Result<u32> {
+    tokio::task::spawn_blocking(move || crc32c::crc32c(&bytes))
+        .await
+        .map_err(|error| object_store::Error::Generic {
+            store: "spill",
+            source: Box::new(error),
+        })
+}
+
+/// `flock(2)` without blocking.
+fn try_lock(file: &File) -> std::io::Result<()> {
+    // SAFETY: `flock` only reads the descriptor, which `file` owns and keeps open for the call.
+    let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Locks `dir/OWNER_FILE` for this process. The file gets its name only once locked, so an
+/// instance that finds the name can take its lock only after this process is gone.
+fn claim(dir: &Path) -> std::io::Result<File> {
+    let staged = dir.join(format!("{OWNER_FILE}.{}", std::process::id()));
+    let file = File::create(&staged)?;
+    try_lock(&file)?;
+    std::fs::rename(&staged, dir.join(OWNER_FILE))?;
+    Ok(file)
+}
+
+/// Removes the spill directories in `spill_path` whose instance stopped without removing
+/// them (their owner file is there and nobody holds its lock); returns those removed.
+/// Directories without an owner file (being set up, or not ours) are left alone.
+fn remove_abandoned(spill_path: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(spill_path) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        if !is_dir || !entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(owner) = File::open(dir.join(OWNER_FILE)) else {
+            continue;
+        };
+        if try_lock(&owner).is_err() {
+            continue; // Its instance runs.
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => removed.push(dir),
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), %error, "cannot remove an abandoned spill directory")
+            }
+        }
+    }
+    removed
 }
 
 fn spill_failed(requested: u64, available: u64, reason: String) -> Error {

@@ -276,7 +276,8 @@ impl ObjectTable {
 
     /// Ends the spill of a blob [`ObjectTable::choose_spill`] gave: with `written`, and no one
     /// else holding it, its memory is freed and it is only on disk; otherwise it stays in
-    /// memory (and in the index). Returns true if it was spilled.
+    /// memory (and in the index), and the caller removes the file it wrote. Returns true if it
+    /// was spilled.
     pub fn finish_spill(&mut self, id: ObjectID, written: bool) -> bool {
         let Some(entry) = self.blobs.get_mut(&id) else {
             // Deleted meanwhile: let go of the memory, and of the file just written.
@@ -296,9 +297,6 @@ impl ObjectTable {
         }
         entry.residence = Residence::Memory;
         entry.holders -= 1;
-        if written {
-            self.remove_spill_file(id);
-        }
         self.republish_with_users(&[id]);
         false
     }
@@ -334,8 +332,8 @@ impl ObjectTable {
     }
 
     /// Ends a reload [`ObjectTable::start_reload`] began. With `read`, the blob is in memory
-    /// again, published, and still held by the caller; otherwise its memory is freed, it is
-    /// spilled as before and the caller holds nothing.
+    /// again, published, and still held by the caller, who removes its spill file; otherwise its
+    /// memory is freed, it is spilled as before and the caller holds nothing.
     pub fn finish_reload(&mut self, id: ObjectID, read: bool) {
         let Some(entry) = self.blobs.get_mut(&id) else {
             // Deleted meanwhile (its spill file went with it).
@@ -345,7 +343,6 @@ impl ObjectTable {
         if read {
             entry.residence = Residence::Memory;
             self.spill.reloaded_total += entry.size;
-            self.remove_spill_file(id);
             self.republish_with_users(&[id]);
         } else {
             entry.residence = Residence::Spilled;

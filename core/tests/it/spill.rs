@@ -39,18 +39,41 @@ fn check_object(client: &IpcClient, id: ObjectID) {
     );
 }
 
-/// The files in the instance's spill directory (inside `dir`).
+/// The blobs' files in the instance's spill directory (inside `dir`), not its owner file.
 fn spill_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for instance in std::fs::read_dir(dir).unwrap() {
         let instance = instance.unwrap().path();
         if instance.is_dir() {
             for file in std::fs::read_dir(&instance).unwrap() {
-                files.push(file.unwrap().path());
+                let file = file.unwrap().path();
+                if !file.file_name().unwrap().to_string_lossy().starts_with('.') {
+                    files.push(file);
+                }
             }
         }
     }
     files
+}
+
+/// The blob member of an object made by `put_object`.
+fn blob_of(client: &IpcClient, id: ObjectID) -> ObjectID {
+    let meta = client.get_metadata(id).unwrap();
+    meta.member("buffer_").unwrap().id().unwrap()
+}
+
+/// Makes `dir` look like the spill directory of an instance: an owner file, and a blob's file.
+fn fake_instance_dir(dir: &Path) -> std::fs::File {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("o0000000000000001"), [7u8; 64]).unwrap();
+    std::fs::File::create(dir.join(".owner")).unwrap()
+}
+
+fn lock(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `flock` only reads the descriptor, which `file` keeps open for the call.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(locked, 0, "{}", std::io::Error::last_os_error());
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -228,4 +251,82 @@ fn a_spill_directory_that_cannot_be_made_fails_the_start() {
         error.contains("--spill_path") && error.contains("writable"),
         "{error}"
     );
+}
+
+#[test]
+fn a_spill_file_changed_behind_the_servers_back_fails_the_get_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spilling_server(dir.path());
+    let client = server.client();
+    let changed = put_object(&client, 7, 2 * MIB);
+    let kept = put_object(&client, 8, 2 * MIB);
+    client.evict(&[changed, kept]).unwrap();
+    let blob = blob_of(&client, changed);
+    let files = spill_files(dir.path());
+    let file = files.iter().find(|f| f.ends_with(blob.to_string())).unwrap();
+    // Same size, one byte different: only the checksum can tell.
+    let mut bytes = std::fs::read(file).unwrap();
+    bytes[MIB] ^= 0xff;
+    std::fs::write(file, bytes).unwrap();
+    let error = client.get_objects(&[changed]).unwrap_err().to_string();
+    assert!(
+        error.contains(&blob.to_string()) && error.contains("CRC-32C") && error.contains("changed"),
+        "{error}"
+    );
+    // The server keeps serving, the memory taken for the failed read is back, the blob stays
+    // spilled (and fails the same way again).
+    check_object(&client, kept);
+    assert_eq!(server.memory_usage(), 2 * MIB as u64);
+    assert!(client.is_spilled(changed).unwrap());
+    assert!(client.get_objects(&[changed]).is_err());
+    client.delete(&[changed], false, true).unwrap();
+}
+
+#[test]
+fn a_blob_spilled_and_read_back_again_and_again_reads_right_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spilling_server(dir.path());
+    let client = server.client();
+    let id = put_object(&client, 5, 64 * 1024);
+    for round in 0..300 {
+        client.evict(&[id]).unwrap();
+        assert!(client.is_spilled(id).unwrap(), "round {round}");
+        check_object(&client, id);
+        client.flush().unwrap();
+        // Read back: its file is gone by the time the get returns.
+        assert_eq!(spill_files(dir.path()), Vec::<PathBuf>::new(), "round {round}");
+    }
+}
+
+#[test]
+fn an_instance_removes_the_spill_directories_of_instances_that_did_not_stop_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // Left by a killed instance: its owner file is there, nobody holds its lock.
+    let abandoned = dir.path().join("vineyard-spill-1-4000001");
+    drop(fake_instance_dir(&abandoned));
+    // A running instance (this test holds its lock).
+    let running = dir.path().join("vineyard-spill-2-4000002");
+    let owner = fake_instance_dir(&running);
+    lock(&owner);
+    // Being set up (no owner file yet), and a directory that is not an instance's.
+    let starting = dir.path().join("vineyard-spill-3-4000003");
+    std::fs::create_dir(&starting).unwrap();
+    let other = dir.path().join("not-vineyard");
+    std::fs::create_dir(&other).unwrap();
+
+    let first = spilling_server(dir.path());
+    assert!(!abandoned.exists(), "an abandoned spill directory stays");
+    assert!(running.join("o0000000000000001").exists() && starting.exists() && other.exists());
+    // A second instance on the same directory leaves the first one's alone.
+    let client = first.client();
+    let id = put_object(&client, 3, MIB);
+    client.evict(&[id]).unwrap();
+    let second = spilling_server(dir.path());
+    assert_eq!(spill_files(dir.path()).len(), 2, "the first instance's file and the fake one");
+    check_object(&client, id);
+    drop(second);
+    drop(owner);
+    // Once its lock goes, the next instance cleans the "running" one up too.
+    let _third = spilling_server(dir.path());
+    assert!(!running.exists());
 }

@@ -173,3 +173,41 @@ fn save_all_and_a_restore_rebuild_an_instance() {
         assert!(found.iter().all(|&byte| byte == part as u8));
     }
 }
+
+#[test]
+fn export_parquet_writes_a_parquet_file_other_tools_read() {
+    let server = TestServer::start();
+    let client = server.client();
+    let table = vineyard_builders::put_record_batch(&client, &batch(20_000))
+        .unwrap()
+        .id()
+        .unwrap();
+    let blob = client.put_bytes(b"not arrow-shaped").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/snap", dir.path().display());
+    let options = SaveOptions {
+        export: ExportFormat::Parquet,
+        ..SaveOptions::default()
+    };
+    let saved = save(&client, &[table, blob], &url, &options).unwrap();
+    assert_eq!(
+        saved.exports,
+        vec![format!("parquet/{table}.parquet")],
+        "one file, for the table only"
+    );
+    let file = std::fs::File::open(dir.path().join("snap").join(&saved.exports[0])).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    assert_eq!(
+        arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap(),
+        batch(20_000)
+    );
+    // The manifest names the file and its format; the save loads as usual.
+    let manifest = std::fs::read_to_string(dir.path().join("snap/manifest.json")).unwrap();
+    assert!(manifest.contains("\"parquet\""), "{manifest}");
+    let loaded = load(&client, &url, &LoadOptions::default()).unwrap();
+    assert_eq!(resolve_batch(&client, loaded.objects[0]), batch(20_000));
+}

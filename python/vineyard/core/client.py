@@ -423,7 +423,8 @@ class IPCClient:
         """Saves objects (one id, an Object, or a list) with their members to `url`:
         `file:///dir` (or a path), `s3://bucket/prefix` (AWS settings from the environment or
         `storage_options`, e.g. `{'endpoint': 'http://127.0.0.1:9000'}`), `memory://name`.
-        Arrow-shaped objects also get an Arrow IPC file (`export=None`: not). `progress`:
+        Arrow-shaped objects also get an Arrow IPC file (`export='parquet'`: a Parquet file;
+        `export=None`: none). `progress`:
         None draws a bar on a terminal, False nothing, a callable is called with
         `(done, total)` bytes (returning False stops). Returns what was written."""
         return _native.save(
