@@ -103,10 +103,7 @@ fn arrow_file(schema: &SchemaRef, batches: &[RecordBatch]) -> arrow::error::Resu
     writer.into_inner()
 }
 
-fn parquet_file(
-    schema: SchemaRef,
-    batches: &[RecordBatch],
-) -> parquet::errors::Result<Vec<u8>> {
+fn parquet_file(schema: SchemaRef, batches: &[RecordBatch]) -> parquet::errors::Result<Vec<u8>> {
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();

@@ -103,10 +103,7 @@ impl Spiller {
                  spilling stops at the lower rate, so it must be the smaller one"
             )));
         }
-        let dir = spill_path.join(format!(
-            "{DIR_PREFIX}{instance_id}-{}",
-            std::process::id()
-        ));
+        let dir = spill_path.join(format!("{DIR_PREFIX}{instance_id}-{}", std::process::id()));
         let unusable = |error: &dyn std::fmt::Display| {
             Error::invalid(format!(
                 "cannot use --spill_path {}: {error}; give a writable directory",
@@ -129,7 +126,10 @@ impl Spiller {
         let forgotten = Arc::clone(&checksums);
         tokio::spawn(async move {
             while let Some(id) = removed.recv().await {
-                forgotten.lock().expect("no panic holds the lock").remove(&id);
+                forgotten
+                    .lock()
+                    .expect("no panic holds the lock")
+                    .remove(&id);
                 match remover.delete(&file_name(id)).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                     Err(error) => tracing::warn!(%id, %error, "cannot remove a spill file"),
@@ -408,7 +408,12 @@ impl Spiller {
                 bytes.len()
             ));
         }
-        let expected = self.checksums.lock().expect("no panic holds the lock").get(&id).copied();
+        let expected = self
+            .checksums
+            .lock()
+            .expect("no panic holds the lock")
+            .get(&id)
+            .copied();
         if let Some(expected) = expected {
             let found = checksum(bytes.clone())
                 .await
@@ -425,7 +430,10 @@ impl Spiller {
 
     /// Forgets the checksum of a blob whose spill file goes.
     fn forget(&self, id: ObjectID) {
-        self.checksums.lock().expect("no panic holds the lock").remove(&id);
+        self.checksums
+            .lock()
+            .expect("no panic holds the lock")
+            .remove(&id);
     }
 }
 

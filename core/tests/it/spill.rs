@@ -263,7 +263,10 @@ fn a_spill_file_changed_behind_the_servers_back_fails_the_get_clearly() {
     client.evict(&[changed, kept]).unwrap();
     let blob = blob_of(&client, changed);
     let files = spill_files(dir.path());
-    let file = files.iter().find(|f| f.ends_with(blob.to_string())).unwrap();
+    let file = files
+        .iter()
+        .find(|f| f.ends_with(blob.to_string()))
+        .unwrap();
     // Same size, one byte different: only the checksum can tell.
     let mut bytes = std::fs::read(file).unwrap();
     bytes[MIB] ^= 0xff;
@@ -294,7 +297,11 @@ fn a_blob_spilled_and_read_back_again_and_again_reads_right_every_time() {
         check_object(&client, id);
         client.flush().unwrap();
         // Read back: its file is gone by the time the get returns.
-        assert_eq!(spill_files(dir.path()), Vec::<PathBuf>::new(), "round {round}");
+        assert_eq!(
+            spill_files(dir.path()),
+            Vec::<PathBuf>::new(),
+            "round {round}"
+        );
     }
 }
 
@@ -322,7 +329,11 @@ fn an_instance_removes_the_spill_directories_of_instances_that_did_not_stop_clea
     let id = put_object(&client, 3, MIB);
     client.evict(&[id]).unwrap();
     let second = spilling_server(dir.path());
-    assert_eq!(spill_files(dir.path()).len(), 2, "the first instance's file and the fake one");
+    assert_eq!(
+        spill_files(dir.path()).len(),
+        2,
+        "the first instance's file and the fake one"
+    );
     check_object(&client, id);
     drop(second);
     drop(owner);
