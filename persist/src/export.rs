@@ -88,11 +88,11 @@ fn export_file(
         ),
     };
     let (schema, batches) = to_record_batches(resolved).map_err(|error| failed(&error))?;
-    let written = match format {
-        ExportFormat::Parquet => parquet_file(schema, &batches),
-        _ => arrow_file(&schema, &batches),
-    };
-    written.map(Some).map_err(|error| failed(&error))
+    match format {
+        ExportFormat::Parquet => parquet_file(schema, &batches).map_err(|error| failed(&error)),
+        _ => arrow_file(&schema, &batches).map_err(|error| failed(&error)),
+    }
+    .map(Some)
 }
 
 fn arrow_file(schema: &SchemaRef, batches: &[RecordBatch]) -> arrow::error::Result<Vec<u8>> {
