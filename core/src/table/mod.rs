@@ -15,6 +15,7 @@ mod pattern;
 mod remote;
 mod reserved;
 mod spill;
+mod stored_tree;
 
 pub use indexed::collect_blob_ids;
 pub use limits::Limits;
@@ -78,7 +79,7 @@ impl BlobEntry {
 #[derive(Debug)]
 struct ObjectEntry {
     /// The tree as stored: members reduced to `{"id": ...}` links.
-    tree: Map<String, Value>,
+    tree: stored_tree::StoredTree,
     /// Ids of direct members (blobs and objects), without repeats.
     members: Vec<ObjectID>,
     /// Objects whose trees have this object as a member.

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use super::stored_tree::StoredTree;
 use super::{limits, ConnectionId, Matcher, ObjectEntry, ObjectTable};
 use crate::error::{Error, Result};
 use crate::id::{now_millis, InstanceID, ObjectID, EMPTY_BLOB_ID};
@@ -176,7 +177,7 @@ impl ObjectTable {
         self.objects.insert(
             id,
             ObjectEntry {
-                tree,
+                tree: StoredTree::new(&tree),
                 members,
                 users: BTreeSet::new(),
                 depth,
@@ -282,7 +283,7 @@ impl ObjectTable {
         let Some(entry) = self.objects.get(&id) else {
             return self.remote.get(&id).map(|remote| remote.tree.clone());
         };
-        let mut tree = entry.tree.clone();
+        let mut tree = entry.tree.to_map();
         for value in tree.values_mut() {
             let Value::Object(link) = value else {
                 continue;
@@ -319,9 +320,8 @@ impl ObjectTable {
             .filter(|(_, entry)| {
                 entry
                     .tree
-                    .get("typename")
-                    .and_then(Value::as_str)
-                    .is_some_and(|typename| matcher.matches(typename))
+                    .typename()
+                    .is_some_and(|typename| matcher.matches(&typename))
             })
             .map(|(&id, _)| id)
             .chain(
@@ -434,7 +434,7 @@ impl ObjectTable {
         };
         self.metadata_bytes -= entry.bytes;
         self.withdraw_from_index(id);
-        if entry.tree.get("transient") == Some(&Value::Bool(false)) {
+        if entry.tree.is_persisted() {
             out.persisted.push(id);
         }
         let names = &mut out.names;
@@ -484,7 +484,7 @@ impl ObjectTable {
         }
         self.objects
             .values()
-            .any(|entry| mentions(&entry.tree, &text))
+            .any(|entry| entry.tree.may_mention(&text) && mentions(&entry.tree.to_map(), &text))
             || self
                 .remote
                 .values()
@@ -538,7 +538,9 @@ impl ObjectTable {
     pub fn unpersist(&mut self, ids: &[ObjectID]) {
         for id in ids {
             if let Some(entry) = self.objects.get_mut(id) {
-                entry.tree.insert("transient".into(), true.into());
+                entry.tree.update(|tree| {
+                    tree.insert("transient".into(), true.into());
+                });
             }
         }
         self.republish_with_users(ids);
@@ -562,10 +564,12 @@ impl ObjectTable {
             .members
             .clone();
         if let Some(entry) = self.objects.get_mut(&id) {
-            if entry.tree.get("transient") != Some(&Value::Bool(false)) {
+            if !entry.tree.is_persisted() {
                 newly.push(id);
+                entry.tree.update(|tree| {
+                    tree.insert("transient".into(), false.into());
+                });
             }
-            entry.tree.insert("transient".into(), false.into());
         }
         for member in members {
             if !member.is_blob() {
@@ -587,7 +591,7 @@ impl ObjectTable {
             .objects
             .get(&id)
             .ok_or(Error::SubtreeNotExists { id })?;
-        Ok(entry.tree.get("transient") == Some(&Value::Bool(false)))
+        Ok(entry.tree.is_persisted())
     }
 
     /// Names a persisted object.
@@ -610,14 +614,16 @@ impl ObjectTable {
             return Ok(());
         }
         let entry = self.objects.get(&id).ok_or(Error::ObjectNotExists { id })?;
-        if entry.tree.get("transient") != Some(&Value::Bool(false)) {
+        if !entry.tree.is_persisted() {
             return Err(Error::invalid(format!(
                 "transient objects cannot have names: persist {id} first"
             )));
         }
         self.set_name(name.to_string(), id);
         if let Some(entry) = self.objects.get_mut(&id) {
-            entry.tree.insert("__name".into(), name.into());
+            entry.tree.update(|tree| {
+                tree.insert("__name".into(), name.into());
+            });
         }
         self.republish_with_users(&[id]);
         Ok(())
@@ -633,8 +639,10 @@ impl ObjectTable {
         if let Some(id) = self.names.remove(name) {
             self.metadata_bytes -= limits::name_bytes(name);
             if let Some(entry) = self.objects.get_mut(&id) {
-                if entry.tree.get("__name").and_then(Value::as_str) == Some(name) {
-                    entry.tree.remove("__name");
+                if entry.tree.name().as_deref() == Some(name) {
+                    entry.tree.update(|tree| {
+                        tree.remove("__name");
+                    });
                     self.republish_with_users(&[id]);
                 }
             }
