@@ -116,7 +116,9 @@ mod tests {
         assert!(stored.is_persisted());
         assert_eq!(stored.name(), None);
         // Not strings / not bools: as if absent, as the map checks were.
-        let odd = StoredTree::new(&tree(json!({"typename": 3, "transient": "no", "__name": []})));
+        let odd = StoredTree::new(&tree(
+            json!({"typename": 3, "transient": "no", "__name": []}),
+        ));
         assert_eq!(
             (odd.typename(), odd.is_persisted(), odd.name()),
             (None, false, None)
