@@ -151,6 +151,11 @@ def s3(client, size: int) -> dict:
         moto.wait()
 
 
+def spill_files(directory: str) -> list[Path]:
+    """The blobs' files under a spill directory (not the instances' `.owner` lock files)."""
+    return [p for p in Path(directory).rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+
 def spilling(args, size: int) -> dict:
     """Puts per second with and without spilling; get of a spilled array vs its file."""
     results = {}
@@ -185,10 +190,10 @@ def spilling(args, size: int) -> dict:
                 array = np.random.default_rng(9).random(spilled_size // 8)
                 object_id = client.put(array)
                 client.evict([object_id])
-                files = [p for p in Path(spill).rglob("*") if p.is_file()]
+                files = spill_files(spill)
                 results["spilled_get_s"] = timed(lambda: client.get(object_id).sum())
                 client.evict([object_id])
-                files = [p for p in Path(spill).rglob("*") if p.is_file()]
+                files = spill_files(spill)
                 results["read_spill_file_s"] = timed(lambda: np.fromfile(files[0]).sum())
                 results["spilled_get_bytes"] = spilled_size
     return results
