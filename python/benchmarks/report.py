@@ -683,6 +683,120 @@ def sql_section(results: Results) -> list[str]:
     return lines + [tally(ratios)]
 
 
+# The runs of `bench_remote.py`, by column.
+REMOTE_RUNS = (
+    ("ours", "remote-ours"),
+    (V6D, "remote-v6d"),
+    ("Vineyard's client, our vineyardd", "remote-v6d-client-ours-server"),
+)
+
+
+def remote_section(results: Results) -> list[str]:
+    """Remote put/get GB/s: our client and Vineyard's, beside pyarrow Flight's do_get."""
+    lines = ["## Remote put and get (RPC endpoint, loopback)", ""]
+    runs = {label: results.load(name) for label, name in REMOTE_RUNS}
+    ours = runs["ours"]
+    if ours is None:
+        return lines + [results.missing("remote-ours"), ""]
+    lines += [
+        "`bench_remote.py`: `vineyard.connect(host, port)` then `client.put(value)` and "
+        "`client.get(id)` of a float64 numpy array and a 4-column pyarrow table: ours (Arrow "
+        "Flight) against our vineyardd; Vineyard 0.24.2's RPC client against its own "
+        "vineyardd (zstd on, its default) and against ours; pyarrow Flight's `do_get` of the "
+        f"same table from pyarrow's own server. Best of {ours['repeat']}; GB/s = 10^9 bytes/s.",
+        "",
+    ]
+    others = {label: run for label, run in runs.items() if label != "ours"}
+
+    def gbps(run: dict | None, size: int, kind: str, call: str) -> float | None:
+        for row in (run or {}).get("rows", []):
+            if row["size"] == size and row[kind].get(call):
+                return row[kind]["nbytes"] / row[kind][call] / 1e9
+        return None
+
+    items = []
+    for row in ours["rows"]:
+        size = row["size"]
+        for kind in ("numpy", "table"):
+            for call in ("put", "get"):
+                alternatives = {label: gbps(run, size, kind, call) for label, run in others.items()}
+                flight = row.get("flight_do_get") if (kind, call) == ("table", "get") else None
+                alternatives["pyarrow Flight do_get"] = (
+                    row[kind]["nbytes"] / flight / 1e9 if flight else None
+                )
+                items.append(([f"{kind} {call}", human(size)], gbps(ours, size, kind, call),
+                              alternatives))  # fmt: skip
+    rows, ratios = compared_rows(items, gbps_text, lower_is_better=False)
+    headers = ["call", "size", "ours", *others, "pyarrow Flight do_get", "best alternative",
+               "ratio"]  # fmt: skip
+    lines += markdown_table(headers, rows)
+
+    def small(run: dict | None, call: str) -> float | None:
+        return (run or {}).get("small", {}).get(f"{call}_per_s")
+
+    small_items = [
+        ([f"small {call}s (int)"], small(ours, call),
+         {label: small(run, call) for label, run in others.items()})
+        for call in ("put", "get")
+    ]  # fmt: skip
+    small_rows, small_ratios = compared_rows(small_items, rate_text, lower_is_better=False)
+    lines += markdown_table(["call", "ours", *others, "best alternative", "ratio"], small_rows)
+    return lines + [tally(ratios + small_ratios)]
+
+
+def persist_section(results: Results) -> list[str]:
+    """Save/load beside pyarrow, cp and boto3; puts while spilling; get of a spilled array."""
+    persist = results.load("persist")
+    lines = ["## Save, load and spilling", ""]
+    if persist is None:
+        return lines + [results.missing("persist"), ""]
+    local, s3, spill = persist["local"], persist["s3"], persist["spill"]
+    size, s3_size = human(persist["size"]), human(persist["s3_size"])
+    lines += [
+        "`bench_persist.py`: `client.save` / `client.load` of a 4-column table and a float64 "
+        f"numpy array of {size} to a local directory (`/var/tmp`, no Arrow file) beside "
+        "`pyarrow.ipc` and `pyarrow.parquet` writing and reading the same table there and `cp` "
+        f"of its IPC file; {s3_size} to moto's S3 server on loopback beside boto3's "
+        "`upload_file` / `download_file` of the same bytes; 4 MiB numpy puts per second into "
+        "a store a quarter of the data's size with `--spill_path` beside a store that holds it "
+        "all; `get` (and a sum) of a spilled array beside reading its spill file with numpy. "
+        "One run each.",
+        "",
+    ]
+    writes = {"cp": local["cp_s"], "pyarrow.ipc write": local["pyarrow_ipc_write_s"],
+              "pyarrow.parquet write": local["pyarrow_parquet_write_s"]}  # fmt: skip
+    reads = {"cp": local["cp_s"], "pyarrow.ipc read (copy)": local["pyarrow_ipc_read_copy_s"],
+             "pyarrow.parquet read": local["pyarrow_parquet_read_s"]}  # fmt: skip
+    items = [
+        ([f"table save, {size}"], local["ours_table_save_s"], writes),
+        ([f"table save with its Arrow file, {size}"],
+         local["ours_table_save_with_arrow_file_s"], writes),
+        ([f"numpy save, {size}"], local["ours_numpy_save_s"], {"cp": local["cp_s"]}),
+        ([f"table load, {size}"], local["ours_table_load_s"], reads),
+        ([f"numpy load, {size}"], local["ours_numpy_load_s"], {"cp": local["cp_s"]}),
+        ([f"save to S3, {s3_size}"], s3["ours_save_s"],
+         {"boto3 upload_file": s3["boto3_upload_file_s"]}),
+        ([f"load from S3, {s3_size}"], s3["ours_load_s"],
+         {"boto3 download_file": s3["boto3_download_file_s"]}),
+        (["get of a spilled array, " + human(spill["spilled_get_bytes"])], spill["spilled_get_s"],
+         {"read its spill file": spill["read_spill_file_s"]}),
+    ]  # fmt: skip
+    rows, ratios = [], []
+    for labels, ours, alternatives in items:
+        name, shown, ratio = versus(ours, alternatives, lower_is_better=True)
+        rows.append([*labels, time_text(ours), name, time_text(alternatives[name]) if
+                     name in alternatives else NONE, shown])  # fmt: skip
+        ratios.append(ratio)
+    lines += markdown_table(["what", "ours", "best alternative", "its time", "ratio"], rows)
+    puts = spill["puts_per_s_spilling"]
+    lines += markdown_table(
+        ["4 MiB puts", "with spilling", "without (store holds all)", "ratio"],
+        [["per second", rate_text(puts), rate_text(spill["puts_per_s_no_spill"]),
+          f"{puts / spill['puts_per_s_no_spill']:.2f}"]],
+    )  # fmt: skip
+    return lines + [tally(ratios)]
+
+
 def startup_section(results: Results) -> list[str]:
     """Time from spawn to an accepting socket, per server."""
     lines = ["## Server start-up", ""]
@@ -775,6 +889,8 @@ def write(out: str, markdown: str, chart_path: str) -> None:
         lambda: flight_section(results),
         lambda: arrow_section(results),
         lambda: sql_section(results),
+        lambda: remote_section(results),
+        lambda: persist_section(results),
         lambda: startup_section(results),
         lambda: memory_section(results),
         lambda: steps_section(results),
