@@ -95,7 +95,8 @@ def flight_get(sizes: list[int], repeat: int) -> dict[int, float]:
 
 def measure(args, sizes: list[int], repeat: int) -> dict:
     port = free_port()
-    store = f"{3 * max(sizes) + (512 << 20)}"
+    # A value's puts are all kept until its gets are timed: the warm-up and `repeat` copies.
+    store = f"{(repeat + 2) * max(sizes) + (512 << 20)}"
     flags = ["--meta=local", "--rpc=true", f"--rpc_socket_port={port}", "--reserve_memory=false"]
     rows = []
     with running_server(store, *flags, command=server_command(args), check_stop=False):
