@@ -268,6 +268,19 @@ pub fn populate_write(address: *mut u8, length: usize) {
     }
 }
 
+/// Gives the calling thread the lowest CPU priority (nice 19): background work such as the
+/// store's prefault then runs only on time that requests, queries and transfers leave free.
+/// Best effort: a refusal leaves the priority as it was.
+#[cfg(feature = "server")]
+pub fn lower_this_threads_priority() {
+    // SAFETY: gettid has no preconditions; setpriority on this thread's id changes only the
+    // scheduling weight of this thread (Linux keeps nice per thread).
+    unsafe {
+        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread, 19);
+    }
+}
+
 /// Asks for transparent huge pages over a mapping of the store: one fault or page-table entry
 /// per 2 MiB instead of per 4 KiB, which makes first writes into fresh memory several times
 /// cheaper. Takes effect where the system allows huge pages for shared memory
@@ -289,5 +302,32 @@ pub fn page_size() -> usize {
         size as usize
     } else {
         4096
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use super::*;
+
+    /// This thread's nice value.
+    fn nice() -> i32 {
+        // SAFETY: getpriority reads this thread's scheduling weight and nothing else.
+        unsafe {
+            let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::getpriority(libc::PRIO_PROCESS, thread)
+        }
+    }
+
+    #[test]
+    fn a_lowered_thread_runs_at_nice_19_and_leaves_the_others_alone() {
+        let before = nice();
+        let lowered = std::thread::spawn(|| {
+            lower_this_threads_priority();
+            nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, 19);
+        assert_eq!(nice(), before);
     }
 }

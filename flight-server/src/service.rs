@@ -44,6 +44,19 @@ use crate::vineyard_rpc::RpcContext;
 /// How long in-flight calls may run on after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The HTTP/2 flow-control window each call may fill before the server reads it: a `do_put`
+/// of large batches streams on instead of waiting for a window update every 64 KiB (h2's
+/// default).
+const STREAM_WINDOW: u32 = 8 << 20;
+
+/// The window of a whole connection: the most unread request data one connection can leave
+/// in the server's memory.
+const CONNECTION_WINDOW: u32 = 16 << 20;
+
+/// The largest HTTP/2 frame the server accepts (h2's default is 16 KiB): fewer frames per
+/// streamed batch.
+const MAX_FRAME: u32 = 1 << 20;
+
 /// The Arrow Flight service of one instance.
 #[derive(Default)]
 pub struct FlightService {
@@ -186,6 +199,9 @@ impl FlightService {
         );
         let (stopping, stop) = tokio::sync::oneshot::channel::<()>();
         let serve = tonic::transport::Server::builder()
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_frame_size(MAX_FRAME)
             .add_service(server)
             .serve_with_incoming_shutdown(incoming, async move {
                 shutdown.await;

@@ -110,11 +110,14 @@ def instance_flags(
 @contextlib.contextmanager
 def instance(command: list[str], size: str = "3Gi", **flags) -> Iterator[Server]:
     """Runs `command` + the instance flags in a temp directory until the block ends; the
-    server's `startup` is the time from the spawn until its socket accepts a connection."""
+    server's `startup` is the time from the spawn until its socket accepts a connection. The
+    block starts once the instance has settled (its memory reservation at start-up, which
+    runs in the background, is done), so that it measures the steady state."""
     with running_server(
         size, *instance_flags(**flags),
         command=command, ready_timeout=START_TIMEOUT, ready_poll=START_POLL, check_stop=False,
     ) as server:  # fmt: skip
+        settle(server.process.pid)
         try:
             yield server
         except Exception as error:

@@ -47,7 +47,7 @@ pub use buffer::blob_buffer;
 pub use error::{Error, Result};
 pub use registry::{arrow_prefixes, default_registry, Resolver, ResolverRegistry};
 pub use resolved::{to_record_batches, Resolved};
-pub use source::{BlobSource, FetchedBlobs};
+pub use source::{blob_ids, BlobSource, FetchedBlobs};
 pub use table::table_shape;
 pub use tensor::Tensor;
 /// The layout table the resolvers read by (`vineyard-layout`): typenames, member and field

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use arrow::buffer::Buffer;
-use vineyard_core::{Blob, Error, IpcClient, ObjectID, Result, EMPTY_BLOB_ID};
+use vineyard_core::{Blob, Error, IpcClient, ObjectID, ObjectMeta, Result, EMPTY_BLOB_ID};
 
 use crate::buffer::blob_buffer;
 
@@ -54,5 +54,18 @@ impl BlobSource for FetchedBlobs {
         ids.iter()
             .map(|&id| self.get(id).ok_or(Error::ObjectNotExists { id }))
             .collect()
+    }
+}
+
+/// The ids of the blobs a tree (members expanded) names, in member order, appended to `ids`,
+/// so that one `get_blobs` can fetch them all for a [`FetchedBlobs`].
+pub fn blob_ids(meta: &ObjectMeta, ids: &mut Vec<ObjectID>) {
+    for (_, member) in meta.members() {
+        let member = ObjectMeta::from_map_ref(member);
+        if member.is_blob() {
+            ids.extend(member.id());
+        } else {
+            blob_ids(member, ids);
+        }
     }
 }

@@ -2,12 +2,16 @@
 //! named Arrow-shaped object, and any Arrow-shaped object under its id (`o` and 16 hex
 //! digits, not listed).
 //!
-//! Nothing is cached: every lookup asks the instance, so names put or dropped after a session
-//! starts are seen by its next query. `CREATE TABLE name AS SELECT ...` lands in
+//! Every lookup asks the instance for the name, so names put or dropped after a session starts
+//! are seen by its next query. Objects are immutable, so what a table is made of (its opened
+//! tree: schema, parts, row counts) is kept by object id in an [`OpenedTables`] cache and a
+//! repeated query on a large table asks only for its name and whether it still exists, not for
+//! its whole tree again. `CREATE TABLE name AS SELECT ...` lands in
 //! [`SchemaProvider::register_table`], which stores the result as a named `vineyard::Table`;
 //! `DROP TABLE name` drops the name (and the object, unless another object uses it).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, MemTable, SchemaProvider, TableProvider};
@@ -18,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::remote::RemoteReader;
 use crate::store::{drop_table, is_missing, named, store_table};
-use crate::stored::{is_arrow_shaped, open};
+use crate::stored::{is_arrow_shaped, open, StoredObject};
 use crate::table::StoredTable;
 
 /// The catalog's name.
@@ -28,6 +32,49 @@ pub const SCHEMA: &str = "public";
 
 /// Most names listed as tables.
 const LIST_LIMIT: usize = 100_000;
+
+/// Most opened tables kept by [`OpenedTables`].
+const OPENED_LIMIT: usize = 256;
+
+/// Opened tables by object id. An object never changes once sealed, so an entry stays right
+/// for as long as its object exists; past [`OPENED_LIMIT`] entries the cache starts over.
+#[derive(Debug, Default)]
+struct OpenedTables {
+    tables: Mutex<HashMap<ObjectID, StoredObject>>,
+}
+
+impl OpenedTables {
+    /// The table `id` opened before, under the label `label`.
+    fn get(&self, id: ObjectID, label: &str) -> Option<StoredObject> {
+        let tables = self
+            .tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tables.get(&id).map(|object| StoredObject {
+            label: label.to_string(),
+            ..object.clone()
+        })
+    }
+
+    fn keep(&self, object: &StoredObject) {
+        let mut tables = self
+            .tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if tables.len() >= OPENED_LIMIT {
+            tables.clear();
+        }
+        tables.insert(object.id, object.clone());
+    }
+
+    fn forget(&self, id: ObjectID) {
+        let mut tables = self
+            .tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tables.remove(&id);
+    }
+}
 
 /// An instance as a DataFusion catalog with one schema, [`SCHEMA`].
 #[derive(Debug)]
@@ -51,6 +98,7 @@ impl VineyardCatalog {
         VineyardCatalog {
             schema: Arc::new(VineyardSchema {
                 instance: Instance::new(client, reader),
+                opened: Arc::new(OpenedTables::default()),
             }),
         }
     }
@@ -75,6 +123,7 @@ impl CatalogProvider for VineyardCatalog {
 #[derive(Debug)]
 pub struct VineyardSchema {
     instance: Instance,
+    opened: Arc<OpenedTables>,
 }
 
 impl VineyardSchema {
@@ -86,17 +135,40 @@ impl VineyardSchema {
     pub async fn open(&self, name: &str) -> Result<Option<StoredTable>> {
         let label = name.to_string();
         let instance = self.instance.clone();
+        let opened = Arc::clone(&self.opened);
         let object = self
             .instance
-            .run(move |client| {
-                let Some(meta) = lookup(client, &label)? else {
-                    return Ok(None);
-                };
-                open(client, &quoted(&label), meta).map(Some)
-            })
+            .run(move |client| open_cached(client, &opened, &label))
             .await?;
         Ok(object.map(|object| StoredTable::new(instance, object)))
     }
+}
+
+/// The table `name` opened, from `opened` when its object was opened before and still exists.
+fn open_cached(
+    client: &IpcClient,
+    opened: &OpenedTables,
+    name: &str,
+) -> Result<Option<StoredObject>> {
+    let label = quoted(name);
+    let Some(id) = lookup_id(client, name)? else {
+        return Ok(None);
+    };
+    if let Some(object) = opened.get(id, &label) {
+        if client.exists(id)? {
+            return Ok(Some(object));
+        }
+        opened.forget(id);
+        return Ok(None);
+    }
+    let meta = match client.get_metadata(id) {
+        Ok(meta) => meta,
+        Err(error) if is_missing(&error) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let object = open(client, &label, meta)?;
+    opened.keep(&object);
+    Ok(Some(object))
 }
 
 #[async_trait]
@@ -148,6 +220,7 @@ impl SchemaProvider for VineyardSchema {
             };
             let table = open(client, &quoted(name), meta)?;
             drop_table(client, name)?;
+            self.opened.forget(table.id);
             Ok(Some(table))
         })?;
         Ok(dropped.map(|table| {
@@ -176,14 +249,18 @@ pub(crate) fn table_id(name: &str) -> Option<ObjectID> {
     u64::from_str_radix(hex, 16).ok().map(ObjectID)
 }
 
+/// The object a table name stands for (its id, not checked to exist), if there is one.
+fn lookup_id(client: &IpcClient, name: &str) -> Result<Option<ObjectID>> {
+    match table_id(name) {
+        Some(id) => Ok(Some(id)),
+        None => named(client, name),
+    }
+}
+
 /// The tree of the object a table name stands for, if there is one.
 fn lookup(client: &IpcClient, name: &str) -> Result<Option<ObjectMeta>> {
-    let id = match table_id(name) {
-        Some(id) => id,
-        None => match named(client, name)? {
-            Some(id) => id,
-            None => return Ok(None),
-        },
+    let Some(id) = lookup_id(client, name)? else {
+        return Ok(None);
     };
     match client.get_metadata(id) {
         Ok(meta) => Ok(Some(meta)),

@@ -3,9 +3,10 @@
 //!
 //! The table's rows are cut into *pieces* (a run of rows of one part or batch) and the
 //! pieces into partitions: local rows in up to `target_partitions` partitions of about equal
-//! rows (a large batch is cut by row ranges, so one stored batch still keeps every core
-//! busy), and each part held by another instance in a partition of its own, so that remote
-//! parts are fetched in parallel. A `LIMIT` keeps only the pieces that hold its rows, so the
+//! rows (whole batches dealt in turn when there are enough of them, so the partitions move
+//! through the table side by side; a large batch cut by row ranges otherwise, so one stored
+//! batch still keeps every core busy), and each part held by another instance in a
+//! partition of its own, so that remote parts are fetched in parallel. A `LIMIT` keeps only the pieces that hold its rows, so the
 //! first rows of a huge table cost what they cost on a small one.
 //!
 //! Local pieces are read when the partition gets to them (on the blocking pool: the client
@@ -36,7 +37,7 @@ use vineyard_core::InstanceID;
 
 use crate::error::{Error, Result};
 use crate::instance::Instance;
-use crate::stored::{read_part, Contents, Part, StoredObject};
+use crate::stored::{read_parts, Contents, Part, StoredObject};
 
 /// Where a piece's rows come from.
 #[derive(Clone, Debug)]
@@ -124,27 +125,64 @@ impl StoredScan {
         }
     }
 
+    /// The rows `ranges` of local parts, read with one request for all their blobs (when the
+    /// partition reaches them, on the blocking pool).
+    fn read_local(
+        &self,
+        pieces: Vec<(Arc<Part>, Range<usize>)>,
+    ) -> BoxStream<'static, Result<RecordBatch>> {
+        let batch_size = self.batch_size;
+        let instance = self.instance.clone();
+        let label = self.label.clone();
+        let schema = Arc::clone(&self.table_schema);
+        let projection = self.projection.clone();
+        let (parts, ranges): (Vec<_>, Vec<_>) = pieces.into_iter().unzip();
+        stream::once(async move {
+            let batches = instance
+                .run(move |client| read_parts(client, &label, &parts, &schema, &projection))
+                .await?;
+            Ok::<_, Error>(batches.into_iter().zip(ranges))
+        })
+        .map_ok(move |batches| {
+            let sliced = batches
+                .map(move |(batch, rows)| chunks(batch.slice(rows.start, rows.len()), batch_size));
+            stream::iter(sliced).flatten()
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    /// The streams of a partition's pieces, in order: each run of local pieces as one read.
+    fn read_all(&self, pieces: Vec<Piece>) -> Vec<BoxStream<'static, Result<RecordBatch>>> {
+        let mut streams = Vec::new();
+        let mut local = Vec::new();
+        for piece in pieces {
+            match piece.source {
+                Source::Local(part) => local.push((part, piece.rows)),
+                source => {
+                    if !local.is_empty() {
+                        streams.push(self.read_local(std::mem::take(&mut local)));
+                    }
+                    streams.push(self.read(Piece {
+                        source,
+                        rows: piece.rows,
+                    }));
+                }
+            }
+        }
+        if !local.is_empty() {
+            streams.push(self.read_local(local));
+        }
+        streams
+    }
+
     fn read(&self, piece: Piece) -> BoxStream<'static, Result<RecordBatch>> {
         let batch_size = self.batch_size;
         match piece.source {
             Source::Batch(batch) => {
                 chunks(batch.slice(piece.rows.start, piece.rows.len()), batch_size)
             }
-            Source::Local(part) => {
-                let instance = self.instance.clone();
-                let label = self.label.clone();
-                let schema = Arc::clone(&self.table_schema);
-                let projection = self.projection.clone();
-                let rows = piece.rows;
-                stream::once(async move {
-                    instance
-                        .run(move |client| read_part(client, &label, &part, &schema, &projection))
-                        .await
-                })
-                .map_ok(move |batch| chunks(batch.slice(rows.start, rows.len()), batch_size))
-                .try_flatten()
-                .boxed()
-            }
+            Source::Local(part) => self.read_local(vec![(part, piece.rows)]),
             Source::Remote { part, endpoint } => {
                 let Some(reader) = self.instance.remote().cloned() else {
                     let error = no_reader(&self.label, &part);
@@ -259,7 +297,7 @@ fn pieces(
         Contents::Parts(parts) => {
             for part in parts {
                 let source = if part.instance == local {
-                    Source::Local(Arc::new(part.clone()))
+                    Source::Local(Arc::clone(part))
                 } else {
                     let endpoint =
                         (request.endpoints)(part.instance).ok_or_else(|| Error::Remote {
@@ -271,7 +309,7 @@ fn pieces(
                                 .into(),
                         })?;
                     Source::Remote {
-                        part: Arc::new(part.clone()),
+                        part: Arc::clone(part),
                         endpoint,
                     }
                 };
@@ -285,6 +323,13 @@ fn pieces(
 /// Pieces into partitions: local rows spread over at most `target_partitions` partitions
 /// (at least `batch_size` rows each), remote pieces one partition each; at least one
 /// partition.
+///
+/// When there are at least as many local pieces as partitions, whole pieces are dealt in
+/// table order, each to the partition with the fewest rows so far (round robin for equal
+/// batches): every partition then walks the whole table from its start, so the partitions
+/// move through the rows side by side, and a pushed-down `TopK` threshold found by one
+/// skips the others' batches over sorted or time-ordered data. Fewer pieces than
+/// partitions (one huge batch) are cut into row ranges of about equal rows instead.
 fn partition(pieces: Vec<Piece>, request: &ScanRequest<'_>) -> Vec<Vec<Piece>> {
     let (remote, local): (Vec<Piece>, Vec<Piece>) = pieces
         .into_iter()
@@ -293,11 +338,42 @@ fn partition(pieces: Vec<Piece>, request: &ScanRequest<'_>) -> Vec<Vec<Piece>> {
     let wanted = local_rows
         .div_ceil(request.batch_size.max(1))
         .clamp(1, request.target_partitions.max(1));
-    let per_partition = local_rows.div_ceil(wanted).max(1);
-    let mut partitions: Vec<Vec<Piece>> = Vec::with_capacity(wanted + remote.len());
+    let mut partitions = if local.is_empty() {
+        Vec::new()
+    } else if local.len() >= wanted {
+        deal(local, wanted)
+    } else {
+        cut_evenly(local, local_rows.div_ceil(wanted).max(1))
+    };
+    partitions.extend(remote.into_iter().map(|piece| vec![piece]));
+    if partitions.is_empty() {
+        partitions.push(Vec::new());
+    }
+    partitions
+}
+
+/// Whole `pieces`, in order, each to the partition of `count` with the fewest rows so far.
+fn deal(pieces: Vec<Piece>, count: usize) -> Vec<Vec<Piece>> {
+    let mut partitions: Vec<Vec<Piece>> = vec![Vec::new(); count];
+    let mut rows = vec![0usize; count];
+    for piece in pieces {
+        let (lightest, _) = rows
+            .iter()
+            .enumerate()
+            .min_by_key(|(index, rows)| (**rows, *index))
+            .expect("at least one partition");
+        rows[lightest] += piece.len();
+        partitions[lightest].push(piece);
+    }
+    partitions
+}
+
+/// `pieces` cut into runs of `per_partition` rows (the last one shorter).
+fn cut_evenly(pieces: Vec<Piece>, per_partition: usize) -> Vec<Vec<Piece>> {
+    let mut partitions: Vec<Vec<Piece>> = Vec::new();
     let mut current: Vec<Piece> = Vec::new();
     let mut room = per_partition;
-    for mut piece in local {
+    for mut piece in pieces {
         while piece.len() > 0 {
             let take = piece.len().min(room);
             let mut head = piece.clone();
@@ -313,10 +389,6 @@ fn partition(pieces: Vec<Piece>, request: &ScanRequest<'_>) -> Vec<Vec<Piece>> {
     }
     if !current.is_empty() {
         partitions.push(current);
-    }
-    partitions.extend(remote.into_iter().map(|piece| vec![piece]));
-    if partitions.is_empty() {
-        partitions.push(Vec::new());
     }
     partitions
 }
@@ -393,7 +465,7 @@ impl ExecutionPlan for StoredScan {
                 self.partitions.len()
             ))
         })?;
-        let streams: Vec<_> = pieces.into_iter().map(|piece| self.read(piece)).collect();
+        let streams = self.read_all(pieces);
         let batches = stream::iter(streams)
             .flatten()
             .map_err(DataFusionError::from);
@@ -458,6 +530,24 @@ mod tests {
         assert_eq!(
             layout(&table, &request(None, 4, 10)),
             vec![vec![0..25], vec![25..50], vec![50..75], vec![75..100]]
+        );
+    }
+
+    #[test]
+    fn many_batches_are_dealt_whole_in_turn() {
+        let table = object(vec![batch(10), batch(10), batch(10), batch(10), batch(10)]);
+        assert_eq!(
+            layout(&table, &request(None, 2, 10)),
+            vec![vec![0..10, 0..10, 0..10], vec![0..10, 0..10]]
+        );
+    }
+
+    #[test]
+    fn uneven_batches_go_to_the_lightest_partition() {
+        let table = object(vec![batch(30), batch(10), batch(10), batch(10)]);
+        assert_eq!(
+            layout(&table, &request(None, 2, 10)),
+            vec![vec![0..30], vec![0..10, 0..10, 0..10]]
         );
     }
 

@@ -14,7 +14,7 @@ use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use serde_json::Value;
 use vineyard_core::{InstanceID, IpcClient, ObjectID, ObjectMeta};
 use vineyard_resolvers::layout::{BLOB, RECORD_BATCH, SCHEMA_PROXY, TABLE};
-use vineyard_resolvers::{default_registry, Resolved};
+use vineyard_resolvers::{blob_ids, default_registry, FetchedBlobs, Resolved};
 
 use crate::error::{Error, Result};
 
@@ -44,8 +44,9 @@ pub(crate) struct Part {
 /// What a table is made of.
 #[derive(Clone, Debug)]
 pub(crate) enum Contents {
-    /// Record batches read one by one, projected, when the scan gets to them.
-    Parts(Vec<Part>),
+    /// Record batches read, projected, when the scan gets to them (shared: a cached table
+    /// and its scans hold the same parts).
+    Parts(Vec<Arc<Part>>),
     /// Batches resolved already (over the shared memory).
     Batches(Vec<RecordBatch>),
 }
@@ -97,7 +98,7 @@ pub(crate) fn open(client: &IpcClient, label: &str, meta: ObjectMeta) -> Result<
                 let part = meta
                     .member(&TABLE.partitions.at(index))
                     .ok_or_else(|| invalid_tree(label, &format!("has no batch {index}")))?;
-                part_of(label, part, local)
+                part_of(label, part, local).map(Arc::new)
             })
             .collect::<Result<_>>()?;
         return Ok(StoredObject {
@@ -113,7 +114,7 @@ pub(crate) fn open(client: &IpcClient, label: &str, meta: ObjectMeta) -> Result<
             label: label.to_string(),
             id,
             schema,
-            contents: Contents::Parts(vec![part_of(label, meta, local)?]),
+            contents: Contents::Parts(vec![Arc::new(part_of(label, meta, local)?)]),
         });
     }
     let resolved = vineyard_resolvers::resolve(client, &meta).map_err(resolve_error)?;
@@ -133,38 +134,71 @@ pub(crate) fn open(client: &IpcClient, label: &str, meta: ObjectMeta) -> Result<
     })
 }
 
-/// Reads one part with only the columns `projection` (indices into `schema`), over the
-/// shared memory; the batch's schema is `schema` projected.
-pub(crate) fn read_part(
+/// Reads `parts` with only the columns `projection` (indices into `schema`), over the shared
+/// memory, asking the instance for the blobs of them all at once; each batch's schema is
+/// `schema` projected.
+pub(crate) fn read_parts(
     client: &IpcClient,
     label: &str,
-    part: &Part,
+    parts: &[Arc<Part>],
     schema: &SchemaRef,
     projection: &[usize],
-) -> Result<RecordBatch> {
-    let columns = projection
+) -> Result<Vec<RecordBatch>> {
+    let columns = parts
+        .iter()
+        .map(|part| part_columns(label, part, projection))
+        .collect::<Result<Vec<_>>>()?;
+    let mut ids = Vec::new();
+    for column in columns.iter().flatten() {
+        blob_ids(column, &mut ids);
+    }
+    let blobs = client.get_blobs(&ids).map_err(|source| Error::Resolve {
+        what: label.to_string(),
+        source: source.into(),
+    })?;
+    let fetched = FetchedBlobs::new(blobs);
+    let projected = Arc::new(schema.project(projection)?);
+    parts
+        .iter()
+        .zip(columns)
+        .map(|(part, columns)| {
+            let arrays = columns
+                .iter()
+                .map(|column| {
+                    default_registry()
+                        .resolve_array(&fetched, column)
+                        .map_err(|source| Error::Resolve {
+                            what: format!("part {} of {label}", part.id),
+                            source,
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let options = RecordBatchOptions::new().with_row_count(Some(part.rows));
+            Ok(RecordBatch::try_new_with_options(
+                Arc::clone(&projected),
+                arrays,
+                &options,
+            )?)
+        })
+        .collect()
+}
+
+/// The trees of the columns `projection` of `part`.
+fn part_columns<'a>(
+    label: &str,
+    part: &'a Part,
+    projection: &[usize],
+) -> Result<Vec<&'a ObjectMeta>> {
+    projection
         .iter()
         .map(|&index| {
-            let column = part
-                .meta
-                .member(&RECORD_BATCH.columns.at(index))
+            part.meta
+                .member_ref(&RECORD_BATCH.columns.at(index))
                 .ok_or_else(|| {
                     invalid_tree(label, &format!("has no column {index} in part {}", part.id))
-                })?;
-            default_registry()
-                .resolve_array(client, &column)
-                .map_err(|source| Error::Resolve {
-                    what: format!("part {} of {label}", part.id),
-                    source,
                 })
         })
-        .collect::<Result<Vec<_>>>()?;
-    let options = RecordBatchOptions::new().with_row_count(Some(part.rows));
-    Ok(RecordBatch::try_new_with_options(
-        Arc::new(schema.project(projection)?),
-        columns,
-        &options,
-    )?)
+        .collect()
 }
 
 fn part_of(label: &str, meta: ObjectMeta, local: InstanceID) -> Result<Part> {

@@ -15,10 +15,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 use serde_json::Value;
 use vineyard_core::client::hold_together;
-use vineyard_core::{Blob, Code, InstanceID, ObjectID, ObjectMeta};
+use vineyard_core::{Blob, Code, InstanceID, ObjectMeta};
 use vineyard_layout::{CHUNKED_ARRAY, SCHEMA_PROXY};
 use vineyard_resolvers::{
-    arrow_prefixes, default_registry, BlobSource, Error, FetchedBlobs, Resolved, ResolverRegistry,
+    arrow_prefixes, blob_ids, default_registry, BlobSource, Error, FetchedBlobs, Resolved,
+    ResolverRegistry,
 };
 
 use super::export::{PyArrowArray, PyArrowRecordBatch, PyArrowTable};
@@ -61,18 +62,6 @@ fn all_blobs_here(meta: &ObjectMeta, fetched: &FetchedBlobs) -> bool {
             all_blobs_here(member, fetched)
         }
     })
-}
-
-/// The ids of the blobs in a tree.
-fn blob_ids(meta: &ObjectMeta, ids: &mut Vec<ObjectID>) {
-    for (_, member) in meta.members() {
-        let member = ObjectMeta::from_map_ref(member);
-        if member.is_blob() {
-            ids.extend(member.id());
-        } else {
-            blob_ids(member, ids);
-        }
-    }
 }
 
 /// A resolver error as the Python exception of its kind.

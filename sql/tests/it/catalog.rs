@@ -72,6 +72,27 @@ fn names_put_and_dropped_after_the_engine_starts_are_seen() {
 }
 
 #[test]
+fn a_table_queried_before_follows_its_name_and_its_deletion() {
+    let server = instance();
+    let client = server.client();
+    let engine = engine(&server);
+    let first = put_table(&client, "moving", &sample_batches(2, 10));
+    let by_id = format!("SELECT count(*) AS n FROM {first}");
+    assert_eq!(rows(&collect(&engine, "SELECT * FROM moving").unwrap()), 20);
+    assert_eq!(i64s(&collect(&engine, &by_id).unwrap(), "n"), [Some(20)]);
+
+    // The name now stands for another object: the next query reads that one.
+    client.drop_name("moving").unwrap();
+    put_table(&client, "moving", &sample_batches(3, 10));
+    assert_eq!(rows(&collect(&engine, "SELECT * FROM moving").unwrap()), 30);
+
+    // The first object, read before under its id, is gone: so is its table.
+    client.delete(&[first], true, false).unwrap();
+    let gone = collect(&engine, &by_id).unwrap_err();
+    assert_eq!(gone.kind(), ErrorKind::NotFound, "{gone}");
+}
+
+#[test]
 fn any_arrow_shaped_object_is_a_table_under_its_id() {
     let server = instance();
     let client = server.client();
