@@ -251,6 +251,15 @@ def test_adbc_without_the_token_is_refused(ipc):
 # -- limits and cancellation ----------------------------------------------------------------
 
 
+def test_an_instance_without_rpc_says_sql_needs_it(start_server):
+    server = start_server("64Mi", "--rpc=false")
+    with vineyard.connect(server.socket) as client:
+        with pytest.raises(vineyard.ConnectionErrorException, match="--rpc=true"):
+            client.sql("SELECT 1")
+        # The client goes on.
+        assert client.get(client.put(7)) == 7
+
+
 def test_a_query_past_the_memory_limit_fails_alone(start_server):
     server = start_server("512Mi", "--rpc_socket_port", "0", "--sql_memory_limit", "4Mi")
     with vineyard.connect(server.socket) as client:

@@ -173,6 +173,14 @@ class SqlSession:
         flight = _flight()
         tls = is_tls_endpoint(endpoint)
         address = endpoint.removeprefix(TLS_SCHEME).removeprefix("grpc+tcp://")
+        if not address or address.rpartition(":")[2] in ("", "0"):
+            from vineyard import _native
+
+            raise _native.ConnectionErrorException(
+                "client.sql runs the query in the instance, through its Flight SQL endpoint, "
+                f"and this instance serves none (its RPC endpoint is {endpoint!r}): start it "
+                "with --rpc=true (the default) and an --rpc_socket_port"
+            )
         location = f"{TLS_SCHEME if tls else 'grpc+tcp://'}{address}"
         token = token if token is not None else os.environ.get("VINEYARD_RPC_TOKEN")
         headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
