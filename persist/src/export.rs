@@ -6,17 +6,17 @@
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::writer::FileWriter;
-use object_store::ObjectStoreExt;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use vineyard_core::{IpcClient, ObjectID, ObjectMeta};
 use vineyard_resolvers::{resolve, to_record_batches, Resolved};
 
-use crate::error::{describe, Error, Result};
+use crate::error::{Error, Result};
 use crate::location::Location;
 use crate::manifest::SavedExport;
 use crate::save::ExportFormat;
+use crate::transfer::{StreamedUpload, PART};
 
 /// The folder, file extension and manifest name of a format's files.
 fn naming(format: ExportFormat) -> Option<(&'static str, &'static str)> {
@@ -28,7 +28,8 @@ fn naming(format: ExportFormat) -> Option<(&'static str, &'static str)> {
 }
 
 /// Writes `<folder>/<id>.<extension>` in `format` for each Arrow-shaped object among
-/// `objects` (nothing for `ExportFormat::None`).
+/// `objects` (nothing for `ExportFormat::None`). Each file is encoded batch by batch and
+/// sent as it grows ([`StreamedUpload`]): memory holds a few parts, not the file.
 pub async fn write_files(
     client: &IpcClient,
     location: &Location,
@@ -40,22 +41,25 @@ pub async fn write_files(
     };
     let mut exports = Vec::new();
     for (id, meta) in objects {
-        let Some(bytes) = export_file(client, *id, meta, format)? else {
+        let failed = |error: &dyn std::fmt::Display| Error::Unsavable {
+            id: *id,
+            reason: format!(
+                "cannot write its {folder} file: {error}; save it with export=None or another \
+                 format"
+            ),
+        };
+        let Some((schema, batches)) = arrow_shaped(client, meta).map_err(|e| failed(&e))? else {
             continue;
         };
         let name = format!("{folder}/{id}.{extension}");
-        let path = location.path(&name);
-        let size = bytes.len() as u64;
-        location
-            .store
-            .put(&path, bytes.into())
-            .await
-            .map_err(|error| Error::Storage {
-                action: "writing",
-                path: path.to_string(),
-                url: location.url.clone(),
-                reason: describe(&error),
-            })?;
+        let mut upload = StreamedUpload::new(location, location.path(&name));
+        let size = match encode(schema, &batches, format, &mut upload, &failed).await {
+            Ok(rest) => upload.finish(rest).await?,
+            Err(error) => {
+                upload.abort().await;
+                return Err(error);
+            }
+        };
         exports.push(SavedExport {
             object: id.to_string(),
             format: folder.into(),
@@ -66,50 +70,86 @@ pub async fn write_files(
     Ok(exports)
 }
 
-/// The file of an object in `format`, or `None` if it is not Arrow-shaped (a blob, a tensor,
-/// or a type the resolvers do not know).
-fn export_file(
+/// The schema and batches of an Arrow-shaped object, read from the shared memory without
+/// copying, or `None` if it is not Arrow-shaped (a blob, a tensor, or a type the resolvers
+/// do not know).
+fn arrow_shaped(
     client: &IpcClient,
-    id: ObjectID,
     meta: &ObjectMeta,
-    format: ExportFormat,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<Option<(SchemaRef, Vec<RecordBatch>)>, vineyard_resolvers::Error> {
     let resolved = match resolve(client, meta) {
         Ok(resolved @ (Resolved::Table { .. } | Resolved::RecordBatch(_) | Resolved::Array(_))) => {
             resolved
         }
         Ok(_) | Err(_) => return Ok(None),
     };
-    let failed = |error: &dyn std::fmt::Display| Error::Unsavable {
-        id,
-        reason: format!(
-            "cannot write its {} file: {error}; save it with export=None or another format",
-            naming(format).map_or("export", |(folder, _)| folder)
-        ),
-    };
-    let (schema, batches) = to_record_batches(resolved).map_err(|error| failed(&error))?;
-    match format {
-        ExportFormat::Parquet => parquet_file(schema, &batches).map_err(|error| failed(&error)),
-        _ => arrow_file(&schema, &batches).map_err(|error| failed(&error)),
-    }
-    .map(Some)
+    to_record_batches(resolved).map(Some)
 }
 
-fn arrow_file(schema: &SchemaRef, batches: &[RecordBatch]) -> arrow::error::Result<Vec<u8>> {
-    let mut writer = FileWriter::try_new(Vec::new(), schema)?;
-    for batch in batches {
-        writer.write(batch)?;
-    }
-    writer.into_inner()
+/// An encoder of one file, writing into a buffer the caller empties as it fills.
+enum Encoder {
+    Arrow(FileWriter<Vec<u8>>),
+    Parquet(Box<ArrowWriter<Vec<u8>>>),
 }
 
-fn parquet_file(schema: SchemaRef, batches: &[RecordBatch]) -> parquet::errors::Result<Vec<u8>> {
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(properties))?;
-    for batch in batches {
-        writer.write(batch)?;
+impl Encoder {
+    fn new(format: ExportFormat, schema: SchemaRef) -> Result<Encoder, Box<dyn std::error::Error>> {
+        Ok(match format {
+            ExportFormat::Parquet => {
+                let properties = WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                    .build();
+                Encoder::Parquet(Box::new(ArrowWriter::try_new(
+                    Vec::new(),
+                    schema,
+                    Some(properties),
+                )?))
+            }
+            _ => Encoder::Arrow(FileWriter::try_new(Vec::new(), &schema)?),
+        })
     }
-    writer.into_inner()
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), Box<dyn std::error::Error>> {
+        match self {
+            Encoder::Arrow(writer) => writer.write(batch)?,
+            Encoder::Parquet(writer) => writer.write(batch)?,
+        }
+        Ok(())
+    }
+
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        match self {
+            Encoder::Arrow(writer) => writer.get_mut(),
+            Encoder::Parquet(writer) => writer.inner_mut(),
+        }
+    }
+
+    /// Writes the file's end; returns the bytes not taken yet.
+    fn finish(self) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        Ok(match self {
+            Encoder::Arrow(writer) => writer.into_inner()?,
+            Encoder::Parquet(writer) => writer.into_inner()?,
+        })
+    }
+}
+
+/// Encodes `batches` in `format`, sending every [`PART`] bytes to `upload` as they come;
+/// returns the bytes left for the upload's last part.
+async fn encode(
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    format: ExportFormat,
+    upload: &mut StreamedUpload<'_>,
+    failed: &(dyn Fn(&dyn std::fmt::Display) -> Error + Sync),
+) -> Result<Vec<u8>> {
+    let mut encoder = Encoder::new(format, schema).map_err(|error| failed(&error))?;
+    for batch in batches {
+        encoder.write(batch).map_err(|error| failed(&error))?;
+        let buffer = encoder.buffer();
+        if buffer.len() >= PART {
+            let piece = std::mem::replace(buffer, Vec::with_capacity(PART));
+            upload.send(piece).await?;
+        }
+    }
+    encoder.finish().map_err(|error| failed(&error))
 }

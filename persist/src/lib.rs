@@ -21,8 +21,9 @@
 //! Under the URL: `manifest.json`, written last (a save without it is not a save), holding
 //! the saved objects' metadata trees, their names, and each blob's size and CRC-32C; one
 //! object per blob under `blobs/` (written in parallel parts when large, read back in
-//! parallel ranges); and, for Arrow-shaped objects, an Arrow IPC file under `arrow/` that
-//! other tools read without vineyard.
+//! parallel ranges, or, from a local directory, read straight into the blobs by several
+//! threads); and, for Arrow-shaped objects, an Arrow IPC file under `arrow/` that other tools
+//! read without vineyard (encoded batch by batch and sent part by part as it grows).
 //!
 //! # Modules
 //! - [`location`]: a URL (`file://`, `s3://`, `memory://`) and options to a store and prefix.
@@ -54,3 +55,4 @@ pub use manifest::Manifest;
 pub use progress::{Progress, ProgressCallback};
 pub use restore::SnapshotRestorer;
 pub use save::{save, save_all, save_all_async, save_async, ExportFormat, SaveOptions, Saved};
+pub use transfer::PART;

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use serde_json::{Map, Value};
 use vineyard_core::meta::BLOB_TYPENAME;
@@ -176,11 +176,25 @@ async fn load_into(
         })?;
         writers.push((old, saved, client.create_blob(saved.size as usize)?));
     }
-    futures::stream::iter(writers.iter_mut())
-        .map(|(old, saved, writer)| read_blob(location, *old, saved, writer, progress))
-        .buffer_unordered(PARALLEL_BLOBS)
-        .try_collect::<Vec<()>>()
-        .await?;
+    let read: Vec<std::result::Result<u32, DownloadError>> = if location.local {
+        let reads = writers
+            .iter_mut()
+            .map(|(_, saved, writer)| (location.path(&saved.path), &mut writer[..]))
+            .collect();
+        transfer::read_files(location, reads, progress).await
+    } else {
+        futures::stream::iter(writers.iter_mut())
+            .map(|(_, saved, writer)| async {
+                let path = location.path(&saved.path);
+                transfer::download(location, &path, &mut writer[..], progress).await
+            })
+            .buffered(PARALLEL_BLOBS)
+            .collect()
+            .await
+    };
+    for ((old, saved, _), outcome) in writers.iter().zip(read) {
+        check_blob(location, *old, saved, outcome)?;
+    }
     let mut blobs: HashMap<ObjectID, (ObjectID, u64)> = HashMap::new();
     for (old, saved, writer) in writers {
         let new = writer.seal()?;
@@ -217,14 +231,13 @@ async fn load_into(
     })
 }
 
-async fn read_blob(
+/// Whether a blob was read whole and unchanged: its CRC-32C is the manifest's.
+fn check_blob(
     location: &Location,
     old: ObjectID,
     saved: &SavedBlob,
-    writer: &mut BlobWriter,
-    progress: &Progress,
+    read: std::result::Result<u32, DownloadError>,
 ) -> Result<()> {
-    let path = location.path(&saved.path);
     let mismatch = |found: u32, size: u64| Error::ChecksumMismatch {
         url: location.url.clone(),
         blob: old,
@@ -234,7 +247,7 @@ async fn read_blob(
         expected_size: saved.size,
         size,
     };
-    match transfer::download(location, &path, &mut writer[..], progress).await {
+    match read {
         Ok(crc) if crc == saved.crc32c => Ok(()),
         Ok(crc) => Err(mismatch(crc, saved.size)),
         Err(DownloadError::Short(size)) => Err(mismatch(0, size)),

@@ -29,6 +29,9 @@ pub struct Location {
     pub store: Arc<dyn ObjectStore>,
     /// The save's prefix in the store.
     pub prefix: Path,
+    /// A local directory: its files are read straight into the blobs, on several threads
+    /// ([`crate::transfer::read_files`]).
+    pub local: bool,
 }
 
 impl Location {
@@ -57,6 +60,7 @@ impl Location {
                     url: url.to_string(),
                     store: Arc::new(store),
                     prefix: Path::default(),
+                    local: true,
                 })
             }
             "s3" | "s3a" => {
@@ -92,12 +96,14 @@ impl Location {
                     url: url.to_string(),
                     store: Arc::new(store),
                     prefix: Path::from(prefix),
+                    local: false,
                 })
             }
             "memory" => Ok(Location {
                 url: url.to_string(),
                 store: memory_store(rest),
                 prefix: Path::default(),
+                local: false,
             }),
             other => Err(invalid(format!(
                 "unknown scheme `{other}`; use file:///dir, s3://bucket/prefix or memory://name"

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow::array::{Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 use vineyard_core::{IpcClient, ObjectID, ObjectMeta};
-use vineyard_persist::{load, save, save_all, ExportFormat, LoadOptions, SaveOptions};
+use vineyard_persist::{load, save, save_all, ExportFormat, LoadOptions, SaveOptions, PART};
 use vineyard_test_harness::TestServer;
 
 pub fn batch(rows: i64) -> RecordBatch {
@@ -210,4 +210,46 @@ fn export_parquet_writes_a_parquet_file_other_tools_read() {
     assert!(manifest.contains("\"parquet\""), "{manifest}");
     let loaded = load(&client, &url, &LoadOptions::default()).unwrap();
     assert_eq!(resolve_batch(&client, loaded.objects[0]), batch(20_000));
+}
+
+/// A blob and an Arrow file larger than a part travel in several parts (a multipart upload,
+/// an Arrow file sent as it is encoded, pieces read back by several threads) and come back
+/// whole, from local files and from memory.
+#[test]
+fn blobs_and_arrow_files_larger_than_a_part_come_back_whole() {
+    let server = TestServer::builder().size(320 << 20).start();
+    let client = server.client();
+    let bytes: Vec<u8> = (0..2 * PART + 12_345)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    let blob = client.put_bytes(&bytes).unwrap();
+    let rows = 1_500_000;
+    let table = vineyard_builders::put_record_batch(&client, &batch(rows))
+        .unwrap()
+        .id()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file_url = format!("file://{}/large", dir.path().display());
+    for url in [file_url.as_str(), "memory://large"] {
+        let saved = save(&client, &[table, blob], url, &SaveOptions::default()).unwrap();
+        assert_eq!(saved.exports.len(), 1, "{url}: {saved:?}");
+        let loaded = load(&client, url, &LoadOptions::default()).unwrap();
+        assert_eq!(resolve_batch(&client, loaded.objects[0]), batch(rows), "{url}");
+        assert!(
+            client.get_blob(loaded.objects[1]).unwrap()[..] == bytes[..],
+            "{url}: the blob's bytes come back"
+        );
+        client.delete(&loaded.objects, false, true).unwrap();
+    }
+    let arrow_file = dir.path().join("large").join(&format!("arrow/{table}.arrow"));
+    let size = std::fs::metadata(&arrow_file).unwrap().len();
+    assert!(size > PART as u64, "the Arrow file spans parts: {size} bytes");
+    let reader =
+        arrow::ipc::reader::FileReader::try_new(std::fs::File::open(&arrow_file).unwrap(), None)
+            .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    assert_eq!(
+        arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap(),
+        batch(rows)
+    );
 }
