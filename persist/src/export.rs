@@ -88,7 +88,7 @@ fn arrow_shaped(
 
 /// An encoder of one file, writing into a buffer the caller empties as it fills.
 enum Encoder {
-    Arrow(FileWriter<Vec<u8>>),
+    Arrow(Box<FileWriter<Vec<u8>>>),
     Parquet(Box<ArrowWriter<Vec<u8>>>),
 }
 
@@ -105,7 +105,7 @@ impl Encoder {
                     Some(properties),
                 )?))
             }
-            _ => Encoder::Arrow(FileWriter::try_new(Vec::new(), &schema)?),
+            _ => Encoder::Arrow(Box::new(FileWriter::try_new(Vec::new(), &schema)?)),
         })
     }
 

@@ -247,7 +247,11 @@ pub async fn download(
                 ..GetOptions::default()
             };
             // The response's pieces go straight into the blob: no buffer of the whole range.
-            let mut pieces = store.get_opts(path, options).await.map_err(failed)?.into_stream();
+            let mut pieces = store
+                .get_opts(path, options)
+                .await
+                .map_err(failed)?
+                .into_stream();
             let mut filled = 0;
             while let Some(piece) = pieces.next().await {
                 let piece = piece.map_err(failed)?;
@@ -318,8 +322,10 @@ pub async fn read_files(
                 return Err(error);
             }
             pieces.sort_unstable_by_key(|&(number, _, _)| number);
-            let pieces: Vec<(u32, usize)> =
-                pieces.iter().map(|&(_, crc, length)| (crc, length)).collect();
+            let pieces: Vec<(u32, usize)> = pieces
+                .iter()
+                .map(|&(_, crc, length)| (crc, length))
+                .collect();
             Ok(combine(&pieces))
         })
         .collect()
@@ -362,13 +368,16 @@ async fn open_file(
     }
 }
 
+/// What reading one piece came to: (its number, CRC-32C, length), or why it failed.
+type PieceOutcome = std::result::Result<(usize, u32, usize), DownloadError>;
+
 /// Reads every piece (threads take the next one until none is left); returns, per piece, its
 /// file and either (its number, CRC-32C, length) or why it failed.
 fn read_pieces(
     location: &Location,
     pieces: Vec<Piece<'_>>,
     progress: &Progress,
-) -> Vec<(usize, std::result::Result<(usize, u32, usize), DownloadError>)> {
+) -> Vec<(usize, PieceOutcome)> {
     use std::os::unix::fs::FileExt;
     let threads = FILE_READERS
         .min(std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -387,14 +396,17 @@ fn read_pieces(
                             .map_err(DownloadError::Other)
                             .and_then(|()| {
                                 let offset = (piece.number * PART) as u64;
-                                piece.source.read_exact_at(piece.dest, offset).map_err(|error| {
-                                    DownloadError::Other(Error::Storage {
-                                        action: "reading",
-                                        path: piece.path.to_string(),
-                                        url: location.url.clone(),
-                                        reason: error.to_string(),
+                                piece
+                                    .source
+                                    .read_exact_at(piece.dest, offset)
+                                    .map_err(|error| {
+                                        DownloadError::Other(Error::Storage {
+                                            action: "reading",
+                                            path: piece.path.to_string(),
+                                            url: location.url.clone(),
+                                            reason: error.to_string(),
+                                        })
                                     })
-                                })
                             })
                             .map(|()| {
                                 progress.add(piece.dest.len() as u64);

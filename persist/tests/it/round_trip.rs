@@ -234,16 +234,26 @@ fn blobs_and_arrow_files_larger_than_a_part_come_back_whole() {
         let saved = save(&client, &[table, blob], url, &SaveOptions::default()).unwrap();
         assert_eq!(saved.exports.len(), 1, "{url}: {saved:?}");
         let loaded = load(&client, url, &LoadOptions::default()).unwrap();
-        assert_eq!(resolve_batch(&client, loaded.objects[0]), batch(rows), "{url}");
+        assert_eq!(
+            resolve_batch(&client, loaded.objects[0]),
+            batch(rows),
+            "{url}"
+        );
         assert!(
             client.get_blob(loaded.objects[1]).unwrap()[..] == bytes[..],
             "{url}: the blob's bytes come back"
         );
         client.delete(&loaded.objects, false, true).unwrap();
     }
-    let arrow_file = dir.path().join("large").join(&format!("arrow/{table}.arrow"));
+    let arrow_file = dir
+        .path()
+        .join("large")
+        .join(format!("arrow/{table}.arrow"));
     let size = std::fs::metadata(&arrow_file).unwrap().len();
-    assert!(size > PART as u64, "the Arrow file spans parts: {size} bytes");
+    assert!(
+        size > PART as u64,
+        "the Arrow file spans parts: {size} bytes"
+    );
     let reader =
         arrow::ipc::reader::FileReader::try_new(std::fs::File::open(&arrow_file).unwrap(), None)
             .unwrap();
