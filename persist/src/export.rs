@@ -143,13 +143,85 @@ async fn encode(
     failed: &(dyn Fn(&dyn std::fmt::Display) -> Error + Sync),
 ) -> Result<Vec<u8>> {
     let mut encoder = Encoder::new(format, schema).map_err(|error| failed(&error))?;
+    let pool = Pool::default();
     for batch in batches {
         encoder.write(batch).map_err(|error| failed(&error))?;
         let buffer = encoder.buffer();
         if buffer.len() >= PART {
-            let piece = std::mem::replace(buffer, Vec::with_capacity(PART));
-            upload.send(piece).await?;
+            let piece = std::mem::replace(buffer, pool.take());
+            upload.send(pool.recycling(piece)).await?;
         }
     }
     encoder.finish().map_err(|error| failed(&error))
+}
+
+/// Buffers that come back once their part is written, so the encoder fills memory it has
+/// already touched: a fresh buffer costs a page fault per 4 KiB, which on a VM is as slow as
+/// the encoding itself.
+#[derive(Clone, Default)]
+struct Pool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl Pool {
+    /// An empty buffer: a returned one, or a new one of twice [`PART`] (room for a part and
+    /// the batch that takes it past [`PART`]).
+    fn take(&self) -> Vec<u8> {
+        let returned = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        returned.unwrap_or_else(|| Vec::with_capacity(2 * PART))
+    }
+
+    /// `piece` as bytes that go back to the pool when the upload drops them.
+    fn recycling(&self, piece: Vec<u8>) -> bytes::Bytes {
+        bytes::Bytes::from_owner(Recycled {
+            piece,
+            pool: self.clone(),
+        })
+    }
+}
+
+/// A part's bytes on their way to storage; back to their pool when dropped.
+struct Recycled {
+    piece: Vec<u8>,
+    pool: Pool,
+}
+
+impl AsRef<[u8]> for Recycled {
+    fn as_ref(&self) -> &[u8] {
+        &self.piece
+    }
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        let mut piece = std::mem::take(&mut self.piece);
+        piece.clear();
+        let mut free = self.pool.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Beyond the parts that can be in flight at once, a buffer is not worth keeping.
+        if free.len() <= crate::transfer::PARALLEL {
+            free.push(piece);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sent_buffer_comes_back_to_its_pool_empty_when_the_upload_drops_it() {
+        let pool = Pool::default();
+        let mut buffer = pool.take();
+        buffer.extend_from_slice(b"part");
+        let address = buffer.as_ptr();
+        let sent = pool.recycling(buffer);
+        assert_eq!(&sent[..], b"part");
+        assert!(pool.0.lock().unwrap().is_empty(), "still in flight");
+        drop(sent);
+        let again = pool.take();
+        assert_eq!(
+            again.as_ptr(),
+            address,
+            "the same memory, not a fresh buffer"
+        );
+        assert!(again.is_empty());
+    }
 }

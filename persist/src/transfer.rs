@@ -138,7 +138,7 @@ impl<'a> StreamedUpload<'a> {
 
     /// Sends `piece` as the next part (a part other than the last must hold at least 5 MiB
     /// for S3: give pieces of [`PART`] bytes or more); waits while [`PARALLEL`] are in flight.
-    pub async fn send(&mut self, piece: Vec<u8>) -> Result<()> {
+    pub async fn send(&mut self, piece: Bytes) -> Result<()> {
         if self.upload.is_none() {
             let upload = self
                 .location
@@ -151,7 +151,7 @@ impl<'a> StreamedUpload<'a> {
         self.sent += piece.len() as u64;
         let upload = self.upload.as_mut().expect("started above");
         self.in_flight
-            .push(upload.put_part(PutPayload::from(Bytes::from(piece))));
+            .push(upload.put_part(PutPayload::from(piece)));
         while self.in_flight.len() >= PARALLEL {
             self.next_done().await?;
         }

@@ -3,7 +3,9 @@ instead, and spilling.
 
 - local directory: `client.save` / `client.load` of a table and a numpy array of `--size`
   bytes, beside `pyarrow.ipc` and `pyarrow.parquet` writing and reading the same table in the
-  same directory, and `cp` of a file of the same size there;
+  same directory, and `cp` of a file of the same size there; the median of `--rounds`
+  interleaved rounds, each write timed after a `sync` (so none pays for the last one's
+  writeback);
 - S3 (moto's standalone server on loopback): save/load beside boto3's `upload_file` /
   `download_file` of the same bytes (`--s3-size`);
 - spilling: puts per second into a store a quarter of the data's size with `--spill_path`,
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -54,26 +57,44 @@ def rate(nbytes: int, seconds: float) -> float:
     return nbytes / seconds / MIB
 
 
-def local(client, size: int, directory: str) -> dict:
-    """Save/load to `directory` beside pyarrow and cp."""
-    results = {}
+def settled(action) -> float:
+    """`timed`, after the page cache's dirty pages have gone to disk (`sync`, not timed), so
+    one write does not pay for the one before."""
+    os.sync()
+    return timed(action)
+
+
+def local(client, size: int, directory: str, rounds: int) -> dict:
+    """Save/load to `directory` beside pyarrow and cp: the median of `rounds` interleaved
+    rounds (one of each measure per round)."""
     table = make_table(size)
     array = np.random.default_rng(3).random(size // 8)
     table_id, array_id = client.put(table), client.put(array)
+    samples: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for key, seconds in local_round(client, table, table_id, array_id, directory).items():
+            samples.setdefault(key, []).append(seconds)
+    client.delete([table_id, array_id])
+    return {key: float(np.median(values)) for key, values in samples.items()}
+
+
+def local_round(client, table, table_id, array_id, directory: str) -> dict:
+    """One of each local measure."""
+    results = {}
     for label, object_id in (("table", table_id), ("numpy", array_id)):
         target = os.path.join(directory, f"ours-{label}")
-        started = time.perf_counter()
-        client.save(object_id, target, export=None, progress=False)
-        save = time.perf_counter() - started
-        started = time.perf_counter()
-        loaded = [client.load(target, progress=False)]
-        load = time.perf_counter() - started
+        save = partial(client.save, object_id, target, export=None, progress=False)
+        results[f"ours_{label}_save_s"] = settled(save)
+        loaded = []
+
+        def load(target=target, loaded=loaded):
+            loaded.append(client.load(target, progress=False))
+
+        results[f"ours_{label}_load_s"] = timed(load)
         client.delete(loaded)
-        results[f"ours_{label}_save_s"] = save
-        results[f"ours_{label}_load_s"] = load
         shutil.rmtree(target)
     target = os.path.join(directory, "ours-table-arrow")
-    results["ours_table_save_with_arrow_file_s"] = timed(
+    results["ours_table_save_with_arrow_file_s"] = settled(
         lambda: client.save(table_id, target, progress=False)
     )
     shutil.rmtree(target)
@@ -83,18 +104,17 @@ def local(client, size: int, directory: str) -> dict:
         with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
 
-    results["pyarrow_ipc_write_s"] = timed(ipc_write)
+    results["pyarrow_ipc_write_s"] = settled(ipc_write)
     results["pyarrow_ipc_read_s"] = timed(lambda: pa.ipc.open_file(pa.memory_map(path)).read_all())
     results["pyarrow_ipc_read_copy_s"] = timed(lambda: pa.ipc.open_file(pa.OSFile(path)).read_all())
     parquet = os.path.join(directory, "table.parquet")
-    results["pyarrow_parquet_write_s"] = timed(lambda: pq.write_table(table, parquet))
+    results["pyarrow_parquet_write_s"] = settled(lambda: pq.write_table(table, parquet))
     results["pyarrow_parquet_read_s"] = timed(lambda: pq.read_table(parquet))
     os.remove(parquet)
     copy = os.path.join(directory, "table.copy")
-    results["cp_s"] = timed(lambda: subprocess.run(["cp", path, copy], check=True))
+    results["cp_s"] = settled(lambda: subprocess.run(["cp", path, copy], check=True))
     os.remove(copy)
     os.remove(path)
-    client.delete([table_id, array_id])
     return results
 
 
@@ -127,7 +147,7 @@ def s3(client, size: int) -> dict:
         data = np.random.default_rng(5).integers(0, 255, size, dtype=np.uint8)
         array_id = client.put(data)
         results = {}
-        results["ours_save_s"] = timed(
+        results["ours_save_s"] = settled(
             lambda: client.save(array_id, "s3://bench/ours", storage_options=options,
                                 export=None, progress=False)
         )  # fmt: skip
@@ -140,7 +160,8 @@ def s3(client, size: int) -> dict:
         with tempfile.TemporaryDirectory(dir="/var/tmp") as directory:
             source = os.path.join(directory, "data")
             data.tofile(source)
-            results["boto3_upload_file_s"] = timed(lambda: s3.upload_file(source, "bench", "boto"))
+            upload = partial(s3.upload_file, source, "bench", "boto")
+            results["boto3_upload_file_s"] = settled(upload)
             target = os.path.join(directory, "back")
             results["boto3_download_file_s"] = timed(
                 lambda: s3.download_file("bench", "boto", target)
@@ -204,16 +225,18 @@ def main() -> None:
     arguments.add_argument("--size", default="1Gi", help="bytes of the table and the array")
     arguments.add_argument("--s3-size", default="256Mi", help="bytes sent to S3")
     arguments.add_argument("--directory", default="/var/tmp", help="where local saves go")
+    arguments.add_argument("--rounds", type=int, default=3, help="local rounds (median shown)")
     args = arguments.parse_args()
     size = parse_size("16Mi" if args.quick else args.size)
     s3_size = parse_size("16Mi" if args.quick else args.s3_size)
-    results = {"size": size, "s3_size": s3_size}
+    rounds = 1 if args.quick else args.rounds
+    results = {"size": size, "s3_size": s3_size, "rounds": rounds}
     with instance(
         [sys.executable, "-m", "vineyard"], size=human(size * 3).replace(" ", "").replace("B", "")
     ) as server:
         with vineyard.connect(server.socket) as client:
             with tempfile.TemporaryDirectory(dir=args.directory) as directory:
-                results["local"] = local(client, size, directory)
+                results["local"] = local(client, size, directory, rounds)
             results["s3"] = s3(client, s3_size)
     results["spill"] = spilling(args, size)
     local_figures, s3_figures, spill = results["local"], results["s3"], results["spill"]
