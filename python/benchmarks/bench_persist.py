@@ -5,7 +5,7 @@ instead, and spilling.
   bytes, beside `pyarrow.ipc` and `pyarrow.parquet` writing and reading the same table in the
   same directory, and `cp` of a file of the same size there; the median of `--rounds`
   interleaved rounds, each write timed after a `sync` (so none pays for the last one's
-  writeback);
+  writeback); the same for S3;
 - S3 (moto's standalone server on loopback): save/load beside boto3's `upload_file` /
   `download_file` of the same bytes (`--s3-size`);
 - spilling: puts per second into a store a quarter of the data's size with `--spill_path`,
@@ -118,8 +118,30 @@ def local_round(client, table, table_id, array_id, directory: str) -> dict:
     return results
 
 
-def s3(client, size: int) -> dict:
-    """Save/load through moto's S3 server beside boto3 on the same bytes."""
+def s3_round(client, s3, array_id, options: dict, directory: str) -> dict:
+    """One of each S3 measure: ours, then boto3 on the same bytes (`directory`/data)."""
+    results = {}
+    save = partial(client.save, array_id, "s3://bench/ours", storage_options=options,
+                   export=None, progress=False)  # fmt: skip
+    results["ours_save_s"] = settled(save)
+    loaded = []
+
+    def load():
+        loaded.append(client.load("s3://bench/ours", storage_options=options, progress=False))
+
+    results["ours_load_s"] = timed(load)
+    client.delete(loaded)
+    upload = partial(s3.upload_file, os.path.join(directory, "data"), "bench", "boto")
+    results["boto3_upload_file_s"] = settled(upload)
+    download = partial(s3.download_file, "bench", "boto", os.path.join(directory, "back"))
+    results["boto3_download_file_s"] = timed(download)
+    os.remove(os.path.join(directory, "back"))
+    return results
+
+
+def s3(client, size: int, rounds: int) -> dict:
+    """Save/load through moto's S3 server beside boto3 on the same bytes: the median of
+    `rounds` interleaved rounds."""
     import boto3
 
     port = free_port()
@@ -146,26 +168,15 @@ def s3(client, size: int) -> dict:
                    "secret_access_key": "testing", "region": "us-east-1"}  # fmt: skip
         data = np.random.default_rng(5).integers(0, 255, size, dtype=np.uint8)
         array_id = client.put(data)
-        results = {}
-        results["ours_save_s"] = settled(
-            lambda: client.save(array_id, "s3://bench/ours", storage_options=options,
-                                export=None, progress=False)
-        )  # fmt: skip
-        loaded = []
-        results["ours_load_s"] = timed(
-            lambda: loaded.append(client.load("s3://bench/ours", storage_options=options,
-                                              progress=False))
-        )  # fmt: skip
-        client.delete([*loaded, array_id])
+        samples: dict[str, list[float]] = {}
         with tempfile.TemporaryDirectory(dir="/var/tmp") as directory:
             source = os.path.join(directory, "data")
             data.tofile(source)
-            upload = partial(s3.upload_file, source, "bench", "boto")
-            results["boto3_upload_file_s"] = settled(upload)
-            target = os.path.join(directory, "back")
-            results["boto3_download_file_s"] = timed(
-                lambda: s3.download_file("bench", "boto", target)
-            )
+            for _ in range(rounds):
+                for key, seconds in s3_round(client, s3, array_id, options, directory).items():
+                    samples.setdefault(key, []).append(seconds)
+        client.delete([array_id])
+        results = {key: float(np.median(values)) for key, values in samples.items()}
         return results
     finally:
         moto.send_signal(signal.SIGKILL)
@@ -237,7 +248,7 @@ def main() -> None:
         with vineyard.connect(server.socket) as client:
             with tempfile.TemporaryDirectory(dir=args.directory) as directory:
                 results["local"] = local(client, size, directory, rounds)
-            results["s3"] = s3(client, s3_size)
+            results["s3"] = s3(client, s3_size, rounds)
     results["spill"] = spilling(args, size)
     local_figures, s3_figures, spill = results["local"], results["s3"], results["spill"]
     print(f"local, {human(size)}:")

@@ -760,8 +760,8 @@ def persist_section(results: Results) -> list[str]:
         "`upload_file` / `download_file` of the same bytes; 4 MiB numpy puts per second into "
         "a store a quarter of the data's size with `--spill_path` beside a store that holds it "
         "all; `get` (and a sum) of a spilled array beside reading its spill file with numpy. "
-        f"Local rows: the median of {persist.get('rounds', 1)} interleaved round(s), each write "
-        "timed after a `sync`; S3 and spilling: one run each.",
+        f"Local and S3 rows: the median of {persist.get('rounds', 1)} interleaved round(s), each "
+        "write timed after a `sync`; spilling: one run each.",
         "",
     ]
     writes = {"cp": local["cp_s"], "pyarrow.ipc write": local["pyarrow_ipc_write_s"],
