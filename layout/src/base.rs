@@ -24,7 +24,8 @@ layouts! {
         field type_name = "type_",
     }
 
-    /// `vineyard::MemoryView`: a memoryview's bytes and how to cast them back.
+    /// `vineyard::MemoryView`: a typed or shaped memoryview's bytes and how to cast them back
+    /// (a view of plain bytes is a bare `vineyard::Blob`, as in Vineyard).
     MEMORY_VIEW: MemoryViewLayout = "vineyard::MemoryView" {
         /// The bytes (a blob).
         member buffer = "buffer_",

@@ -176,6 +176,7 @@ def every_builtin_value() -> list[Any]:
         "text",
         b"bytes",
         memoryview(b"view"),
+        memoryview(np.arange(6, dtype=np.int32).reshape(2, 3)),
         (1, "two"),
         (1, 2, 3),
         [1, [2.5]],

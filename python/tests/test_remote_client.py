@@ -85,6 +85,7 @@ def test_typenames_are_vineyards(rpc):
     assert rpc.get_meta(rpc.put([1, 2, 3])).typename == "vineyard::Sequence"
     assert rpc.get_meta(rpc.put(True)).typename == "vineyard::Scalar<int>"
     assert rpc.get_object(rpc.put((1, 2))).first.typename == "vineyard::Scalar<int>"
+    assert rpc.get_meta(rpc.put(memoryview(b"view"))).typename == "vineyard::Blob"
 
 
 @pytest.mark.parametrize("client_name", ["ipc", "rpc"])

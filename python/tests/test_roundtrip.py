@@ -128,6 +128,12 @@ def test_typenames(client):
     assert pair.first.typename == "vineyard::Scalar<int>"
     assert pair.second.typename == "vineyard::Scalar<std::string>"
     assert client.get_object(client.put(b"abc")).typename == "vineyard::Blob"
+    # A view of plain bytes is a bare blob, as Vineyard stores it; a typed or shaped view
+    # keeps its format and shape in a vineyard::MemoryView.
+    assert client.get_object(client.put(memoryview(b"abc"))).typename == "vineyard::Blob"
+    assert client.get_object(client.put(memoryview(b"abcd")[::2])).typename == "vineyard::Blob"
+    shaped = memoryview(np.arange(6, dtype=np.int32).reshape(2, 3))
+    assert client.get_object(client.put(shaped)).typename == "vineyard::MemoryView"
 
 
 def test_bytes_and_memoryview(client):
@@ -137,6 +143,7 @@ def test_bytes_and_memoryview(client):
     assert_same(view, roundtrip(client, view))
     assert_same(memoryview(b"xyz"), roundtrip(client, memoryview(b"xyz")))
     assert_same(memoryview(b""), roundtrip(client, memoryview(b"")))
+    assert_same(memoryview(b"abcdef")[::2], roundtrip(client, memoryview(b"abcdef")[::2]))
 
 
 class Color(enum.IntEnum):

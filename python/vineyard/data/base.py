@@ -5,8 +5,9 @@ Layouts:
   and `type_`; a bool is a `Scalar<int>` with `type_: bool`, as Vineyard writes it;
 - bytes: a bare `vineyard::Blob` (so `put(b"...")` returns a blob id, as Vineyard), read
   back as a read-only memoryview over the shared memory (no copy);
-- memoryview: `vineyard::MemoryView` with a `buffer_` blob, `format_` and `shape_`, resolved
-  to a read-only memoryview over the shared memory;
+- memoryview: of plain bytes, a bare `vineyard::Blob` (as Vineyard); typed or shaped,
+  `vineyard::MemoryView` with a `buffer_` blob, `format_` and `shape_`; either resolved to a
+  read-only memoryview over the shared memory;
 - a 2-tuple: `vineyard::Pair` with members `first` and `second` (as the user guide shows);
   other tuples and lists `vineyard::Sequence` (Vineyard's typename for both) with `size_`,
   `__elements_-size` and members `__elements_-0`..., and `type_` (`tuple` or `list`, which
@@ -143,6 +144,12 @@ def bytes_resolver(obj: Blob) -> memoryview:
 
 
 def memoryview_builder(client: Any, value: memoryview, **_kw: Any) -> ObjectMeta:
+    """A view of plain bytes (format `B`, one dimension) is a bare `vineyard::Blob`, as
+    Vineyard stores every memoryview, and reads back as a read-only memoryview of the same
+    bytes; a typed or shaped view is a `vineyard::MemoryView`, which keeps its format and
+    shape (a blob cannot say them)."""
+    if value.format == "B" and value.ndim == 1:
+        return build_buffer(client, value)
     meta = ObjectMeta()
     meta["typename"] = MEMORY_VIEW.typename
     meta[MEMORY_VIEW.format] = value.format
