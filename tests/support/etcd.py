@@ -87,8 +87,27 @@ class Etcd:
             time.sleep(0.05)
 
     def freeze(self) -> None:
-        """SIGSTOP: it still accepts connections but answers nothing."""
+        """SIGSTOP: it still accepts connections but answers nothing. Returns once every
+        thread of etcd is stopped: the signal is delivered asynchronously, and on a loaded
+        machine etcd could otherwise still answer a request sent right after this call."""
         self.process.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while not self._stopped():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"etcd (pid {self.process.pid}) did not stop after SIGSTOP")
+            time.sleep(0.005)
+
+    def _stopped(self) -> bool:
+        """Whether every thread of the process is in the stopped state."""
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        states = []
+        for task in tasks.iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except FileNotFoundError:
+                continue  # a thread that ended meanwhile
+            states.append(stat.rsplit(")", 1)[1].split()[0])
+        return bool(states) and all(state in ("T", "t") for state in states)
 
     def thaw(self) -> None:
         """SIGCONT after `freeze`."""
