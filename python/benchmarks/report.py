@@ -856,6 +856,35 @@ def memory_section(results: Results) -> list[str]:
     return lines + markdown_table(headers, rows) + [tally(ratios)]
 
 
+SUITE_RUNS = (("our package", "suite-ours"), ("Vineyard 0.24.2's client", "suite-vineyard"))
+
+
+def suite_section(results: Results) -> list[str]:
+    """Vineyard's own test suite against our instance: pass counts per client."""
+    lines = ["## Vineyard 0.24.2's own test suite", ""]
+    runs = [(label, results.load(name), name) for label, name in SUITE_RUNS]
+    if all(run is None for _, run, _ in runs):
+        return lines + [results.missing(*(name for _, name in SUITE_RUNS)), ""]
+    lines += [
+        "`tests/vineyard_suite/run.py`: the Python tests shipped in the `vineyard==0.24.2` "
+        "wheel, run against our `vineyardd` (IPC socket and RPC endpoint), once with our "
+        "package and once with Vineyard's own client. xfailed: the deliberate differences "
+        "listed, each with its reason, in `tests/vineyard_suite/deviations.txt`; skipped: where "
+        "the suite itself skips (optional libraries not installed).",
+        "",
+    ]
+    rows = []
+    for label, run, name in runs:
+        if run is None:
+            rows.append([label, results.missing(name), NONE, NONE, NONE, NONE])
+            continue
+        rows.append([label, str(run["passed"]), str(run["failed"]), str(run["xfailed"]),
+                     str(run["skipped"]), str(run["total"])])  # fmt: skip
+    return lines + markdown_table(
+        ["client", "passed", "failed", "xfailed", "skipped", "tests"], rows
+    )
+
+
 def steps_section(results: Results) -> list[str]:
     """What ran, how long it took, and what failed or was skipped."""
     lines = ["## Steps of this run", ""]
@@ -892,6 +921,7 @@ def write(out: str, markdown: str, chart_path: str) -> None:
         lambda: sql_section(results),
         lambda: remote_section(results),
         lambda: persist_section(results),
+        lambda: suite_section(results),
         lambda: startup_section(results),
         lambda: memory_section(results),
         lambda: steps_section(results),

@@ -166,7 +166,28 @@ def steps(args: argparse.Namespace, out: str, v6d: dict) -> list[Step]:
         python("remote-v6d-client-ours-server", v6d_python, "bench_remote.py", "--no-baselines",
                "--server-cmd", args.vineyardd, "--label", "Vineyard's client, our vineyardd",
                missing=no_v6d or no_binary),
+        *suite_steps(args, out, v6d_python, no_v6d or no_binary),
     ]  # fmt: skip
+
+
+def suite_steps(args: argparse.Namespace, out: str, v6d_python: str, missing) -> list[Step]:
+    """Vineyard 0.24.2's own test suite against our `vineyardd`, with our package and with
+    Vineyard's client: pass counts for the report (not timed; `make test` runs it too)."""
+    site = None
+    if not missing:
+        site = command_output(
+            [v6d_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+        )
+        missing = None if site else f"no site-packages from {v6d_python}"
+    run = os.path.join(ROOT, "tests", "vineyard_suite", "run.py")
+    result = []
+    for client, interpreter in (("ours", sys.executable), ("vineyard", v6d_python)):
+        name = f"suite-{client}"
+        command = [sys.executable, run, "--client", client, "--python", interpreter,
+                   "--vineyardd", args.vineyardd, "--site-packages", site or "",
+                   "--json", os.path.join(out, f"{name}.json")]  # fmt: skip
+        result.append(Step(name, command, missing=missing))
+    return result
 
 
 def run_step(step: Step, logs: str) -> dict:

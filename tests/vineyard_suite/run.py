@@ -20,12 +20,14 @@ itself skips them (optional libraries that are not installed, such as pyvelox).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -37,6 +39,8 @@ CONFTEST = "conftest.py"
 # The instance the suite runs against: large enough for its 1 GiB memory_trim test and its
 # four 100 MiB remote blobs, which it never deletes.
 SERVER_SIZE = "4Gi"
+# pytest's report of each test, read for `--json`.
+JUNIT = "junit.xml"
 
 
 def copy_suite(site_packages: Path, target: Path) -> None:
@@ -57,6 +61,23 @@ def copy_suite(site_packages: Path, target: Path) -> None:
     shutil.copy(package / CONFTEST, target / "vineyard_conftest.py")
 
 
+def count_outcomes(junit: Path) -> dict[str, int]:
+    """Tests passed, failed (errors included), xfailed and skipped, from pytest's JUnit XML
+    (an xfail is a `skipped` element of type `pytest.xfail` there)."""
+    counts = {"passed": 0, "failed": 0, "xfailed": 0, "skipped": 0}
+    if not junit.is_file():
+        return {**counts, "total": 0}
+    for case in ElementTree.parse(junit).iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            counts["failed"] += 1
+        elif (skipped := case.find("skipped")) is not None:
+            xfail = skipped.get("type") == "pytest.xfail"
+            counts["xfailed" if xfail else "skipped"] += 1
+        else:
+            counts["passed"] += 1
+    return {**counts, "total": sum(counts.values())}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--client", choices=("ours", "vineyard"), required=True)
@@ -68,6 +89,7 @@ def main() -> int:
         type=Path,
         help="site-packages holding vineyard==0.24.2 (its test suite)",
     )
+    parser.add_argument("--json", help="also write the pass counts to this JSON file")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args()
 
@@ -105,9 +127,13 @@ def main() -> int:
                 f"--vineyard-endpoint=127.0.0.1:{port}",
                 "-q",
                 "-rfEsxX",
+                f"--junitxml={suite / JUNIT}",
                 *args.pytest_args,
             ]
             result = subprocess.run(command, env=env, cwd=suite, check=False)
+            if args.json:
+                counts = {"client": args.client, **count_outcomes(suite / JUNIT)}
+                Path(args.json).write_text(json.dumps(counts, indent=2) + "\n")
             if result.returncode != 0:
                 print(f"--- our instance's log (last lines) ---\n{server.log_tail(60)}")
             return result.returncode
