@@ -55,8 +55,10 @@ pub const SLOT_COUNT: usize = 1 << 16;
 /// Bytes of the heap that holds the entries (pages are used as entries first touch them).
 pub const HEAP_LEN: usize = 64 << 20;
 
-/// Largest entry indexed: room for the trees of dataframes with a few hundred columns.
-pub const MAX_ENTRY_LEN: usize = 64 << 10;
+/// Largest entry indexed: room for the tree of a table of a few hundred batches, or a dataframe
+/// of a few thousand columns (a 1 GiB table in 64 batches of 4 columns is about 210 KB). A tree
+/// this large costs a copy out of the slot, still far less than the round trip and parse it saves.
+pub const MAX_ENTRY_LEN: usize = 1 << 20;
 
 /// Bytes of an entry before its blobs.
 const ENTRY_HEADER_LEN: usize = 8;

@@ -85,6 +85,44 @@ fn an_indexed_object_is_read_without_the_server() {
     assert_eq!(&blobs[0][..], &bytes[..]);
 }
 
+/// A tree shaped like a table of 64 record batches of 4 columns, each column over a blob of
+/// its own (the tree of a 1 GiB table in 16 MiB batches).
+fn put_wide_table(client: &IpcClient) -> ObjectID {
+    let mut table = ObjectMeta::with_typename("test::Table");
+    for batch_index in 0..64 {
+        let mut batch = ObjectMeta::with_typename("test::RecordBatch");
+        for column_index in 0..4 {
+            let (column, _) =
+                put_object(client, format!("{batch_index}/{column_index}").as_bytes());
+            batch.add_member_id(&format!("column_{column_index}_"), column);
+        }
+        let batch = client.create_metadata(&batch).unwrap().id().unwrap();
+        table.add_member_id(&format!("batch_{batch_index}_"), batch);
+    }
+    client.create_metadata(&table).unwrap().id().unwrap()
+}
+
+#[test]
+fn the_tree_of_a_table_of_many_batches_is_read_without_the_server() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let id = put_wide_table(&writer);
+    let from_server = tree_from_server(&server, id);
+    let text_len = serde_json::to_string(&from_server).unwrap().len();
+    assert!(
+        text_len > 64 << 10,
+        "a tree of {text_len} bytes is not a large one"
+    );
+
+    let getter = reader.clone();
+    let (metas, blobs) = with_server_stopped(&server, move || getter.get_objects(&[id]))
+        .expect("the get of a large tree waited for the server")
+        .unwrap();
+    assert_eq!(metas, vec![from_server]);
+    assert_eq!(blobs.len(), 64 * 4);
+}
+
 #[test]
 fn a_deleted_object_leaves_the_index() {
     let server = TestServer::start();
