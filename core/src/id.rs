@@ -12,7 +12,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
 
-const BLOB_BIT: u64 = 1 << 63;
+/// The top bit, set in the id of every blob and of no other object.
+pub(crate) const BLOB_BIT: u64 = 1 << 63;
 const INSTANCE_BITS: u32 = 10;
 const COUNTER_BITS: u32 = 12;
 const TIME_SHIFT: u32 = INSTANCE_BITS + COUNTER_BITS;

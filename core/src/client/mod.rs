@@ -77,8 +77,8 @@ impl ClientInner {
         self.connection()?.send_unawaited(request, Unread::Check)
     }
 
-    /// Drops one local handle on each of `ids`; for each last one the server is told, all in
-    /// one write.
+    /// Drops one local handle on each of `ids`; for each last one the server is told: in the
+    /// hold ring if there is room (no system call), else all in one write.
     fn release_all(&self, ids: &[ObjectID]) {
         let Ok(mut connection) = self.connection() else {
             return;
@@ -91,11 +91,23 @@ impl ClientInner {
             *count -= 1;
             if *count == 0 {
                 connection.holds.remove(&id);
-                released.push(Request::Release { id });
+                released.push(id);
             }
         }
+        if released.is_empty()
+            || connection
+                .ring
+                .as_ref()
+                .is_some_and(|ring| ring.push_releases(&released))
+        {
+            return;
+        }
+        let requests: Vec<Request> = released
+            .into_iter()
+            .map(|id| Request::Release { id })
+            .collect();
         // Best effort: a broken connection has released everything server-side already.
-        let _ = connection.send_unawaited_all(&released, Unread::Ignore);
+        let _ = connection.send_unawaited_all(&requests, Unread::Ignore);
     }
 
     /// The read-only mapping of memory file `store_fd`, if a reply made one already.

@@ -1,13 +1,16 @@
-//! A connection's hold ring: blob ids its client holds, written to shared memory instead of
-//! the socket, so that a `get` from the index makes no system call.
+//! A connection's hold ring: the blobs its client starts and stops holding, written to shared
+//! memory instead of the socket, so that a `get` from the index and the drop of what it
+//! returned make no system call.
 //!
-//! The client appends ids and then moves `tail`; the server takes them (and moves `head`)
-//! before it handles the connection's next release and whenever it withdraws objects from
-//! the index, before it frees any of their blobs.
+//! The client appends entries and then moves `tail`; the server takes them (and moves `head`)
+//! before it handles the connection's next hold or release, whenever it withdraws objects from
+//! the index or parks a deleted blob that is held, and before it chooses blobs to spill.
 //!
 //! # Layout (little-endian)
 //! `head` (8 bytes, written by the server) at 0, `tail` (8, written by the client) at 64, then
-//! [`RING_LEN`] ids of 8 bytes from 128; entry `n` lives at `n % RING_LEN`.
+//! [`RING_LEN`] entries of 8 bytes from 128; entry `n` lives at `n % RING_LEN`. Only blobs are
+//! held, and a blob's id has its top bit set: an entry with that bit is a hold of that id, one
+//! without it a release of the id with the bit set again.
 
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,10 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use memmap2::{MmapOptions, MmapRaw};
 
 use crate::error::{Error, Result};
-use crate::id::ObjectID;
+use crate::id::{ObjectID, BLOB_BIT};
 
 /// Ids a ring holds before its client must wait for the server to take them.
 pub const RING_LEN: usize = 1024;
+
+/// The bit every blob id has, cleared in an entry that releases the blob.
+const HOLD_BIT: u64 = BLOB_BIT;
 
 /// Offset of the first entry.
 const ENTRIES: usize = 128;
@@ -82,35 +88,61 @@ impl HoldRing {
         self.word(ENTRIES + (position as usize % RING_LEN) * 8)
     }
 
-    /// Client: appends `ids` if there is room for all of them; false (and nothing written)
-    /// otherwise. Not for concurrent use (the client's connection lock serialises it).
+    /// Client: appends holds of the blobs `ids` if there is room for all of them; false (and
+    /// nothing written) otherwise. Not for concurrent use (the client's connection lock
+    /// serialises it).
     pub fn push(&self, ids: &[ObjectID]) -> bool {
+        self.push_entries(ids.iter().map(|id| id.0 | HOLD_BIT), ids.len())
+    }
+
+    /// Client: appends releases of the blobs `ids` (each held before, through the ring or a
+    /// reply) if there is room for all of them; false (and nothing written) otherwise.
+    pub fn push_releases(&self, ids: &[ObjectID]) -> bool {
+        self.push_entries(ids.iter().map(|id| id.0 & !HOLD_BIT), ids.len())
+    }
+
+    fn push_entries(&self, entries: impl Iterator<Item = u64>, count: usize) -> bool {
         let tail = self.tail().load(Ordering::Relaxed);
         let head = self.head().load(Ordering::Acquire);
-        if tail.wrapping_sub(head) as usize + ids.len() > RING_LEN {
+        if tail.wrapping_sub(head) as usize + count > RING_LEN {
             return false;
         }
-        for (position, id) in (tail..).zip(ids) {
-            self.entry(position).store(id.0, Ordering::Relaxed);
+        for (position, entry) in (tail..).zip(entries) {
+            self.entry(position).store(entry, Ordering::Relaxed);
         }
-        self.tail()
-            .store(tail + ids.len() as u64, Ordering::Release);
+        self.tail().store(tail + count as u64, Ordering::Release);
         true
     }
 
-    /// Server: the ids appended since the last call (at most a ring's worth: a client that
-    /// moved `tail` wildly holds only what the ring shows).
-    pub fn take(&self) -> Vec<ObjectID> {
+    /// Server: the entries appended since the last call (at most a ring's worth: a client
+    /// that moved `tail` wildly gets only what the ring shows).
+    pub fn take(&self) -> Taken {
         let head = self.head().load(Ordering::Relaxed);
         let tail = self.tail().load(Ordering::Acquire);
         let count = (tail.wrapping_sub(head) as usize).min(RING_LEN);
-        let ids = (head..)
-            .take(count)
-            .map(|position| ObjectID(self.entry(position).load(Ordering::Relaxed)))
-            .collect();
+        let mut taken = Taken::default();
+        for position in (head..).take(count) {
+            let entry = self.entry(position).load(Ordering::Relaxed);
+            if entry & HOLD_BIT != 0 {
+                taken.holds.push(ObjectID(entry));
+            } else {
+                taken.releases.push(ObjectID(entry | HOLD_BIT));
+            }
+        }
         self.head().store(tail, Ordering::Release);
-        ids
+        taken
     }
+}
+
+/// What the server took from a ring. Every release matches a hold made before it (in the
+/// ring, in this batch or an earlier one, or by a reply), so applying the holds first never
+/// lets a count reach zero early, whatever their order in the ring.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Taken {
+    /// Blobs held, once per entry.
+    pub holds: Vec<ObjectID>,
+    /// Blobs released, once per entry.
+    pub releases: Vec<ObjectID>,
 }
 
 #[cfg(test)]
@@ -121,22 +153,45 @@ mod tests {
     fn ids_pushed_by_the_client_are_taken_once_by_the_server() {
         let server = HoldRing::create().unwrap();
         let client = HoldRing::open(server.file().try_clone().unwrap()).unwrap();
-        assert!(client.push(&[ObjectID(1), ObjectID(2)]));
-        assert!(client.push(&[ObjectID(3)]));
-        assert_eq!(server.take(), vec![ObjectID(1), ObjectID(2), ObjectID(3)]);
-        assert!(server.take().is_empty());
+        assert!(client.push(&blobs(&[1, 2])));
+        assert!(client.push(&blobs(&[3])));
+        assert_eq!(server.take().holds, blobs(&[1, 2, 3]));
+        assert_eq!(server.take(), Taken::default());
     }
 
     #[test]
     fn a_full_ring_refuses_until_the_server_takes() {
         let server = HoldRing::create().unwrap();
         let client = HoldRing::open(server.file().try_clone().unwrap()).unwrap();
-        let ids: Vec<ObjectID> = (0..RING_LEN as u64).map(ObjectID).collect();
+        let ids = blobs(&(0..RING_LEN as u64).collect::<Vec<_>>());
         assert!(client.push(&ids));
-        assert!(!client.push(&[ObjectID(7)]));
-        assert_eq!(server.take(), ids);
+        assert!(!client.push(&blobs(&[7])));
+        assert!(!client.push_releases(&blobs(&[7])));
+        assert_eq!(server.take().holds, ids);
         // Wraps around.
-        assert!(client.push(&[ObjectID(7), ObjectID(8)]));
-        assert_eq!(server.take(), vec![ObjectID(7), ObjectID(8)]);
+        assert!(client.push(&blobs(&[7, 8])));
+        assert_eq!(server.take().holds, blobs(&[7, 8]));
+    }
+
+    #[test]
+    fn releases_come_apart_from_holds() {
+        let server = HoldRing::create().unwrap();
+        let client = HoldRing::open(server.file().try_clone().unwrap()).unwrap();
+        assert!(client.push(&blobs(&[1, 2])));
+        assert!(client.push_releases(&blobs(&[1])));
+        assert!(client.push(&blobs(&[1])));
+        assert!(client.push_releases(&blobs(&[2])));
+        assert_eq!(
+            server.take(),
+            Taken {
+                holds: blobs(&[1, 2, 1]),
+                releases: blobs(&[1, 2]),
+            }
+        );
+    }
+
+    /// Blob ids (the top bit set) with these low bits.
+    fn blobs(low: &[u64]) -> Vec<ObjectID> {
+        low.iter().map(|&bits| ObjectID(bits | HOLD_BIT)).collect()
     }
 }

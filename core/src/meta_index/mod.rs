@@ -33,7 +33,7 @@ mod reader;
 #[cfg(feature = "server")]
 mod writer;
 
-pub use hold_ring::{HoldRing, RING_LEN};
+pub use hold_ring::{HoldRing, Taken, RING_LEN};
 pub use reader::{IndexView, Snapshot};
 #[cfg(feature = "server")]
 pub use writer::MetaIndex;

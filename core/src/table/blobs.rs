@@ -190,9 +190,9 @@ impl ObjectTable {
 
     /// Records that `connection` uses blob `id`. Requests hold a blob once per connection
     /// however often they name it (the client releases it once, when its last handle goes).
-    /// Holds its client wrote to its ring before the request count first.
+    /// What its client wrote to its ring before the request counts first.
     pub fn hold(&mut self, connection: ConnectionId, id: ObjectID) {
-        self.take_ring_holds(connection);
+        self.take_ring(connection);
         self.add_hold(connection, id, false);
     }
 
@@ -227,10 +227,16 @@ impl ObjectTable {
         }
     }
 
-    /// Drops one of `connection`'s holds on blob `id`; frees a deleted blob when nobody holds
-    /// it any more.
+    /// Drops one of `connection`'s holds on blob `id` (after what its client wrote to its
+    /// ring before); frees a deleted blob when nobody holds it any more.
     pub fn release(&mut self, connection: ConnectionId, id: ObjectID) {
-        self.take_ring_holds(connection);
+        self.take_ring(connection);
+        self.apply_release(connection, id);
+    }
+
+    /// Drops one of `connection`'s holds on blob `id`, as [`ObjectTable::release`] does but
+    /// without taking the ring first.
+    pub(super) fn apply_release(&mut self, connection: ConnectionId, id: ObjectID) {
         let Some(refs) = self.connections.get_mut(&connection) else {
             return;
         };
@@ -258,21 +264,27 @@ impl ObjectTable {
         }
     }
 
-    /// Frees a blob removed from the table, or parks it until its holders let go (counting
-    /// the holds in rings first if it was indexed: a reader may have found it there).
+    /// Frees a blob removed from the table, or parks it until its holders let go (taking the
+    /// rings first if it was indexed, where a reader may have found it, or is held, where
+    /// its release may be waiting).
     pub(super) fn free_or_defer(&mut self, id: ObjectID, entry: BlobEntry) {
         self.withdraw_from_index(id);
         if entry.size == 0 {
             return;
         }
         self.forget_spill_file(id, &entry);
-        let published = entry.published;
+        let take_rings = entry.published || entry.holders > 0;
         self.zombies.insert(id, entry);
-        if published {
-            // Parked first: the holds taken here find it among the zombies.
-            self.take_all_ring_holds();
+        if take_rings {
+            // Parked first: the holds taken here find it among the zombies, and a release
+            // taken here that lets the last holder go frees it.
+            self.take_all_rings();
         }
-        if self.zombies[&id].holders == 0 {
+        if self
+            .zombies
+            .get(&id)
+            .is_some_and(|entry| entry.holders == 0)
+        {
             let entry = self.zombies.remove(&id).expect("parked above");
             self.release_memory(&entry);
         }

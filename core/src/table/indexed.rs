@@ -1,7 +1,7 @@
 //! The table's side of the metadata index: local objects published there when created (and
-//! blobs when sealed), withdrawn when deleted or changed; holds clients wrote to their rings
-//! (for blobs they found in the index) applied before the connection's other holds and its
-//! releases, and before any indexed blob is freed.
+//! blobs when sealed), withdrawn when deleted or changed; the holds and releases clients wrote
+//! to their rings applied before the connection's other holds and releases, before any indexed
+//! or held blob is freed, and before blobs are chosen to spill.
 
 use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, RawFd};
@@ -122,9 +122,10 @@ impl ObjectTable {
         Ok((index, ring.file().as_raw_fd()))
     }
 
-    /// Applies the holds `connection`'s client wrote to its ring since the last time.
-    pub(super) fn take_ring_holds(&mut self, connection: ConnectionId) {
-        let ids = match self
+    /// Applies the holds and releases `connection`'s client wrote to its ring since the last
+    /// time: the holds first (see [`crate::meta_index::Taken`]).
+    pub(super) fn take_ring(&mut self, connection: ConnectionId) {
+        let taken = match self
             .connections
             .get(&connection)
             .and_then(|refs| refs.ring.as_ref())
@@ -132,14 +133,29 @@ impl ObjectTable {
             Some(ring) => ring.take(),
             None => return,
         };
-        for id in ids {
+        for id in taken.holds {
             self.hold_from_ring(connection, id);
+        }
+        for id in taken.releases {
+            self.apply_release(connection, id);
         }
     }
 
-    /// Applies the holds in every connection's ring: called after a withdrawal from the
-    /// index, before an indexed blob is freed.
-    pub(super) fn take_all_ring_holds(&mut self) {
+    /// Before any request of `connection`: what its client wrote to its ring (so the request
+    /// sees its releases), and every ring while deleted blobs wait for holders to let go (so
+    /// their memory is freed at the next request of anyone, not only of their holders).
+    pub fn take_rings_before_request(&mut self, connection: ConnectionId) {
+        if self.zombies.is_empty() {
+            self.take_ring(connection);
+        } else {
+            self.take_all_rings();
+        }
+    }
+
+    /// Applies the holds and releases in every connection's ring: called after a withdrawal
+    /// from the index, before an indexed or held blob is freed, and before blobs are chosen
+    /// to spill.
+    pub(super) fn take_all_rings(&mut self) {
         // Pairs with the reader's fence between writing its hold and looking at the slot again.
         fence(Ordering::SeqCst);
         let connections: Vec<ConnectionId> = self
@@ -149,7 +165,7 @@ impl ObjectTable {
             .map(|(&connection, _)| connection)
             .collect();
         for connection in connections {
-            self.take_ring_holds(connection);
+            self.take_ring(connection);
         }
     }
 }

@@ -202,6 +202,8 @@ impl ObjectTable {
     /// used first, until they add up to `bytes` (all of `only`, if given, that qualify). They
     /// leave the index first, then the hold rings are taken: one a reader held meanwhile stays.
     pub fn choose_spill(&mut self, bytes: u64, only: Option<&[ObjectID]>) -> Vec<SpillCandidate> {
+        // Releases waiting in rings make blobs nobody holds any more eligible.
+        self.take_all_rings();
         let eligible = |entry: &BlobEntry| {
             entry.sealed && entry.in_memory() && entry.size > 0 && entry.pins == 0
         };
@@ -235,7 +237,7 @@ impl ObjectTable {
         for &id in &chosen {
             self.withdraw_with_users(id);
         }
-        self.take_all_ring_holds();
+        self.take_all_rings();
         let mut candidates = Vec::with_capacity(chosen.len());
         for id in chosen {
             let entry = self.blobs.get_mut(&id).expect("chosen above");

@@ -190,6 +190,32 @@ fn memory_read_from_the_index_outlives_the_delete() {
 }
 
 #[test]
+fn gets_and_drops_from_the_index_do_not_ask_the_server() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let baseline = server.memory_usage();
+    let bytes = pattern(SIZE, 13);
+    let (id, _) = put_object(&writer, &bytes);
+
+    // More cycles than the replies a client leaves unread: a release sent on the socket
+    // would wait for the stopped server.
+    let getter = reader.clone();
+    let cycles = with_server_stopped(&server, move || {
+        for _ in 0..200 {
+            let (_, blobs) = getter.get_objects(&[id]).unwrap();
+            assert_eq!(blobs[0][..64], bytes[..64]);
+        }
+        200
+    });
+    assert_eq!(cycles, Some(200), "a get or drop waited for the server");
+
+    // Every hold was released: the delete frees the memory at once.
+    writer.delete(&[id], false, true).unwrap();
+    server.wait_for_memory_usage(baseline);
+}
+
+#[test]
 fn a_get_from_the_index_of_a_dead_server_fails() {
     let server = TestServer::start();
     let writer = server.client();

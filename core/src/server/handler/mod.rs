@@ -117,6 +117,7 @@ async fn dispatch(shared: &Shared, session: &mut Session, request: &Request) -> 
             request.reply_type().replace("_reply", "_request")
         )));
     }
+    shared.table().take_rings_before_request(session.connection);
     match request {
         Request::CreateBuffer { .. }
         | Request::CreateBuffers { .. }
