@@ -12,7 +12,7 @@ use crate::blob::PyBlob;
 use crate::buffer::ContiguousBuffer;
 use crate::builder::PyBlobBuilder;
 use crate::errors::{new_err, to_py};
-use crate::json::to_python;
+use crate::json::{dict_of, to_python};
 use crate::mapped::MappedBlobs;
 use crate::object_id::{extract_id, PyObjectId};
 use crate::status::PyInstanceStatus;
@@ -172,8 +172,8 @@ impl PyIpcClient {
     /// The trees (JSON text) of `ids`; fails if any is missing.
     fn get_metadatas(&self, py: Python<'_>, ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
         let ids = ids_of(ids)?;
-        let metas = self.with(py, |client| client.get_metadatas(&ids))?;
-        Ok(metas.iter().map(tree_text).collect())
+        let metas = self.with(py, |client| client.get_metadatas_shared(&ids))?;
+        Ok(metas.iter().map(|meta| tree_text(meta)).collect())
     }
 
     /// The trees (as dicts, like `json.loads` gives) of `ids` and their blobs on this
@@ -184,10 +184,10 @@ impl PyIpcClient {
         ids: &Bound<'_, PyAny>,
     ) -> PyResult<(Vec<Py<PyAny>>, Vec<PyBlob>)> {
         let ids = ids_of(ids)?;
-        let (metas, blobs) = self.with(py, |client| client.get_objects(&ids))?;
+        let (metas, blobs) = self.with(py, |client| client.get_objects_shared(&ids))?;
         let trees = metas
-            .into_iter()
-            .map(|meta| to_python(py, &serde_json::Value::Object(meta.into_map())))
+            .iter()
+            .map(|meta| dict_of(py, meta.as_map()))
             .collect::<PyResult<_>>()?;
         Ok((trees, self.wrap(blobs)))
     }
@@ -211,7 +211,7 @@ impl PyIpcClient {
         if id.is_blob() {
             return Ok(None);
         }
-        let (mut metas, blobs) = self.with(py, |client| client.get_objects(&[id]))?;
+        let (mut metas, blobs) = self.with(py, |client| client.get_objects_shared(&[id]))?;
         let root = metas.pop().expect("one tree per id");
         let blobs = match arrow::get::resolve_fetched(
             py,
@@ -228,7 +228,7 @@ impl PyIpcClient {
             }
             arrow::get::Fetched::Python(blobs) => blobs,
         };
-        let trees = vec![to_python(py, &serde_json::Value::Object(root.into_map()))?];
+        let trees = vec![dict_of(py, root.as_map())?];
         let fetched = ("tree", trees, self.wrap(blobs));
         Ok(Some(fetched.into_pyobject(py)?.into_any().unbind()))
     }

@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3::IntoPyObjectExt;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Converts a JSON value to the Python object `json.loads` would give.
 pub fn to_python(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
@@ -23,12 +23,15 @@ pub fn to_python(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
             }
             list.into_any().unbind()
         }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (key, item) in map {
-                dict.set_item(key, to_python(py, item)?)?;
-            }
-            dict.into_any().unbind()
-        }
+        Value::Object(map) => dict_of(py, map)?,
     })
+}
+
+/// Converts a JSON object (a metadata tree) to a dict, as [`to_python`] does.
+pub fn dict_of(py: Python<'_>, map: &Map<String, Value>) -> PyResult<Py<PyAny>> {
+    let dict = PyDict::new(py);
+    for (key, item) in map {
+        dict.set_item(key, to_python(py, item)?)?;
+    }
+    Ok(dict.into_any().unbind())
 }

@@ -4,27 +4,24 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::blob::Blob;
 use super::connection::Unread;
-use super::{count_handles, IpcClient, MappedBlob};
-use crate::error::{Error, Result};
+use super::tree_cache::{IndexedObject, TreeCache};
+use super::{count_handles, IpcClient, MappedBlob, SharedObjects};
+use crate::error::Result;
 use crate::id::ObjectID;
 use crate::meta::ObjectMeta;
-use crate::meta_index::{IndexView, IndexedBlob, Snapshot};
+use crate::meta_index::{IndexView, IndexedBlob};
 use crate::protocol::Request;
 
 impl IpcClient {
     /// The trees and blobs of `ids` read from the index, or `None` if any is not indexed or
     /// changed while being read (the caller then asks the server). The blobs are held on the
     /// server like those of a [`IpcClient::get_objects`] reply.
-    pub(super) fn get_from_index(
-        &self,
-        ids: &[ObjectID],
-    ) -> Result<Option<(Vec<ObjectMeta>, Vec<Blob>)>> {
+    pub(super) fn get_from_index(&self, ids: &[ObjectID]) -> Result<Option<SharedObjects>> {
         let Some(index) = &self.inner.index else {
             return Ok(None);
         };
-        let Some(snapshots) = snapshots(index, ids) else {
+        let Some(entries) = entries(index, &self.inner.trees, ids)? else {
             return Ok(None);
         };
         let (store_fd, _) = index.store();
@@ -32,9 +29,9 @@ impl IpcClient {
         let Some(mapping) = self.inner.mapped(store_fd) else {
             return Ok(None);
         };
-        let blobs: BTreeMap<u64, IndexedBlob> = snapshots
+        let blobs: BTreeMap<u64, IndexedBlob> = entries
             .iter()
-            .flat_map(|snapshot| &snapshot.blobs)
+            .flat_map(|entry| &entry.blobs)
             .map(|blob| (blob.id, *blob))
             .collect();
         if blobs.values().any(|blob| {
@@ -62,7 +59,7 @@ impl IpcClient {
         }
         // Nothing was sent, which would fail if the server were gone: look for a hang-up.
         connection.check_alive()?;
-        if !snapshots.iter().all(|snapshot| index.unchanged(snapshot)) {
+        if !entries.iter().all(|entry| index.unchanged(entry.version)) {
             for id in fresh {
                 connection.send_unawaited(&Request::Release { id }, Unread::Ignore)?;
             }
@@ -84,39 +81,45 @@ impl IpcClient {
         count_handles(&mut connection, &mapped);
         drop(connection);
         let handles = self.wrap(mapped).collect();
-        Ok(Some((metas_of(snapshots)?, handles)))
+        Ok(Some((metas_of(&entries), handles)))
     }
 
     /// The trees of `ids` read from the index, or `None` if any is not indexed.
     pub(super) fn get_metadatas_from_index(
         &self,
         ids: &[ObjectID],
-    ) -> Result<Option<Vec<ObjectMeta>>> {
+    ) -> Result<Option<Vec<Arc<ObjectMeta>>>> {
         let Some(index) = &self.inner.index else {
             return Ok(None);
         };
-        let Some(snapshots) = snapshots(index, ids) else {
+        let Some(entries) = entries(index, &self.inner.trees, ids)? else {
             return Ok(None);
         };
         self.inner.connection()?.check_alive()?;
-        metas_of(snapshots).map(Some)
+        Ok(Some(metas_of(&entries)))
     }
 }
 
-/// The index entries of `ids` (objects and sealed blobs), or `None` if any is missing.
-fn snapshots(index: &IndexView, ids: &[ObjectID]) -> Option<Vec<Snapshot>> {
-    ids.iter().map(|&id| index.read(id.0)).collect()
+/// The index entries of `ids` (objects and sealed blobs), parsed, or `None` if any is missing.
+fn entries(
+    index: &IndexView,
+    trees: &TreeCache,
+    ids: &[ObjectID],
+) -> Result<Option<Vec<Arc<IndexedObject>>>> {
+    let mut entries = Vec::with_capacity(ids.len());
+    for id in ids {
+        match trees.read(index, id.0)? {
+            Some(entry) => entries.push(entry),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(entries))
 }
 
 /// The trees of index entries.
-fn metas_of(snapshots: Vec<Snapshot>) -> Result<Vec<ObjectMeta>> {
-    snapshots
-        .into_iter()
-        .map(|snapshot| {
-            let tree = serde_json::from_slice(&snapshot.tree).map_err(|error| Error::Protocol {
-                message: format!("a tree in the metadata index is not JSON: {error}"),
-            })?;
-            ObjectMeta::from_json(tree)
-        })
+fn metas_of(entries: &[Arc<IndexedObject>]) -> Vec<Arc<ObjectMeta>> {
+    entries
+        .iter()
+        .map(|entry| Arc::clone(&entry.meta))
         .collect()
 }

@@ -8,6 +8,7 @@ mod connection;
 mod inbox;
 mod indexed;
 mod mapping;
+mod tree_cache;
 mod writes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +37,10 @@ use crate::protocol::{
     InstanceStatus, Pattern, Payload, Reply, Request, MAP_SIZE_SLACK, PROTOCOL_VERSION,
 };
 
+/// Objects' trees (shared, see [`IpcClient::get_objects_shared`]) and their blobs mapped for
+/// reading.
+pub type SharedObjects = (Vec<Arc<ObjectMeta>>, Vec<Blob>);
+
 pub(crate) struct ClientInner {
     socket: PathBuf,
     instance_id: InstanceID,
@@ -47,6 +52,8 @@ pub(crate) struct ClientInner {
     mappings: Mutex<HashMap<(i32, bool), Arc<Mapping>>>,
     /// The server's metadata index, mapped (our extension; `get` reads it first).
     index: Option<IndexView>,
+    /// The trees of index entries, parsed.
+    trees: tree_cache::TreeCache,
     /// Writes its threads have open, with what they created (see `writes`).
     writes: Mutex<writes::Writes>,
 }
@@ -249,6 +256,7 @@ impl IpcClient {
                 connection: Mutex::new(connection),
                 mappings: Mutex::new(HashMap::new()),
                 index,
+                trees: Default::default(),
                 writes: Mutex::default(),
             }),
         })
@@ -485,6 +493,14 @@ impl IpcClient {
     /// The metadata trees of `ids` (members expanded) and their blobs on this instance,
     /// mapped for reading, in one round trip. Fails if any object does not exist.
     pub fn get_objects(&self, ids: &[ObjectID]) -> Result<(Vec<ObjectMeta>, Vec<Blob>)> {
+        let (metas, blobs) = self.get_objects_shared(ids)?;
+        Ok((metas.into_iter().map(Arc::unwrap_or_clone).collect(), blobs))
+    }
+
+    /// [`IpcClient::get_objects`] with the trees shared: a tree read from the metadata index
+    /// is parsed once per version of its entry, and a `get` of the same object again takes
+    /// no copy of it.
+    pub fn get_objects_shared(&self, ids: &[ObjectID]) -> Result<SharedObjects> {
         if let Some(found) = self.get_from_index(ids)? {
             return Ok(found);
         }
@@ -498,7 +514,8 @@ impl IpcClient {
         let mapped = self.map_payloads(&mut connection, reply.payloads)?;
         drop(connection);
         let blobs = self.wrap(mapped).collect();
-        Ok((metas_of(reply.content, ids)?, blobs))
+        let metas = metas_of(reply.content, ids)?;
+        Ok((metas.into_iter().map(Arc::new).collect(), blobs))
     }
 
     /// Maps one sealed blob for reading.
@@ -567,6 +584,13 @@ impl IpcClient {
 
     /// The metadata trees of `ids`, members expanded. Fails if any does not exist.
     pub fn get_metadatas(&self, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
+        let metas = self.get_metadatas_shared(ids)?;
+        Ok(metas.into_iter().map(Arc::unwrap_or_clone).collect())
+    }
+
+    /// [`IpcClient::get_metadatas`] with the trees shared (see
+    /// [`IpcClient::get_objects_shared`]).
+    pub fn get_metadatas_shared(&self, ids: &[ObjectID]) -> Result<Vec<Arc<ObjectMeta>>> {
         if let Some(metas) = self.get_metadatas_from_index(ids)? {
             return Ok(metas);
         }
@@ -576,7 +600,10 @@ impl IpcClient {
             wait: false,
             buffers: false,
         })?;
-        metas_of(reply.content, ids)
+        Ok(metas_of(reply.content, ids)?
+            .into_iter()
+            .map(Arc::new)
+            .collect())
     }
 
     /// The metadata tree of one object.

@@ -34,7 +34,7 @@ mod reader;
 mod writer;
 
 pub use hold_ring::{HoldRing, Taken, RING_LEN};
-pub use reader::{IndexView, Snapshot};
+pub use reader::{EntryVersion, IndexView, Snapshot};
 #[cfg(feature = "server")]
 pub use writer::MetaIndex;
 
@@ -165,11 +165,25 @@ mod tests {
         let snapshot = view.read(5).expect("indexed");
         assert_eq!(snapshot.tree, br#"{"typename":"x"}"#);
         assert_eq!(snapshot.blobs, blobs);
-        assert!(view.unchanged(&snapshot));
+        assert!(view.unchanged(snapshot.version));
+        assert_eq!(view.current(5), Some(snapshot.version));
         assert!(view.read(6).is_none(), "another id misses");
+        assert_eq!(view.current(6), None);
         index.withdraw(5);
-        assert!(!view.unchanged(&snapshot), "a withdrawal changes the slot");
+        assert!(
+            !view.unchanged(snapshot.version),
+            "a withdrawal changes the slot"
+        );
         assert!(view.read(5).is_none());
+        assert_eq!(view.current(5), None);
+        assert!(index.publish(5, br#"{"typename":"y"}"#, &[]));
+        let again = view.read(5).expect("indexed again");
+        assert_eq!(again.tree, br#"{"typename":"y"}"#);
+        assert_eq!(view.current(5), Some(again.version));
+        assert_ne!(
+            again.version, snapshot.version,
+            "a new entry is a new version"
+        );
     }
 
     #[test]
@@ -220,7 +234,7 @@ mod tests {
         let snapshot = view.read(first).unwrap();
         assert!(index.publish(second, b"2", &[]));
         assert!(view.read(first).is_none());
-        assert!(!view.unchanged(&snapshot));
+        assert!(!view.unchanged(snapshot.version));
         assert_eq!(view.read(second).unwrap().tree, b"2");
         index.withdraw(first);
         assert!(

@@ -20,11 +20,19 @@ pub struct IndexView {
     map_size: u64,
 }
 
-/// One slot's content, copied out, with the sequence number it was read at.
-#[derive(Debug)]
-pub struct Snapshot {
+/// Which content of which slot an entry is. The server never changes a slot without moving
+/// its sequence number on, so two reads of the same version saw the same entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryVersion {
     slot: usize,
     sequence: u64,
+}
+
+/// One slot's content, copied out, with the version it was read at.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The version read.
+    pub version: EntryVersion,
     /// The object's expanded tree, as JSON text.
     pub tree: Vec<u8>,
     /// Its blobs (each once), where they lie in the bulk store.
@@ -92,6 +100,25 @@ impl IndexView {
         unsafe { self.mapping.as_ptr().add(HEADER_LEN + index * SLOT_LEN) }
     }
 
+    /// The version of the entry of `id` if its slot holds it now and is not being written:
+    /// without copying the entry, enough to tell whether a tree read before is still current.
+    pub fn current(&self, id: u64) -> Option<EntryVersion> {
+        let index = slot_of(id, self.slot_count);
+        let slot = self.slot(index);
+        // SAFETY: the slot lies inside the live mapping; its words are only accessed atomically.
+        unsafe {
+            let sequence_before = sequence(slot).load(Ordering::Acquire);
+            if sequence_before % 2 == 1 || slot_id(slot).load(Ordering::Relaxed) != id {
+                return None;
+            }
+            fence(Ordering::Acquire);
+            (sequence(slot).load(Ordering::Relaxed) == sequence_before).then_some(EntryVersion {
+                slot: index,
+                sequence: sequence_before,
+            })
+        }
+    }
+
     /// The tree and blobs of `id` if its slot holds it and was not being written meanwhile.
     pub fn read(&self, id: u64) -> Option<Snapshot> {
         let index = slot_of(id, self.slot_count);
@@ -112,18 +139,14 @@ impl IndexView {
             {
                 return None;
             }
-            let heap = self
+            let entry = self
                 .mapping
                 .as_ptr()
-                .add(HEADER_LEN + self.slot_count * SLOT_LEN);
-            let mut body = vec![0u8; length];
-            std::ptr::copy_nonoverlapping(heap.add(offset), body.as_mut_ptr(), length);
-            fence(Ordering::Acquire);
-            if sequence(slot).load(Ordering::Relaxed) != sequence_before {
-                return None;
-            }
+                .add(HEADER_LEN + self.slot_count * SLOT_LEN + offset);
+            let mut header = [0u8; ENTRY_HEADER_LEN];
+            std::ptr::copy_nonoverlapping(entry, header.as_mut_ptr(), ENTRY_HEADER_LEN);
             let half = |at: usize| {
-                u32::from_le_bytes(body[at..at + 4].try_into().expect("4 bytes")) as usize
+                u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes")) as usize
             };
             let (tree_len, blob_count) = (half(0), half(4));
             let blobs_len = blob_count.checked_mul(BLOB_ENTRY_LEN)?;
@@ -134,9 +157,20 @@ impl IndexView {
             {
                 return None;
             }
-            let mut body = body.split_off(ENTRY_HEADER_LEN);
-            let tree = body.split_off(blobs_len);
-            let blobs = body
+            // Both parts are copied straight into their own buffers, within `length`.
+            let copy = |from: usize, len: usize| {
+                let mut bytes = Vec::<u8>::with_capacity(len);
+                std::ptr::copy_nonoverlapping(entry.add(from), bytes.as_mut_ptr(), len);
+                bytes.set_len(len);
+                bytes
+            };
+            let blob_bytes = copy(ENTRY_HEADER_LEN, blobs_len);
+            let tree = copy(ENTRY_HEADER_LEN + blobs_len, tree_len);
+            fence(Ordering::Acquire);
+            if sequence(slot).load(Ordering::Relaxed) != sequence_before {
+                return None;
+            }
+            let blobs = blob_bytes
                 .chunks_exact(BLOB_ENTRY_LEN)
                 .map(|entry| {
                     let word = |at: usize| {
@@ -150,21 +184,23 @@ impl IndexView {
                 })
                 .collect();
             Some(Snapshot {
-                slot: index,
-                sequence: sequence_before,
+                version: EntryVersion {
+                    slot: index,
+                    sequence: sequence_before,
+                },
                 tree,
                 blobs,
             })
         }
     }
 
-    /// True if the slot `snapshot` was read from has not changed since. Call it after the
-    /// hold on the snapshot's blobs was written to the connection's ring.
-    pub fn unchanged(&self, snapshot: &Snapshot) -> bool {
+    /// True if the slot an entry of `version` was read from has not changed since. Call it
+    /// after the hold on the entry's blobs was written to the connection's ring.
+    pub fn unchanged(&self, version: EntryVersion) -> bool {
         // Orders the hold written before against the look at the slot (see the module
         // documentation: the server orders its change before looking at the rings).
         fence(Ordering::SeqCst);
-        // SAFETY: the snapshot's slot index came from this view.
-        unsafe { sequence(self.slot(snapshot.slot)).load(Ordering::Relaxed) == snapshot.sequence }
+        // SAFETY: the version's slot index came from this view.
+        unsafe { sequence(self.slot(version.slot)).load(Ordering::Relaxed) == version.sequence }
     }
 }

@@ -1,6 +1,7 @@
 //! `get` from the metadata index: no round trip, the same trees, and memory that a reader
 //! found there is not reused under it, whoever deletes the object and whenever.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -121,6 +122,29 @@ fn the_tree_of_a_table_of_many_batches_is_read_without_the_server() {
         .unwrap();
     assert_eq!(metas, vec![from_server]);
     assert_eq!(blobs.len(), 64 * 4);
+}
+
+#[test]
+fn a_large_tree_read_from_the_index_is_parsed_once() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let id = put_wide_table(&writer);
+    let (first, _) = reader.get_objects_shared(&[id]).unwrap();
+    let (again, blobs) = reader.get_objects_shared(&[id]).unwrap();
+    assert!(
+        Arc::ptr_eq(&first[0], &again[0]),
+        "the tree was parsed again"
+    );
+    assert_eq!(blobs.len(), 64 * 4);
+    let metas = reader.get_metadatas_shared(&[id]).unwrap();
+    assert!(Arc::ptr_eq(&first[0], &metas[0]));
+    assert_eq!(*metas[0], tree_from_server(&server, id));
+    // A change to the tree is a new entry: read and parsed again.
+    writer.persist(id).unwrap();
+    let (persisted, _) = reader.get_objects_shared(&[id]).unwrap();
+    assert!(!Arc::ptr_eq(&first[0], &persisted[0]));
+    assert!(first[0].is_transient() && !persisted[0].is_transient());
 }
 
 #[test]

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use serde_json::Value;
 use vineyard_core::client::hold_together;
 use vineyard_core::{Blob, Code, InstanceID, ObjectMeta};
 use vineyard_layout::{CHUNKED_ARRAY, SCHEMA_PROXY};
@@ -27,7 +26,7 @@ use super::import;
 use super::listed::ListedBlobs;
 use crate::blob::PyBlob;
 use crate::errors::{new_err, to_py};
-use crate::json::to_python;
+use crate::json::dict_of;
 use crate::mapped::MappedBlobs;
 
 /// The length of the longest of `prefixes` that `typename` starts with.
@@ -100,7 +99,7 @@ fn member_value(
             .into_iter()
             .map(|blob| PyBlob::new(blob, instance, mapped)),
     )?;
-    let tree = to_python(py, &Value::Object(meta.as_map().clone()))?;
+    let tree = dict_of(py, meta.as_map())?;
     let value = callback.bind(py).call1((tree, blobs))?;
     if !value.hasattr("__arrow_c_array__")? {
         return Err(new_err(
