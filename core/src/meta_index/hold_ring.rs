@@ -20,8 +20,10 @@ use memmap2::{MmapOptions, MmapRaw};
 use crate::error::{Error, Result};
 use crate::id::{ObjectID, BLOB_BIT};
 
-/// Ids a ring holds before its client must wait for the server to take them.
-pub const RING_LEN: usize = 1024;
+/// Ids a ring holds before its client must wait for the server to take them: 64 KiB per
+/// connection, room for a table of 64 batches of 4 columns (256 blobs) to be got and dropped
+/// 16 times between two requests of its client.
+pub const RING_LEN: usize = 8192;
 
 /// The bit every blob id has, cleared in an entry that releases the blob.
 const HOLD_BIT: u64 = BLOB_BIT;

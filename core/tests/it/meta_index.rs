@@ -240,6 +240,25 @@ fn gets_and_drops_from_the_index_do_not_ask_the_server() {
 }
 
 #[test]
+fn a_table_of_many_batches_is_got_and_dropped_again_and_again_without_the_server() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let id = put_wide_table(&writer);
+    // 15 cycles of 256 holds and 256 releases: 7,680 entries in the ring.
+    let cycles = 15;
+    let getter = reader.clone();
+    let done = with_server_stopped(&server, move || {
+        for _ in 0..cycles {
+            let (_, blobs) = getter.get_objects_shared(&[id]).unwrap();
+            assert_eq!(blobs.len(), 64 * 4);
+        }
+        cycles
+    });
+    assert_eq!(done, Some(cycles), "a get or drop waited for the server");
+}
+
+#[test]
 fn a_get_from_the_index_of_a_dead_server_fails() {
     let server = TestServer::start();
     let writer = server.client();
@@ -333,9 +352,22 @@ fn a_reader_with_a_full_hold_ring_asks_the_server_and_goes_on() {
     let reader = mapped_reader(&server);
     let baseline = server.memory_usage();
     let count = vineyard_core::meta_index::RING_LEN + 100;
+    // Put without waiting for each reply: thousands of objects in little time.
     let ids: Vec<ObjectID> = (0..count)
-        .map(|index| put_object(&writer, &(index as u64).to_le_bytes()).0)
+        .map(|index| {
+            let blob = writer
+                .put_blob_unawaited(&(index as u64).to_le_bytes())
+                .unwrap();
+            let mut meta = ObjectMeta::with_typename("test::Indexed");
+            meta.add_member_id("buffer_", blob);
+            writer
+                .create_metadata_unawaited(&meta)
+                .unwrap()
+                .id()
+                .unwrap()
+        })
         .collect();
+    writer.flush().unwrap();
     // Every view is kept: no release empties the ring meanwhile.
     let kept: Vec<_> = ids
         .iter()
