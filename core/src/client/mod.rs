@@ -192,10 +192,10 @@ fn count_handles(connection: &mut Connection, mapped: &[MappedBlob]) {
 }
 
 /// The trees of `ids` in a `get_data_reply`, in order; an id without one does not exist.
-fn metas_of(mut content: Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<ObjectMeta>> {
+fn metas_of(mut content: Map<String, Value>, ids: &[ObjectID]) -> Result<Vec<Arc<ObjectMeta>>> {
     ids.iter()
         .map(|id| match content.remove(&id.to_string()) {
-            Some(tree) => ObjectMeta::from_json(tree),
+            Some(tree) => ObjectMeta::from_json(tree).map(Arc::new),
             None => Err(Error::ObjectNotExists { id: *id }),
         })
         .collect()
@@ -514,8 +514,7 @@ impl IpcClient {
         let mapped = self.map_payloads(&mut connection, reply.payloads)?;
         drop(connection);
         let blobs = self.wrap(mapped).collect();
-        let metas = metas_of(reply.content, ids)?;
-        Ok((metas.into_iter().map(Arc::new).collect(), blobs))
+        Ok((metas_of(reply.content, ids)?, blobs))
     }
 
     /// Maps one sealed blob for reading.
@@ -600,10 +599,7 @@ impl IpcClient {
             wait: false,
             buffers: false,
         })?;
-        Ok(metas_of(reply.content, ids)?
-            .into_iter()
-            .map(Arc::new)
-            .collect())
+        metas_of(reply.content, ids)
     }
 
     /// The metadata tree of one object.

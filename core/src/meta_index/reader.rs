@@ -100,36 +100,45 @@ impl IndexView {
         unsafe { self.mapping.as_ptr().add(HEADER_LEN + index * SLOT_LEN) }
     }
 
-    /// The version of the entry of `id` if its slot holds it now and is not being written:
-    /// without copying the entry, enough to tell whether a tree read before is still current.
-    pub fn current(&self, id: u64) -> Option<EntryVersion> {
+    /// The start of a read of `id`'s entry: its slot's version, if the slot holds `id` and is
+    /// not being written. What is read after it counts only if [`IndexView::still_at`] holds.
+    fn begin_read(&self, id: u64) -> Option<EntryVersion> {
         let index = slot_of(id, self.slot_count);
         let slot = self.slot(index);
         // SAFETY: the slot lies inside the live mapping; its words are only accessed atomically.
         unsafe {
-            let sequence_before = sequence(slot).load(Ordering::Acquire);
-            if sequence_before % 2 == 1 || slot_id(slot).load(Ordering::Relaxed) != id {
-                return None;
-            }
-            fence(Ordering::Acquire);
-            (sequence(slot).load(Ordering::Relaxed) == sequence_before).then_some(EntryVersion {
-                slot: index,
-                sequence: sequence_before,
-            })
+            let sequence = sequence(slot).load(Ordering::Acquire);
+            (sequence % 2 == 0 && slot_id(slot).load(Ordering::Relaxed) == id).then_some(
+                EntryVersion {
+                    slot: index,
+                    sequence,
+                },
+            )
         }
+    }
+
+    /// The end of a read begun by [`IndexView::begin_read`]: true if the slot still has that
+    /// version, so that everything read in between was one consistent entry.
+    fn still_at(&self, version: EntryVersion) -> bool {
+        fence(Ordering::Acquire);
+        // SAFETY: the version's slot index came from this view.
+        unsafe { sequence(self.slot(version.slot)).load(Ordering::Relaxed) == version.sequence }
+    }
+
+    /// The version of the entry of `id` if its slot holds it now and is not being written:
+    /// without copying the entry, enough to tell whether a tree read before is still current.
+    pub fn current(&self, id: u64) -> Option<EntryVersion> {
+        let version = self.begin_read(id)?;
+        self.still_at(version).then_some(version)
     }
 
     /// The tree and blobs of `id` if its slot holds it and was not being written meanwhile.
     pub fn read(&self, id: u64) -> Option<Snapshot> {
-        let index = slot_of(id, self.slot_count);
-        let slot = self.slot(index);
+        let version = self.begin_read(id)?;
+        let slot = self.slot(version.slot);
         // SAFETY: the slot lies inside the live mapping; its words are only accessed
         // atomically, and its body is copied out and checked against the sequence afterwards.
         unsafe {
-            let sequence_before = sequence(slot).load(Ordering::Acquire);
-            if sequence_before % 2 == 1 || slot_id(slot).load(Ordering::Relaxed) != id {
-                return None;
-            }
             let entry = slot_entry(slot).load(Ordering::Relaxed);
             let (offset, length) = ((entry & u32::MAX as u64) as usize, (entry >> 32) as usize);
             // Every byte here is untrusted: a torn read (which the sequence check would catch
@@ -166,8 +175,7 @@ impl IndexView {
             };
             let blob_bytes = copy(ENTRY_HEADER_LEN, blobs_len);
             let tree = copy(ENTRY_HEADER_LEN + blobs_len, tree_len);
-            fence(Ordering::Acquire);
-            if sequence(slot).load(Ordering::Relaxed) != sequence_before {
+            if !self.still_at(version) {
                 return None;
             }
             let blobs = blob_bytes
@@ -184,10 +192,7 @@ impl IndexView {
                 })
                 .collect();
             Some(Snapshot {
-                version: EntryVersion {
-                    slot: index,
-                    sequence: sequence_before,
-                },
+                version,
                 tree,
                 blobs,
             })
