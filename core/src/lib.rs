@@ -18,6 +18,8 @@
 //! - [`server`]: the tokio IPC server behind `vineyardd`.
 //! - [`client`]: `IpcClient`, `Blob`, `BlobWriter`.
 //! - [`copy`]: copies into the store, split across threads when large.
+//! - [`file_io`]: files read into and written from memory in pieces, on several threads,
+//!   CRC-32C on the way (spill files, local saves and loads).
 //! - [`error`]: the crate's `Error` and Vineyard's status codes.
 //! - `sys`: memfd, fd passing and page population (Linux).
 
@@ -28,6 +30,8 @@ pub mod client;
 pub mod cluster;
 pub mod copy;
 pub mod error;
+#[cfg(feature = "server")]
+pub mod file_io;
 pub mod id;
 pub mod meta;
 pub mod meta_index;

@@ -1,22 +1,30 @@
 //! Files other tools read without vineyard: an Arrow IPC file (or, where asked, a Parquet
 //! file) for each Arrow-shaped object saved (a table, a record batch, a dataframe, an array),
 //! built from the object's buffers in the shared memory (the resolvers read them without
-//! copying).
+//! copying). In a local directory the encoder writes straight into the file; elsewhere the
+//! file is sent in parts as it grows. An Arrow file's uncompressed buffers are the blobs
+//! themselves, written as they are: the save notes where each such blob lies in the file
+//! (the manifest's `offset`) instead of writing it a second time.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufWriter, Write};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::writer::FileWriter;
+use object_store::path::Path;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use vineyard_core::{IpcClient, ObjectID, ObjectMeta};
+use vineyard_core::{file_io, Blob, IpcClient, ObjectID, ObjectMeta};
 use vineyard_resolvers::{resolve, to_record_batches, Resolved};
 
 use crate::error::{Error, Result};
 use crate::location::Location;
-use crate::manifest::SavedExport;
+use crate::manifest::{SavedBlob, SavedExport};
+use crate::progress::Progress;
 use crate::save::ExportFormat;
-use crate::transfer::{StreamedUpload, PART};
+use crate::transfer::{StagedFile, StreamedUpload, PART};
 
 /// The folder, file extension and manifest name of a format's files.
 fn naming(format: ExportFormat) -> Option<(&'static str, &'static str)> {
@@ -27,19 +35,39 @@ fn naming(format: ExportFormat) -> Option<(&'static str, &'static str)> {
     }
 }
 
+/// What the exported files hold besides: the blobs each wrote as they are, with where.
+pub type HeldBlobs = BTreeMap<ObjectID, SavedBlob>;
+
+/// The blobs of a save by the address of their memory: (id, size).
+type BlobsByAddress = HashMap<usize, (ObjectID, usize)>;
+
+/// Blobs a file holds as they are: (id, offset in the file, CRC-32C).
+type Placed = Vec<(ObjectID, u64, u32)>;
+
 /// Writes `<folder>/<id>.<extension>` in `format` for each Arrow-shaped object among
-/// `objects` (nothing for `ExportFormat::None`). Each file is encoded batch by batch and
-/// sent as it grows ([`StreamedUpload`]): memory holds a few parts, not the file.
+/// `objects` (nothing for `ExportFormat::None`), in a local directory straight into the file,
+/// elsewhere batch by batch in parts as it grows ([`StreamedUpload`]: memory holds a few
+/// parts, not the file). Also returns the blobs of `blobs` that a file holds byte for byte
+/// (an Arrow file's uncompressed buffers are the blobs themselves): the save need not write
+/// them again.
 pub async fn write_files(
     client: &IpcClient,
     location: &Location,
     objects: &[(ObjectID, ObjectMeta)],
     format: ExportFormat,
-) -> Result<Vec<SavedExport>> {
+    blobs: &BTreeMap<ObjectID, Blob>,
+    progress: &Progress,
+) -> Result<(Vec<SavedExport>, HeldBlobs)> {
     let Some((folder, extension)) = naming(format) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), HeldBlobs::new()));
     };
+    let by_address: BlobsByAddress = blobs
+        .iter()
+        .filter(|(_, blob)| blob.size() > 0)
+        .map(|(&id, blob)| (blob.as_ptr() as usize, (id, blob.size())))
+        .collect();
     let mut exports = Vec::new();
+    let mut held = HeldBlobs::new();
     for (id, meta) in objects {
         let failed = |error: &dyn std::fmt::Display| Error::Unsavable {
             id: *id,
@@ -52,14 +80,49 @@ pub async fn write_files(
             continue;
         };
         let name = format!("{folder}/{id}.{extension}");
-        let mut upload = StreamedUpload::new(location, location.path(&name));
-        let size = match encode(schema, &batches, format, &mut upload, &failed).await {
-            Ok(rest) => upload.finish(rest).await?,
-            Err(error) => {
-                upload.abort().await;
-                return Err(error);
+        let path = location.path(&name);
+        let (size, found) = if location.local.is_some() {
+            file_io::run_blocking(|| {
+                write_local(
+                    location,
+                    &path,
+                    schema,
+                    &batches,
+                    format,
+                    &by_address,
+                    progress,
+                    &failed,
+                )
+            })?
+        } else {
+            let mut upload = StreamedUpload::new(location, path);
+            let encoded = encode(
+                schema,
+                &batches,
+                format,
+                &mut upload,
+                &by_address,
+                progress,
+                &failed,
+            )
+            .await;
+            match encoded {
+                Ok((rest, found)) => (upload.finish(rest).await?, found),
+                Err(error) => {
+                    upload.abort().await;
+                    return Err(error);
+                }
             }
         };
+        for (blob, offset, crc32c) in found {
+            let size = blobs.get(&blob).map_or(0, |blob| blob.size() as u64);
+            held.entry(blob).or_insert_with(|| SavedBlob {
+                size,
+                crc32c,
+                path: name.clone(),
+                offset: Some(offset),
+            });
+        }
         exports.push(SavedExport {
             object: id.to_string(),
             format: folder.into(),
@@ -67,7 +130,67 @@ pub async fn write_files(
             size,
         });
     }
-    Ok(exports)
+    Ok((exports, held))
+}
+
+/// The encoder's output, noting the blobs it writes as they are: the encoder writes an
+/// uncompressed buffer with one write of the buffer's own memory, so a write that starts at
+/// a blob's address and has its length puts that blob, whole, at this offset of the file.
+struct Recorder<'b, W> {
+    inner: W,
+    position: u64,
+    blobs: &'b BlobsByAddress,
+    progress: &'b Progress,
+    /// Blobs written as they are: id, offset in the file, CRC-32C.
+    found: Placed,
+    /// Their ids.
+    noted: HashSet<ObjectID>,
+}
+
+impl<'b, W> Recorder<'b, W> {
+    fn new(inner: W, blobs: &'b BlobsByAddress, progress: &'b Progress) -> Self {
+        Recorder {
+            inner,
+            position: 0,
+            blobs,
+            progress,
+            found: Vec::new(),
+            noted: HashSet::new(),
+        }
+    }
+
+    /// Notes `bytes`, written whole at the current position, if they are a blob's memory.
+    fn note(&mut self, bytes: &[u8]) {
+        if let Some(&(id, size)) = self.blobs.get(&(bytes.as_ptr() as usize)) {
+            // The first time only: a buffer two columns share is written twice.
+            if size == bytes.len() && self.noted.insert(id) {
+                self.found.push((id, self.position, crc32c::crc32c(bytes)));
+                self.progress.add(size as u64);
+            }
+        }
+    }
+}
+
+impl<W: Write> Write for Recorder<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        if written == bytes.len() {
+            self.note(bytes);
+        }
+        self.position += written as u64;
+        Ok(written)
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(bytes)?;
+        self.note(bytes);
+        self.position += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The schema and batches of an Arrow-shaped object, read from the shared memory without
@@ -86,26 +209,69 @@ fn arrow_shaped(
     to_record_batches(resolved).map(Some)
 }
 
-/// An encoder of one file, writing into a buffer the caller empties as it fills.
-enum Encoder {
-    Arrow(Box<FileWriter<Vec<u8>>>),
-    Parquet(Box<ArrowWriter<Vec<u8>>>),
+/// Encodes a file of a local directory straight into it (staged, renamed into place when
+/// whole): the encoder writes each buffer from the shared memory to the file, no copy
+/// between. Returns the file's size and the blobs it holds as they are.
+#[allow(clippy::too_many_arguments)]
+fn write_local(
+    location: &Location,
+    path: &Path,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    format: ExportFormat,
+    blobs: &BlobsByAddress,
+    progress: &Progress,
+    failed: &(dyn Fn(&dyn std::fmt::Display) -> Error + Sync),
+) -> Result<(u64, Placed)> {
+    let staged = StagedFile::create(location, path)?;
+    // The recorder sees the encoder's writes before the buffering, at their own addresses.
+    let output = Recorder::new(
+        BufWriter::with_capacity(1 << 20, &staged.file),
+        blobs,
+        progress,
+    );
+    let mut encoder = Encoder::new(format, schema, output).map_err(|error| failed(&error))?;
+    for batch in batches {
+        progress.check()?;
+        encoder.write(batch).map_err(|error| failed(&error))?;
+    }
+    let mut output = encoder.finish().map_err(|error| failed(&error))?;
+    output.flush().map_err(|error| failed(&error))?;
+    let found = std::mem::take(&mut output.found);
+    drop(output);
+    let size = staged
+        .file
+        .metadata()
+        .map_err(|error| failed(&error))?
+        .len();
+    staged.place()?;
+    Ok((size, found))
 }
 
-impl Encoder {
-    fn new(format: ExportFormat, schema: SchemaRef) -> Result<Encoder, Box<dyn std::error::Error>> {
+/// An encoder of one file in a format, writing to `W`.
+enum Encoder<W: Write + Send> {
+    Arrow(Box<FileWriter<W>>),
+    Parquet(Box<ArrowWriter<W>>),
+}
+
+impl<W: Write + Send> Encoder<W> {
+    fn new(
+        format: ExportFormat,
+        schema: SchemaRef,
+        output: W,
+    ) -> Result<Encoder<W>, Box<dyn std::error::Error>> {
         Ok(match format {
             ExportFormat::Parquet => {
                 let properties = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
                     .build();
                 Encoder::Parquet(Box::new(ArrowWriter::try_new(
-                    Vec::new(),
+                    output,
                     schema,
                     Some(properties),
                 )?))
             }
-            _ => Encoder::Arrow(Box::new(FileWriter::try_new(Vec::new(), &schema)?)),
+            _ => Encoder::Arrow(Box::new(FileWriter::try_new(output, &schema)?)),
         })
     }
 
@@ -117,15 +283,15 @@ impl Encoder {
         Ok(())
     }
 
-    fn buffer(&mut self) -> &mut Vec<u8> {
+    fn output(&mut self) -> &mut W {
         match self {
             Encoder::Arrow(writer) => writer.get_mut(),
             Encoder::Parquet(writer) => writer.inner_mut(),
         }
     }
 
-    /// Writes the file's end; returns the bytes not taken yet.
-    fn finish(self) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// Writes the file's end; returns the output.
+    fn finish(self) -> Result<W, Box<dyn std::error::Error>> {
         Ok(match self {
             Encoder::Arrow(writer) => writer.into_inner()?,
             Encoder::Parquet(writer) => writer.into_inner()?,
@@ -135,24 +301,30 @@ impl Encoder {
 
 /// Encodes `batches` in `format`, sending every [`PART`] bytes to `upload` as they come;
 /// returns the bytes left for the upload's last part.
+#[allow(clippy::too_many_arguments)]
 async fn encode(
     schema: SchemaRef,
     batches: &[RecordBatch],
     format: ExportFormat,
     upload: &mut StreamedUpload<'_>,
+    blobs: &BlobsByAddress,
+    progress: &Progress,
     failed: &(dyn Fn(&dyn std::fmt::Display) -> Error + Sync),
-) -> Result<Vec<u8>> {
-    let mut encoder = Encoder::new(format, schema).map_err(|error| failed(&error))?;
+) -> Result<(Vec<u8>, Placed)> {
+    let output = Recorder::new(Vec::new(), blobs, progress);
+    let mut encoder = Encoder::new(format, schema, output).map_err(|error| failed(&error))?;
     let pool = Pool::default();
     for batch in batches {
+        progress.check()?;
         encoder.write(batch).map_err(|error| failed(&error))?;
-        let buffer = encoder.buffer();
+        let buffer = &mut encoder.output().inner;
         if buffer.len() >= PART {
             let piece = std::mem::replace(buffer, pool.take());
             upload.send(pool.recycling(piece)).await?;
         }
     }
-    encoder.finish().map_err(|error| failed(&error))
+    let output = encoder.finish().map_err(|error| failed(&error))?;
+    Ok((output.inner, output.found))
 }
 
 /// Buffers that come back once their part is written, so the encoder fills memory it has

@@ -176,17 +176,17 @@ async fn load_into(
         })?;
         writers.push((old, saved, client.create_blob(saved.size as usize)?));
     }
-    let read: Vec<std::result::Result<u32, DownloadError>> = if location.local {
+    let read: Vec<std::result::Result<u32, DownloadError>> = if location.local.is_some() {
         let reads = writers
             .iter_mut()
-            .map(|(_, saved, writer)| (location.path(&saved.path), &mut writer[..]))
+            .map(|(_, saved, writer)| (location.path(&saved.path), saved.offset, &mut writer[..]))
             .collect();
         transfer::read_files(location, reads, progress).await
     } else {
         futures::stream::iter(writers.iter_mut())
             .map(|(_, saved, writer)| async {
                 let path = location.path(&saved.path);
-                transfer::download(location, &path, &mut writer[..], progress).await
+                transfer::download(location, &path, saved.offset, &mut writer[..], progress).await
             })
             .buffered(PARALLEL_BLOBS)
             .collect()

@@ -29,9 +29,10 @@ pub struct Location {
     pub store: Arc<dyn ObjectStore>,
     /// The save's prefix in the store.
     pub prefix: Path,
-    /// A local directory: its files are read straight into the blobs, on several threads
-    /// ([`crate::transfer::read_files`]).
-    pub local: bool,
+    /// The store again when it is a local directory: its files are read straight into the
+    /// blobs and written straight from them, on several threads
+    /// ([`crate::transfer::read_files`], [`crate::transfer::write_files`]).
+    pub local: Option<Arc<LocalFileSystem>>,
 }
 
 impl Location {
@@ -56,11 +57,12 @@ impl Location {
                     .map_err(|error| invalid(format!("cannot create the directory: {error}")))?;
                 let store = LocalFileSystem::new_with_prefix(rest)
                     .map_err(|error| invalid(crate::error::describe(&error)))?;
+                let store = Arc::new(store);
                 Ok(Location {
                     url: url.to_string(),
-                    store: Arc::new(store),
+                    store: Arc::clone(&store) as Arc<dyn ObjectStore>,
                     prefix: Path::default(),
-                    local: true,
+                    local: Some(store),
                 })
             }
             "s3" | "s3a" => {
@@ -96,14 +98,14 @@ impl Location {
                     url: url.to_string(),
                     store: Arc::new(store),
                     prefix: Path::from(prefix),
-                    local: false,
+                    local: None,
                 })
             }
             "memory" => Ok(Location {
                 url: url.to_string(),
                 store: memory_store(rest),
                 prefix: Path::default(),
-                local: false,
+                local: None,
             }),
             other => Err(invalid(format!(
                 "unknown scheme `{other}`; use file:///dir, s3://bucket/prefix or memory://name"

@@ -12,8 +12,13 @@ use crate::error::{Error, Result};
 /// The `format` of every manifest.
 pub const FORMAT: &str = "vineyard-rs-snapshot";
 
-/// The manifest version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The manifest version this build writes (and the newest it reads). Version 2 added
+/// [`SavedBlob::offset`]: a blob whose bytes an exported Arrow file holds as they are is not
+/// written a second time.
+pub const VERSION: u32 = 2;
+
+/// The oldest manifest version this build reads.
+pub const OLDEST_VERSION: u32 = 1;
 
 /// The manifest's name under a save's prefix.
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -60,8 +65,14 @@ pub struct SavedBlob {
     pub size: u64,
     /// CRC-32C (Castagnoli) of the bytes.
     pub crc32c: u32,
-    /// Where the bytes are, under the save's prefix.
+    /// Where the bytes are, under the save's prefix: the blob's own file, or (with `offset`)
+    /// a file of other things (an exported Arrow file holding the blob as one of its
+    /// buffers).
     pub path: String,
+    /// Where in `path` the bytes start when the file holds more than the blob; `None` when
+    /// the file is the blob's own and holds exactly its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 /// A file written for other tools.
@@ -108,7 +119,7 @@ impl Manifest {
             }
         }
         let version = value.get("version").and_then(Value::as_u64);
-        if version != Some(VERSION as u64) {
+        if !version.is_some_and(|found| (OLDEST_VERSION as u64..=VERSION as u64).contains(&found)) {
             return Err(match version {
                 Some(found) => Error::ManifestVersion {
                     url: url.to_string(),
@@ -167,6 +178,10 @@ mod tests {
             ),
             "{error}"
         );
+        let mut first = serde_json::to_value(&manifest).unwrap();
+        first["version"] = 1.into();
+        let parsed = Manifest::parse("x", &serde_json::to_vec(&first).unwrap()).unwrap();
+        assert_eq!(parsed.version, 1, "version 1 is still read");
         let error = Manifest::parse("x", br#"{"format":"other","version":1}"#).unwrap_err();
         assert!(error.to_string().contains("not a vineyard save"), "{error}");
         let error = Manifest::parse("x", b"{not json").unwrap_err();

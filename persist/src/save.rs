@@ -174,23 +174,30 @@ async fn save_to(
     let progress = Progress::new("save", options.progress.clone(), options.bar);
     progress.set_total(blobs.values().map(|blob| blob.size() as u64).sum());
     let ticker = progress.ticker();
-    let written = write_blobs(location, blobs, &progress).await;
-    let result = match written {
-        Ok(saved) => {
-            manifest.blobs = saved;
-            let exports = crate::export::write_files(
-                client,
-                location,
-                &ids.iter().copied().zip(metas).collect::<Vec<_>>(),
-                options.export,
-            )
-            .await?;
-            manifest.exports = exports;
-            manifest.created_ms = vineyard_core::id::now_millis();
-            write_manifest(location, &manifest).await
-        }
-        Err(error) => Err(error),
-    };
+    let objects: Vec<(ObjectID, ObjectMeta)> = ids.iter().copied().zip(metas).collect();
+    let result = async {
+        // Exported files first: a blob an Arrow file holds as it is needs no file of its own.
+        let (exports, held) = crate::export::write_files(
+            client,
+            location,
+            &objects,
+            options.export,
+            &blobs,
+            &progress,
+        )
+        .await?;
+        let rest: BTreeMap<ObjectID, Blob> = blobs
+            .into_iter()
+            .filter(|(id, _)| !held.contains_key(id))
+            .collect();
+        let mut saved = write_blobs(location, rest, &progress).await?;
+        saved.extend(held.into_iter().map(|(id, blob)| (id.to_string(), blob)));
+        manifest.blobs = saved;
+        manifest.exports = exports;
+        manifest.created_ms = vineyard_core::id::now_millis();
+        write_manifest(location, &manifest).await
+    }
+    .await;
     progress.finish(ticker);
     result?;
     Ok(Saved {
@@ -211,26 +218,37 @@ async fn write_blobs(
     blobs: BTreeMap<ObjectID, Blob>,
     progress: &Arc<Progress>,
 ) -> Result<BTreeMap<String, SavedBlob>> {
+    let saved = |id: ObjectID, size: usize, crc32c: u32| {
+        let name = format!("blobs/{id}");
+        (
+            id.to_string(),
+            SavedBlob {
+                size: size as u64,
+                crc32c,
+                path: name,
+                offset: None,
+            },
+        )
+    };
+    if location.local.is_some() {
+        let writes = blobs
+            .iter()
+            .map(|(id, blob)| (location.path(&format!("blobs/{id}")), &blob[..]))
+            .collect();
+        let written = transfer::write_files(location, writes, progress).await;
+        return blobs
+            .iter()
+            .zip(written)
+            .map(|((&id, blob), crc)| Ok(saved(id, blob.size(), crc?)))
+            .collect();
+    }
     futures::stream::iter(blobs)
         .map(|(id, blob)| async move {
-            let name = format!("blobs/{id}");
-            let path = location.path(&name);
-            let size = blob.size() as u64;
-            let crc = transfer::upload(
-                location,
-                &path,
-                Bytes::from_owner(BlobBytes(blob)),
-                progress,
-            )
-            .await?;
-            Ok::<_, Error>((
-                id.to_string(),
-                SavedBlob {
-                    size,
-                    crc32c: crc,
-                    path: name,
-                },
-            ))
+            let path = location.path(&format!("blobs/{id}"));
+            let size = blob.size();
+            let bytes = Bytes::from_owner(BlobBytes(blob));
+            let crc = transfer::upload(location, &path, bytes, progress).await?;
+            Ok::<_, Error>(saved(id, size, crc))
         })
         .buffer_unordered(PARALLEL_BLOBS)
         .try_collect()

@@ -1,6 +1,9 @@
 //! Blobs to and from a store. A large blob is written as a multipart upload of [`PART`]-byte
 //! parts, [`PARALLEL`] at a time, and read back as as many ranges at a time, straight into
 //! the blob's shared memory; its CRC-32C is computed part by part as they go and combined.
+//! Local directories skip the store's upload and download: their files are written from and
+//! read into the blobs' memory directly, several pieces at a time (`vineyard_core::file_io`),
+//! each written file staged beside its path and renamed into place when whole.
 
 use bytes::Bytes;
 use futures::stream::FuturesUnordered;
@@ -10,6 +13,8 @@ use object_store::{
     GetOptions, GetResultPayload, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload,
     UploadPart,
 };
+
+use vineyard_core::file_io;
 
 use crate::error::{describe, Error, Result};
 use crate::location::Location;
@@ -99,7 +104,7 @@ pub async fn upload(
                 .complete()
                 .await
                 .map_err(|error| storage("writing", location, path, &error))?;
-            Ok(combine(&crcs))
+            Ok(file_io::combine(crcs))
         }
         Err(error) => {
             let _ = upload.abort().await;
@@ -206,24 +211,12 @@ impl<'a> StreamedUpload<'a> {
     }
 }
 
-/// The CRC-32C of consecutive pieces with the given CRCs and lengths.
-fn combine(pieces: &[(u32, usize)]) -> u32 {
-    pieces
-        .iter()
-        .fold(None, |whole: Option<u32>, &(crc, length)| {
-            Some(match whole {
-                None => crc,
-                Some(whole) => crc32c::crc32c_combine(whole, crc, length),
-            })
-        })
-        .unwrap_or(0)
-}
-
 /// Reads `path` into `dest` (which has the size the manifest gives); returns the CRC-32C of
 /// what was read.
 pub async fn download(
     location: &Location,
     path: &Path,
+    offset: Option<u64>,
     dest: &mut [u8],
     progress: &Progress,
 ) -> std::result::Result<u32, DownloadError> {
@@ -234,13 +227,14 @@ pub async fn download(
     };
     // A shorter or longer object than the manifest says is corrupted.
     let head = store.head(path).await.map_err(failed)?;
-    if head.size != dest.len() as u64 {
+    if !holds(head.size, offset, dest.len()) {
         return Err(DownloadError::Short(head.size));
     }
+    let base = offset.unwrap_or(0);
     let crcs: Vec<(u32, usize)> = futures::stream::iter(dest.chunks_mut(PART).enumerate())
         .map(|(index, chunk)| async move {
             progress.check().map_err(DownloadError::Other)?;
-            let start = (index * PART) as u64;
+            let start = base + (index * PART) as u64;
             let range = start..start + chunk.len() as u64;
             let options = GetOptions {
                 range: Some(range.into()),
@@ -270,80 +264,229 @@ pub async fn download(
         .buffered(PARALLEL)
         .try_collect()
         .await?;
-    Ok(combine(&crcs))
+    Ok(file_io::combine(crcs))
 }
 
-/// Threads reading local files at once ([`read_files`]).
-const FILE_READERS: usize = 4;
+/// Threads moving the bytes of local files at once ([`read_files`], [`write_files`]).
+const FILE_THREADS: usize = 4;
+
+/// Local files open at once in [`read_files`] and [`write_files`]: the blobs go in groups of
+/// this many, so that an object of many thousand blobs does not run out of file descriptors.
+pub const FILES_AT_ONCE: usize = 64;
 
 /// Reads local files (a [`Location`] with `local` set) into their destinations (each the size
-/// the manifest gives): every file is opened through the store, then all their [`PART`]-byte
-/// pieces are read straight into the destinations (one copy, no buffer between) by up to
-/// [`FILE_READERS`] threads. Returns, for each file in order, the CRC-32C of what was read.
+/// the manifest gives): every file is opened through the store, then all their pieces are
+/// read straight into the destinations (one copy, no buffer between) by up to
+/// [`FILE_THREADS`] threads. Returns, for each file in order, the CRC-32C of what was read.
 pub async fn read_files(
     location: &Location,
-    reads: Vec<(Path, &mut [u8])>,
+    reads: Vec<BlobRead<'_>>,
+    progress: &Progress,
+) -> Vec<std::result::Result<u32, DownloadError>> {
+    let mut outcomes = Vec::with_capacity(reads.len());
+    let mut reads = reads.into_iter().peekable();
+    while reads.peek().is_some() {
+        let group: Vec<_> = reads.by_ref().take(FILES_AT_ONCE).collect();
+        outcomes.extend(read_group(location, group, progress).await);
+    }
+    outcomes
+}
+
+/// [`read_files`] of at most [`FILES_AT_ONCE`] files.
+async fn read_group(
+    location: &Location,
+    reads: Vec<BlobRead<'_>>,
     progress: &Progress,
 ) -> Vec<std::result::Result<u32, DownloadError>> {
     let mut files = Vec::with_capacity(reads.len());
-    for (path, dest) in reads {
-        let opened = open_file(location, &path, dest.len()).await;
-        files.push((path, opened, dest));
+    for (path, offset, dest) in reads {
+        let opened = open_file(location, &path, offset, dest.len()).await;
+        files.push((path, offset, opened, dest));
     }
-    let mut pieces = Vec::new();
-    for (index, (path, opened, dest)) in files.iter_mut().enumerate() {
-        if let Ok(file) = opened {
-            for (number, chunk) in dest.chunks_mut(PART).enumerate() {
-                pieces.push(Piece {
-                    file: index,
-                    number,
-                    path: &*path,
-                    source: &*file,
-                    dest: chunk,
-                });
+    let mut transfers = Vec::new();
+    let mut outcomes: Vec<Option<std::result::Result<u32, DownloadError>>> = Vec::new();
+    let mut paths = Vec::new();
+    for (path, offset, opened, dest) in &mut files {
+        match opened {
+            Ok(file) => {
+                transfers.push(file_io::Transfer::Read(&*file, offset.unwrap_or(0), dest));
+                paths.push(path.clone());
+                outcomes.push(None);
+            }
+            Err(error) => {
+                outcomes.push(Some(Err(std::mem::replace(error, DownloadError::Missing))))
             }
         }
     }
-    let read = run_blocking(|| read_pieces(location, pieces, progress));
-    let mut crcs: Vec<Vec<(usize, u32, usize)>> = vec![Vec::new(); files.len()];
-    let mut failures: Vec<Option<DownloadError>> = files.iter().map(|_| None).collect();
-    for (file, outcome) in read {
-        match outcome {
-            Ok(piece) => crcs[file].push(piece),
-            Err(error) => failures[file] = Some(error),
-        }
-    }
-    files
+    let failed = |index: usize, error: std::io::Error| {
+        DownloadError::Other(file_error("reading", location, &paths[index], &error))
+    };
+    let before = || progress.check().map_err(DownloadError::Other);
+    let done = |bytes: u64| progress.add(bytes);
+    let hooks = file_io::Hooks {
+        before: &before,
+        done: &done,
+        failed: &failed,
+    };
+    let mut read =
+        file_io::run_blocking(|| file_io::run(transfers, FILE_THREADS, &hooks)).into_iter();
+    outcomes
         .into_iter()
-        .zip(crcs.iter_mut().zip(failures))
-        .map(|((_, opened, _), (pieces, failure))| {
-            opened?;
-            if let Some(error) = failure {
-                return Err(error);
-            }
-            pieces.sort_unstable_by_key(|&(number, _, _)| number);
-            let pieces: Vec<(u32, usize)> = pieces
-                .iter()
-                .map(|&(_, crc, length)| (crc, length))
-                .collect();
-            Ok(combine(&pieces))
+        .map(|outcome| outcome.unwrap_or_else(|| read.next().expect("one outcome per read")))
+        .collect()
+}
+
+/// Writes blobs to local files (a [`Location`] with `local` set): each to a staging file
+/// beside its path, all their pieces written straight from the blobs' memory by up to
+/// [`FILE_THREADS`] threads, then renamed into place; a file that fails is removed. Returns,
+/// for each blob in order, the CRC-32C of what was written.
+pub async fn write_files(
+    location: &Location,
+    writes: Vec<(Path, &[u8])>,
+    progress: &Progress,
+) -> Vec<Result<u32>> {
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for group in writes.chunks(FILES_AT_ONCE) {
+        outcomes.extend(write_group(location, group, progress));
+    }
+    outcomes
+}
+
+/// [`write_files`] of at most [`FILES_AT_ONCE`] files.
+fn write_group(
+    location: &Location,
+    writes: &[(Path, &[u8])],
+    progress: &Progress,
+) -> Vec<Result<u32>> {
+    let staged: Vec<Result<StagedFile>> = writes
+        .iter()
+        .map(|(path, _)| StagedFile::create(location, path))
+        .collect();
+    let mut transfers = Vec::new();
+    let mut paths = Vec::new();
+    for ((path, bytes), staging) in writes.iter().zip(&staged) {
+        if let Ok(staged) = staging {
+            transfers.push(file_io::Transfer::Write(&staged.file, 0, bytes));
+            paths.push(path.clone());
+        }
+    }
+    let failed = |index: usize, error: std::io::Error| {
+        file_error("writing", location, &paths[index], &error)
+    };
+    let before = || progress.check();
+    let done = |bytes: u64| progress.add(bytes);
+    let hooks = file_io::Hooks {
+        before: &before,
+        done: &done,
+        failed: &failed,
+    };
+    let mut written =
+        file_io::run_blocking(|| file_io::run(transfers, FILE_THREADS, &hooks)).into_iter();
+    staged
+        .into_iter()
+        .map(|staged| {
+            let staged = staged?;
+            let crc = written.next().expect("one outcome per staged file")?;
+            staged.place().map(|()| crc)
         })
         .collect()
 }
 
-/// One piece of a local file to read: which file, its number in it, and where it goes.
-struct Piece<'a> {
-    file: usize,
-    number: usize,
-    path: &'a Path,
-    source: &'a std::fs::File,
-    dest: &'a mut [u8],
+/// A local file written beside its path (`<name>.saving-<pid>`) and renamed into place once
+/// whole ([`StagedFile::place`]), so that no reader sees it half written; removed if dropped
+/// before.
+pub struct StagedFile {
+    /// The file being written.
+    pub file: std::fs::File,
+    staging: std::path::PathBuf,
+    dest: std::path::PathBuf,
+    url: String,
+    path: Path,
+    placed: bool,
 }
 
-/// A local file of the store, opened through it, checked to hold `size` bytes.
+impl StagedFile {
+    /// Creates the staging file of `path` (a local [`Location`]'s), and its folders.
+    pub fn create(location: &Location, path: &Path) -> Result<StagedFile> {
+        let Some(local) = &location.local else {
+            unreachable!("staged files are for local directories");
+        };
+        let dest = local
+            .path_to_filesystem(path)
+            .map_err(|error| storage("writing", location, path, &error))?;
+        let failed = |error: std::io::Error| file_error("writing", location, path, &error);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(failed)?;
+        }
+        let mut name = dest.clone().into_os_string();
+        name.push(format!(".saving-{}", std::process::id()));
+        let staging = std::path::PathBuf::from(name);
+        let file = std::fs::File::create(&staging).map_err(failed)?;
+        Ok(StagedFile {
+            file,
+            staging,
+            dest,
+            url: location.url.clone(),
+            path: path.clone(),
+            placed: false,
+        })
+    }
+
+    /// Renames the file into place.
+    pub fn place(mut self) -> Result<()> {
+        std::fs::rename(&self.staging, &self.dest).map_err(|error| Error::Storage {
+            action: "writing",
+            path: self.path.to_string(),
+            url: self.url.clone(),
+            reason: error.to_string(),
+        })?;
+        self.placed = true;
+        Ok(())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = std::fs::remove_file(&self.staging);
+        }
+    }
+}
+
+fn file_error(
+    action: &'static str,
+    location: &Location,
+    path: &Path,
+    error: &std::io::Error,
+) -> Error {
+    Error::Storage {
+        action,
+        path: path.to_string(),
+        url: location.url.clone(),
+        reason: error.to_string(),
+    }
+}
+
+/// A blob to read: the file, where in it the blob starts (`None`: the file is the blob's own
+/// and holds exactly its bytes), and the memory it goes to.
+pub type BlobRead<'a> = (Path, Option<u64>, &'a mut [u8]);
+
+/// Whether a file of `file_size` bytes holds a blob of `size` bytes at `offset` (`None`:
+/// exactly those bytes).
+fn holds(file_size: u64, offset: Option<u64>, size: usize) -> bool {
+    match offset {
+        None => file_size == size as u64,
+        Some(offset) => offset
+            .checked_add(size as u64)
+            .is_some_and(|end| end <= file_size),
+    }
+}
+
+/// A local file of the store, opened through it, checked to hold `size` bytes at `offset`.
 async fn open_file(
     location: &Location,
     path: &Path,
+    offset: Option<u64>,
     size: usize,
 ) -> std::result::Result<std::fs::File, DownloadError> {
     let got = location
@@ -354,7 +497,7 @@ async fn open_file(
             object_store::Error::NotFound { .. } => DownloadError::Missing,
             other => DownloadError::Other(storage("reading", location, path, &other)),
         })?;
-    if got.meta.size != size as u64 {
+    if !holds(got.meta.size, offset, size) {
         return Err(DownloadError::Short(got.meta.size));
     }
     match got.payload {
@@ -368,75 +511,6 @@ async fn open_file(
     }
 }
 
-/// What reading one piece came to: (its number, CRC-32C, length), or why it failed.
-type PieceOutcome = std::result::Result<(usize, u32, usize), DownloadError>;
-
-/// Reads every piece (threads take the next one until none is left); returns, per piece, its
-/// file and either (its number, CRC-32C, length) or why it failed.
-fn read_pieces(
-    location: &Location,
-    pieces: Vec<Piece<'_>>,
-    progress: &Progress,
-) -> Vec<(usize, PieceOutcome)> {
-    use std::os::unix::fs::FileExt;
-    let threads = FILE_READERS
-        .min(std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .min(pieces.len())
-        .max(1);
-    let queue = std::sync::Mutex::new(pieces.into_iter());
-    let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    while let Some(piece) = next() {
-                        let outcome = progress
-                            .check()
-                            .map_err(DownloadError::Other)
-                            .and_then(|()| {
-                                let offset = (piece.number * PART) as u64;
-                                piece
-                                    .source
-                                    .read_exact_at(piece.dest, offset)
-                                    .map_err(|error| {
-                                        DownloadError::Other(Error::Storage {
-                                            action: "reading",
-                                            path: piece.path.to_string(),
-                                            url: location.url.clone(),
-                                            reason: error.to_string(),
-                                        })
-                                    })
-                            })
-                            .map(|()| {
-                                progress.add(piece.dest.len() as u64);
-                                (piece.number, crc32c::crc32c(piece.dest), piece.dest.len())
-                            });
-                        done.push((piece.file, outcome));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().unwrap_or_default())
-            .collect()
-    })
-}
-
-/// Runs blocking work from async code: in place on a multi-threaded runtime's worker (its
-/// other tasks move to other workers), as is elsewhere (the blocking API's own thread).
-fn run_blocking<T>(work: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(work)
-        }
-        _ => work(),
-    }
-}
-
 /// Why a blob could not be read.
 #[derive(Debug)]
 pub enum DownloadError {
@@ -446,20 +520,4 @@ pub enum DownloadError {
     Short(u64),
     /// Anything else.
     Other(Error),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn combined_crcs_are_the_crc_of_the_whole() {
-        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let pieces: Vec<(u32, usize)> = data
-            .chunks(30_000)
-            .map(|c| (crc32c::crc32c(c), c.len()))
-            .collect();
-        assert_eq!(combine(&pieces), crc32c::crc32c(&data));
-        assert_eq!(combine(&[]), crc32c::crc32c(&[]));
-    }
 }

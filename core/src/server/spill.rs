@@ -22,11 +22,12 @@ use bytes::Bytes;
 use futures::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::sync::{mpsc, Mutex, Notify};
 
 use super::Shared;
 use crate::error::{Error, Result};
+use crate::file_io::{self, Transfer};
 use crate::id::{InstanceID, ObjectID};
 use crate::store::Arena;
 use crate::table::{ObjectTable, ReloadStart, SpillCandidate};
@@ -368,12 +369,11 @@ impl Spiller {
                 Err(error) => return Err(error),
             }
         };
-        let read = self.read(id, size).await;
         let arena = Arc::clone(shared.table().arena());
-        if let Ok(bytes) = &read {
-            // The range is this reload's alone until `finish_reload` publishes it.
-            arena.write_fresh(offset, bytes);
-        }
+        // SAFETY: the range is this reload's alone until `finish_reload` publishes it, after
+        // the slice's last use.
+        let dest = unsafe { arena.bytes_mut(offset, size) };
+        let read = self.read_into(id, dest).await;
         shared.table().finish_reload(id, read.is_ok());
         self.settled.notify_waiters();
         match read {
@@ -395,37 +395,51 @@ impl Spiller {
         }
     }
 
-    async fn read(&self, id: ObjectID, size: u64) -> std::result::Result<Bytes, String> {
+    /// Reads a spilled blob's file (opened through the store) straight into `dest`, the
+    /// blob's new range, on several threads; checks its size and CRC-32C.
+    async fn read_into(&self, id: ObjectID, dest: &mut [u8]) -> std::result::Result<(), String> {
         let got = self
             .store
-            .get(&file_name(id))
+            .get_opts(&file_name(id), GetOptions::default())
             .await
             .map_err(|error| describe(&error))?;
-        let bytes = got.bytes().await.map_err(|error| describe(&error))?;
-        if bytes.len() as u64 != size {
+        if got.meta.size != dest.len() as u64 {
             return Err(format!(
-                "the file holds {} bytes, the blob {size}",
-                bytes.len()
+                "the file holds {} bytes, the blob {}",
+                got.meta.size,
+                dest.len()
             ));
         }
+        let GetResultPayload::File(file, _) = got.payload else {
+            return Err("the spill store gave a stream, not a local file".into());
+        };
+        let hooks = file_io::Hooks {
+            before: &|| Ok(()),
+            done: &|_| {},
+            failed: &|_, error: std::io::Error| error.to_string(),
+        };
+        let found = file_io::run_blocking(|| {
+            file_io::run(
+                vec![Transfer::Read(&file, 0, dest)],
+                file_io::MAX_THREADS,
+                &hooks,
+            )
+        })
+        .pop()
+        .expect("one transfer, one outcome")?;
         let expected = self
             .checksums
             .lock()
             .expect("no panic holds the lock")
             .get(&id)
             .copied();
-        if let Some(expected) = expected {
-            let found = checksum(bytes.clone())
-                .await
-                .map_err(|error| describe(&error))?;
-            if found != expected {
-                return Err(format!(
-                    "its CRC-32C is {found:08x}, {expected:08x} when it was written: the file \
-                     was changed after the spill"
-                ));
-            }
+        match expected {
+            Some(expected) if found != expected => Err(format!(
+                "its CRC-32C is {found:08x}, {expected:08x} when it was written: the file \
+                 was changed after the spill"
+            )),
+            _ => Ok(()),
         }
-        Ok(bytes)
     }
 
     /// Forgets the checksum of a blob whose spill file goes.

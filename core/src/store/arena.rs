@@ -92,6 +92,25 @@ impl Arena {
         }
     }
 
+    /// The bytes at `offset .. offset + length`, for filling a range just allocated (a
+    /// spilled blob read back from its file).
+    ///
+    /// # Safety
+    /// The range must be the caller's alone while the slice lives: allocated to it, not yet
+    /// visible to any reader, and not handed out again meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn bytes_mut(&self, offset: u64, length: u64) -> &mut [u8] {
+        assert!(offset + length <= self.capacity);
+        // SAFETY: within the live mapping (checked above), which is writable; no other
+        // reference to the range exists while the caller's contract holds.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.mapping.as_mut_ptr().add(offset as usize),
+                length as usize,
+            )
+        }
+    }
+
     /// Gives the whole pages inside `[offset, offset + length)` back to the system (they read
     /// as zeros and are faulted in afresh when next written); returns the bytes released. For
     /// free ranges only: no blob may live there.

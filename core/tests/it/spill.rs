@@ -341,3 +341,28 @@ fn an_instance_removes_the_spill_directories_of_instances_that_did_not_stop_clea
     let _third = spilling_server(dir.path());
     assert!(!running.exists());
 }
+
+#[test]
+fn a_blob_of_several_pieces_is_read_back_whole_and_in_order() {
+    // Its file is read back by several threads at once, a piece each, straight into the store.
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path().to_path_buf();
+    let server = TestServer::builder()
+        .size(96 << 20)
+        .config(move |config| config.spill_path = Some(dir_path))
+        .start();
+    let client = server.client();
+    let size = 2 * vineyard_core::file_io::PIECE + 12_345;
+    let data: Vec<u8> = (0..size)
+        .map(|i| (i % 251) as u8 ^ (i >> 20) as u8)
+        .collect();
+    let blob = client.put_bytes(&data).unwrap();
+    client.evict(&[blob]).unwrap();
+    assert!(client.is_spilled(blob).unwrap());
+    let (_, blobs) = client.get_objects(&[blob]).unwrap();
+    assert!(
+        blobs[0][..] == data[..],
+        "the blob reads back byte for byte"
+    );
+    assert!(!client.is_spilled(blob).unwrap());
+}
