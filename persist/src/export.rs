@@ -38,8 +38,14 @@ fn naming(format: ExportFormat) -> Option<(&'static str, &'static str)> {
 /// What the exported files hold besides: the blobs each wrote as they are, with where.
 pub type HeldBlobs = BTreeMap<ObjectID, SavedBlob>;
 
-/// The blobs of a save by the address of their memory: (id, size).
-type BlobsByAddress = HashMap<usize, (ObjectID, usize)>;
+/// The blobs of a save by the address of their memory (id, size), and those an exported file
+/// already holds: a blob two files hold (a table and its own batch, both saved) is placed
+/// and counted in the progress once, in the first.
+struct BlobPlaces<'p> {
+    by_address: HashMap<usize, (ObjectID, usize)>,
+    progress: &'p Progress,
+    noted: HashSet<ObjectID>,
+}
 
 /// Blobs a file holds as they are: (id, offset in the file, CRC-32C).
 type Placed = Vec<(ObjectID, u64, u32)>;
@@ -61,11 +67,15 @@ pub async fn write_files(
     let Some((folder, extension)) = naming(format) else {
         return Ok((Vec::new(), HeldBlobs::new()));
     };
-    let by_address: BlobsByAddress = blobs
-        .iter()
-        .filter(|(_, blob)| blob.size() > 0)
-        .map(|(&id, blob)| (blob.as_ptr() as usize, (id, blob.size())))
-        .collect();
+    let mut places = BlobPlaces {
+        by_address: blobs
+            .iter()
+            .filter(|(_, blob)| blob.size() > 0)
+            .map(|(&id, blob)| (blob.as_ptr() as usize, (id, blob.size())))
+            .collect(),
+        progress,
+        noted: HashSet::new(),
+    };
     let mut exports = Vec::new();
     let mut held = HeldBlobs::new();
     for (id, meta) in objects {
@@ -89,23 +99,13 @@ pub async fn write_files(
                     schema,
                     &batches,
                     format,
-                    &by_address,
-                    progress,
+                    &mut places,
                     &failed,
                 )
             })?
         } else {
             let mut upload = StreamedUpload::new(location, path);
-            let encoded = encode(
-                schema,
-                &batches,
-                format,
-                &mut upload,
-                &by_address,
-                progress,
-                &failed,
-            )
-            .await;
+            let encoded = encode(schema, &batches, format, &mut upload, &mut places, &failed).await;
             match encoded {
                 Ok((rest, found)) => (upload.finish(rest).await?, found),
                 Err(error) => {
@@ -116,12 +116,13 @@ pub async fn write_files(
         };
         for (blob, offset, crc32c) in found {
             let size = blobs.get(&blob).map_or(0, |blob| blob.size() as u64);
-            held.entry(blob).or_insert_with(|| SavedBlob {
+            let place = SavedBlob {
                 size,
                 crc32c,
                 path: name.clone(),
                 offset: Some(offset),
-            });
+            };
+            held.insert(blob, place);
         }
         exports.push(SavedExport {
             object: id.to_string(),
@@ -136,42 +137,38 @@ pub async fn write_files(
 /// The encoder's output, noting the blobs it writes as they are: the encoder writes an
 /// uncompressed buffer with one write of the buffer's own memory, so a write that starts at
 /// a blob's address and has its length puts that blob, whole, at this offset of the file.
-struct Recorder<'b, W> {
+struct Recorder<'b, 'p, W> {
     inner: W,
     position: u64,
-    blobs: &'b BlobsByAddress,
-    progress: &'b Progress,
+    places: &'b mut BlobPlaces<'p>,
     /// Blobs written as they are: id, offset in the file, CRC-32C.
     found: Placed,
-    /// Their ids.
-    noted: HashSet<ObjectID>,
 }
 
-impl<'b, W> Recorder<'b, W> {
-    fn new(inner: W, blobs: &'b BlobsByAddress, progress: &'b Progress) -> Self {
+impl<'b, 'p, W> Recorder<'b, 'p, W> {
+    fn new(inner: W, places: &'b mut BlobPlaces<'p>) -> Self {
         Recorder {
             inner,
             position: 0,
-            blobs,
-            progress,
+            places,
             found: Vec::new(),
-            noted: HashSet::new(),
         }
     }
 
-    /// Notes `bytes`, written whole at the current position, if they are a blob's memory.
+    /// Notes `bytes`, written whole at the current position, if they are a blob's memory
+    /// not placed before (a buffer two columns share is written twice).
     fn note(&mut self, bytes: &[u8]) {
-        if let Some(&(id, size)) = self.blobs.get(&(bytes.as_ptr() as usize)) {
-            // The first time only: a buffer two columns share is written twice.
-            if size == bytes.len() && self.noted.insert(id) {
+        let places = &mut *self.places;
+        if let Some(&(id, size)) = places.by_address.get(&(bytes.as_ptr() as usize)) {
+            if size == bytes.len() && places.noted.insert(id) {
                 self.found.push((id, self.position, crc32c::crc32c(bytes)));
-                self.progress.add(size as u64);
+                places.progress.add(size as u64);
             }
         }
     }
 }
 
-impl<W: Write> Write for Recorder<'_, W> {
+impl<W: Write> Write for Recorder<'_, '_, W> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let written = self.inner.write(bytes)?;
         if written == bytes.len() {
@@ -212,24 +209,19 @@ fn arrow_shaped(
 /// Encodes a file of a local directory straight into it (staged, renamed into place when
 /// whole): the encoder writes each buffer from the shared memory to the file, no copy
 /// between. Returns the file's size and the blobs it holds as they are.
-#[allow(clippy::too_many_arguments)]
 fn write_local(
     location: &Location,
     path: &Path,
     schema: SchemaRef,
     batches: &[RecordBatch],
     format: ExportFormat,
-    blobs: &BlobsByAddress,
-    progress: &Progress,
+    places: &mut BlobPlaces<'_>,
     failed: &(dyn Fn(&dyn std::fmt::Display) -> Error + Sync),
 ) -> Result<(u64, Placed)> {
+    let progress = places.progress;
     let staged = StagedFile::create(location, path)?;
     // The recorder sees the encoder's writes before the buffering, at their own addresses.
-    let output = Recorder::new(
-        BufWriter::with_capacity(1 << 20, &staged.file),
-        blobs,
-        progress,
-    );
+    let output = Recorder::new(BufWriter::with_capacity(1 << 20, &staged.file), places);
     let mut encoder = Encoder::new(format, schema, output).map_err(|error| failed(&error))?;
     for batch in batches {
         progress.check()?;
@@ -301,17 +293,16 @@ impl<W: Write + Send> Encoder<W> {
 
 /// Encodes `batches` in `format`, sending every [`PART`] bytes to `upload` as they come;
 /// returns the bytes left for the upload's last part.
-#[allow(clippy::too_many_arguments)]
 async fn encode(
     schema: SchemaRef,
     batches: &[RecordBatch],
     format: ExportFormat,
     upload: &mut StreamedUpload<'_>,
-    blobs: &BlobsByAddress,
-    progress: &Progress,
+    places: &mut BlobPlaces<'_>,
     failed: &(dyn Fn(&dyn std::fmt::Display) -> Error + Sync),
 ) -> Result<(Vec<u8>, Placed)> {
-    let output = Recorder::new(Vec::new(), blobs, progress);
+    let progress = places.progress;
+    let output = Recorder::new(Vec::new(), places);
     let mut encoder = Encoder::new(format, schema, output).map_err(|error| failed(&error))?;
     let pool = Pool::default();
     for batch in batches {

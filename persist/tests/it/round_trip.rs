@@ -301,3 +301,43 @@ fn a_table_of_more_blobs_than_files_open_at_once_comes_back_from_a_directory() {
     let loaded = load(&client, &url, &LoadOptions::default()).unwrap();
     assert_eq!(resolve_batch(&client, loaded.objects[0]), wide);
 }
+
+#[test]
+fn a_table_saved_with_its_own_batch_counts_each_blob_once_in_the_progress() {
+    // Both are Arrow-shaped, so both get an Arrow file, and both files hold the batch's
+    // blobs: each blob is saved, and counted, once.
+    let server = TestServer::start();
+    let client = server.client();
+    let rows = batch(20_000);
+    let table =
+        vineyard_builders::put_table(&client, &rows.schema(), std::slice::from_ref(&rows)).unwrap();
+    let member = table
+        .as_map()
+        .values()
+        .find_map(|value| {
+            let meta = ObjectMeta::from_json(value.clone()).ok()?;
+            (meta.typename() == Some("vineyard::RecordBatch")).then(|| meta.id())?
+        })
+        .expect("the table has its batch as a member");
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&heard);
+    let options = SaveOptions {
+        progress: Some(Arc::new(move |done, total| {
+            sink.lock().unwrap().push((done, total));
+            true
+        })),
+        ..SaveOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/both", dir.path().display());
+    let saved = save(&client, &[table.id().unwrap(), member], &url, &options).unwrap();
+    assert_eq!(saved.exports.len(), 2, "{saved:?}");
+    let heard = heard.lock().unwrap();
+    assert!(
+        heard.iter().all(|&(done, total)| done <= total),
+        "{heard:?}"
+    );
+    assert_eq!(heard.last(), Some(&(saved.bytes, saved.bytes)));
+    let loaded = load(&client, &url, &LoadOptions::default()).unwrap();
+    assert_eq!(resolve_batch(&client, loaded.objects[1]), rows);
+}
