@@ -22,11 +22,20 @@ pub enum Transfer<'a> {
     Read(&'a File, u64, &'a mut [u8]),
 }
 
-impl Transfer<'_> {
-    fn len(&self) -> usize {
+impl<'a> Transfer<'a> {
+    /// The file, where the transfer starts in it, and the transfer's memory cut in pieces.
+    fn into_pieces(self) -> (&'a File, u64, Vec<PieceMemory<'a>>) {
         match self {
-            Transfer::Write(_, _, bytes) => bytes.len(),
-            Transfer::Read(_, _, bytes) => bytes.len(),
+            Transfer::Write(file, start, bytes) => (
+                file,
+                start,
+                bytes.chunks(PIECE).map(PieceMemory::From).collect(),
+            ),
+            Transfer::Read(file, start, bytes) => (
+                file,
+                start,
+                bytes.chunks_mut(PIECE).map(PieceMemory::Into).collect(),
+            ),
         }
     }
 }
@@ -71,6 +80,9 @@ impl Piece<'_> {
     }
 }
 
+/// The pieces of one transfer done: (number, CRC-32C, length) each.
+type PieceCrcs = Vec<(usize, u32, usize)>;
+
 /// What the threads of one [`run`] are told and asked.
 pub struct Hooks<'h, E> {
     /// Asked before each piece; an error stops the piece's transfer (cancellation).
@@ -90,35 +102,21 @@ pub fn run<E: Send>(
     hooks: &Hooks<'_, E>,
 ) -> Vec<Result<u32, E>> {
     let count = transfers.len();
-    let lengths: Vec<usize> = transfers.iter().map(Transfer::len).collect();
     let mut pieces = Vec::new();
     for (index, transfer) in transfers.into_iter().enumerate() {
-        match transfer {
-            Transfer::Write(file, start, bytes) => {
-                for (number, chunk) in bytes.chunks(PIECE).enumerate() {
-                    let memory = PieceMemory::From(chunk);
-                    pieces.push(Piece {
-                        transfer: index,
-                        number,
-                        file,
-                        start,
-                        memory,
-                    });
-                }
-            }
-            Transfer::Read(file, start, bytes) => {
-                for (number, chunk) in bytes.chunks_mut(PIECE).enumerate() {
-                    let memory = PieceMemory::Into(chunk);
-                    pieces.push(Piece {
-                        transfer: index,
-                        number,
-                        file,
-                        start,
-                        memory,
-                    });
-                }
-            }
-        }
+        let (file, start, memories) = transfer.into_pieces();
+        pieces.extend(
+            memories
+                .into_iter()
+                .enumerate()
+                .map(|(number, memory)| Piece {
+                    transfer: index,
+                    number,
+                    file,
+                    start,
+                    memory,
+                }),
+        );
     }
     let threads = threads
         .min(MAX_THREADS)
@@ -150,28 +148,23 @@ pub fn run<E: Send>(
         }
         all
     });
-    let mut crcs: Vec<Vec<(usize, u32, usize)>> = (0..count).map(|_| Vec::new()).collect();
-    let mut failures: Vec<Option<E>> = (0..count).map(|_| None).collect();
+    // Per transfer: its pieces' CRCs, or its first error.
+    let mut per_transfer: Vec<Result<PieceCrcs, E>> = (0..count).map(|_| Ok(Vec::new())).collect();
     for (transfer, number, length, outcome) in outcomes {
-        match outcome {
-            Ok(crc) => crcs[transfer].push((number, crc, length)),
-            Err(error) => {
-                failures[transfer].get_or_insert(error);
-            }
+        match (&mut per_transfer[transfer], outcome) {
+            (Ok(crcs), Ok(crc)) => crcs.push((number, crc, length)),
+            (slot @ Ok(_), Err(error)) => *slot = Err(error),
+            (Err(_), _) => {}
         }
     }
-    crcs.into_iter()
-        .zip(failures)
-        .zip(lengths)
-        .map(|((mut pieces, failure), length)| match failure {
-            Some(error) => Err(error),
-            None => {
-                pieces.sort_unstable_by_key(|&(number, _, _)| number);
-                debug_assert_eq!(pieces.iter().map(|p| p.2).sum::<usize>(), length);
-                Ok(combine(
-                    pieces.iter().map(|&(_, crc, length)| (crc, length)),
-                ))
-            }
+    per_transfer
+        .into_iter()
+        .map(|pieces| {
+            let mut pieces = pieces?;
+            pieces.sort_unstable_by_key(|&(number, _, _)| number);
+            Ok(combine(
+                pieces.iter().map(|&(_, crc, length)| (crc, length)),
+            ))
         })
         .collect()
 }

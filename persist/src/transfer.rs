@@ -298,42 +298,57 @@ async fn read_group(
     reads: Vec<BlobRead<'_>>,
     progress: &Progress,
 ) -> Vec<std::result::Result<u32, DownloadError>> {
-    let mut files = Vec::with_capacity(reads.len());
+    let mut opened = Vec::with_capacity(reads.len());
     for (path, offset, dest) in reads {
-        let opened = open_file(location, &path, offset, dest.len()).await;
-        files.push((path, offset, opened, dest));
+        let file = open_file(location, &path, offset, dest.len()).await;
+        opened.push(file.map(|file| (path, offset.unwrap_or(0), file, dest)));
     }
-    let mut transfers = Vec::new();
-    let mut outcomes: Vec<Option<std::result::Result<u32, DownloadError>>> = Vec::new();
-    let mut paths = Vec::new();
-    for (path, offset, opened, dest) in &mut files {
-        match opened {
-            Ok(file) => {
-                transfers.push(file_io::Transfer::Read(&*file, offset.unwrap_or(0), dest));
-                paths.push(path.clone());
-                outcomes.push(None);
-            }
-            Err(error) => {
-                outcomes.push(Some(Err(std::mem::replace(error, DownloadError::Missing))))
-            }
-        }
-    }
+    let paths: Vec<Path> = opened
+        .iter()
+        .flatten()
+        .map(|(path, ..)| path.clone())
+        .collect();
+    let transfers = opened
+        .iter_mut()
+        .flatten()
+        .map(|(_, start, file, dest)| file_io::Transfer::Read(file, *start, dest))
+        .collect();
+    let mut read = run_files(
+        location,
+        "reading",
+        transfers,
+        &paths,
+        progress,
+        DownloadError::Other,
+    )
+    .into_iter();
+    opened
+        .into_iter()
+        .map(|opened| opened.and_then(|_| read.next().expect("one outcome per opened file")))
+        .collect()
+}
+
+/// Runs local file transfers (`paths` names each, for errors) on [`FILE_THREADS`] threads,
+/// telling `progress` and stopping when it is cancelled; errors are made into `E` by `into`.
+fn run_files<E: Send>(
+    location: &Location,
+    action: &'static str,
+    transfers: Vec<file_io::Transfer<'_>>,
+    paths: &[Path],
+    progress: &Progress,
+    into: fn(Error) -> E,
+) -> Vec<std::result::Result<u32, E>> {
     let failed = |index: usize, error: std::io::Error| {
-        DownloadError::Other(file_error("reading", location, &paths[index], &error))
+        into(file_error(action, location, &paths[index], &error))
     };
-    let before = || progress.check().map_err(DownloadError::Other);
+    let before = || progress.check().map_err(into);
     let done = |bytes: u64| progress.add(bytes);
     let hooks = file_io::Hooks {
         before: &before,
         done: &done,
         failed: &failed,
     };
-    let mut read =
-        file_io::run_blocking(|| file_io::run(transfers, FILE_THREADS, &hooks)).into_iter();
-    outcomes
-        .into_iter()
-        .map(|outcome| outcome.unwrap_or_else(|| read.next().expect("one outcome per read")))
-        .collect()
+    file_io::run_blocking(|| file_io::run(transfers, FILE_THREADS, &hooks))
 }
 
 /// Writes blobs to local files (a [`Location`] with `local` set): each to a staging file
@@ -370,18 +385,15 @@ fn write_group(
             paths.push(path.clone());
         }
     }
-    let failed = |index: usize, error: std::io::Error| {
-        file_error("writing", location, &paths[index], &error)
-    };
-    let before = || progress.check();
-    let done = |bytes: u64| progress.add(bytes);
-    let hooks = file_io::Hooks {
-        before: &before,
-        done: &done,
-        failed: &failed,
-    };
-    let mut written =
-        file_io::run_blocking(|| file_io::run(transfers, FILE_THREADS, &hooks)).into_iter();
+    let mut written = run_files(
+        location,
+        "writing",
+        transfers,
+        &paths,
+        progress,
+        std::convert::identity,
+    )
+    .into_iter();
     staged
         .into_iter()
         .map(|staged| {
