@@ -4,10 +4,13 @@
 //! copying). In a local directory the encoder writes straight into the file; elsewhere the
 //! file is sent in parts as it grows. An Arrow file's uncompressed buffers are the blobs
 //! themselves, written as they are: the save notes where each such blob lies in the file
-//! (the manifest's `offset`) instead of writing it a second time.
+//! (the manifest's `offset`) instead of writing it a second time. Into a local file those
+//! blobs are written last, at their offsets, by several threads at once (the encoder only
+//! moves past them).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufWriter, Write};
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -24,7 +27,7 @@ use crate::location::Location;
 use crate::manifest::{SavedBlob, SavedExport};
 use crate::progress::Progress;
 use crate::save::ExportFormat;
-use crate::transfer::{StagedFile, StreamedUpload, PART};
+use crate::transfer::{run_files_here, StagedFile, StreamedUpload, PART};
 
 /// The folder, file extension and manifest name of a format's files.
 fn naming(format: ExportFormat) -> Option<(&'static str, &'static str)> {
@@ -38,13 +41,23 @@ fn naming(format: ExportFormat) -> Option<(&'static str, &'static str)> {
 /// What the exported files hold besides: the blobs each wrote as they are, with where.
 pub type HeldBlobs = BTreeMap<ObjectID, SavedBlob>;
 
-/// The blobs of a save by the address of their memory (id, size), and those an exported file
-/// already holds: a blob two files hold (a table and its own batch, both saved) is placed
-/// and counted in the progress once, in the first.
+/// The blobs of a save by the address of their memory, and those an exported file already
+/// holds: a blob two files hold (a table and its own batch, both saved) is placed and
+/// counted in the progress once, in the first.
 struct BlobPlaces<'p> {
-    by_address: HashMap<usize, (ObjectID, usize)>,
+    blobs: &'p BTreeMap<ObjectID, Blob>,
+    by_address: HashMap<usize, ObjectID>,
     progress: &'p Progress,
     noted: HashSet<ObjectID>,
+}
+
+impl BlobPlaces<'_> {
+    /// The blob whose whole memory `bytes` are, if it has no place yet (it has one now).
+    fn place(&mut self, bytes: &[u8]) -> Option<ObjectID> {
+        let id = *self.by_address.get(&(bytes.as_ptr() as usize))?;
+        let whole = self.blobs.get(&id)?.size() == bytes.len();
+        (whole && self.noted.insert(id)).then_some(id)
+    }
 }
 
 /// Blobs a file holds as they are: (id, offset in the file, CRC-32C).
@@ -68,10 +81,11 @@ pub async fn write_files(
         return Ok((Vec::new(), HeldBlobs::new()));
     };
     let mut places = BlobPlaces {
+        blobs,
         by_address: blobs
             .iter()
             .filter(|(_, blob)| blob.size() > 0)
-            .map(|(&id, blob)| (blob.as_ptr() as usize, (id, blob.size())))
+            .map(|(&id, blob)| (blob.as_ptr() as usize, id))
             .collect(),
         progress,
         noted: HashSet::new(),
@@ -137,12 +151,16 @@ pub async fn write_files(
 /// The encoder's output, noting the blobs it writes as they are: the encoder writes an
 /// uncompressed buffer with one write of the buffer's own memory, so a write that starts at
 /// a blob's address and has its length puts that blob, whole, at this offset of the file.
+/// Into a local file such a write is skipped (the output moves past it) and done afterwards
+/// with the other skipped blobs, by several threads at once.
 struct Recorder<'b, 'p, W> {
     inner: W,
     position: u64,
     places: &'b mut BlobPlaces<'p>,
     /// Blobs written as they are: id, offset in the file, CRC-32C.
     found: Placed,
+    /// Blobs left to write at their offsets: id, offset in the file.
+    skipped: Vec<(ObjectID, u64)>,
 }
 
 impl<'b, 'p, W> Recorder<'b, 'p, W> {
@@ -152,36 +170,59 @@ impl<'b, 'p, W> Recorder<'b, 'p, W> {
             position: 0,
             places,
             found: Vec::new(),
-        }
-    }
-
-    /// Notes `bytes`, written whole at the current position, if they are a blob's memory
-    /// not placed before (a buffer two columns share is written twice).
-    fn note(&mut self, bytes: &[u8]) {
-        let places = &mut *self.places;
-        if let Some(&(id, size)) = places.by_address.get(&(bytes.as_ptr() as usize)) {
-            if size == bytes.len() && places.noted.insert(id) {
-                self.found.push((id, self.position, crc32c::crc32c(bytes)));
-                places.progress.add(size as u64);
-            }
+            skipped: Vec::new(),
         }
     }
 }
 
-impl<W: Write> Write for Recorder<'_, '_, W> {
+/// Where an encoder's bytes go.
+trait Output: Write {
+    /// Moves past `length` bytes that are written later, elsewhere; `false` if this output
+    /// cannot (the bytes are written through then).
+    fn skip(&mut self, length: u64) -> std::io::Result<bool>;
+}
+
+impl Output for Vec<u8> {
+    fn skip(&mut self, _length: u64) -> std::io::Result<bool> {
+        Ok(false)
+    }
+}
+
+impl Output for BufWriter<&File> {
+    fn skip(&mut self, length: u64) -> std::io::Result<bool> {
+        let length = i64::try_from(length).map_err(std::io::Error::other)?;
+        self.seek(SeekFrom::Current(length))?;
+        Ok(true)
+    }
+}
+
+impl<W: Output> Write for Recorder<'_, '_, W> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let written = self.inner.write(bytes)?;
-        if written == bytes.len() {
-            self.note(bytes);
+        if self
+            .places
+            .by_address
+            .contains_key(&(bytes.as_ptr() as usize))
+        {
+            self.write_all(bytes)?;
+            return Ok(bytes.len());
         }
+        let written = self.inner.write(bytes)?;
         self.position += written as u64;
         Ok(written)
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.inner.write_all(bytes)?;
-        self.note(bytes);
-        self.position += bytes.len() as u64;
+        let length = bytes.len() as u64;
+        match self.places.place(bytes) {
+            Some(id) if self.inner.skip(length)? => self.skipped.push((id, self.position)),
+            Some(id) => {
+                self.inner.write_all(bytes)?;
+                self.found.push((id, self.position, crc32c::crc32c(bytes)));
+                self.places.progress.add(length);
+            }
+            None => self.inner.write_all(bytes)?,
+        }
+        self.position += length;
         Ok(())
     }
 
@@ -207,8 +248,9 @@ fn arrow_shaped(
 }
 
 /// Encodes a file of a local directory straight into it (staged, renamed into place when
-/// whole): the encoder writes each buffer from the shared memory to the file, no copy
-/// between. Returns the file's size and the blobs it holds as they are.
+/// whole): the encoder writes the file's own bytes, and the blobs it holds as they are are
+/// then written from the shared memory at their offsets, several at once. Returns the file's
+/// size and the blobs it holds as they are.
 fn write_local(
     location: &Location,
     path: &Path,
@@ -219,6 +261,7 @@ fn write_local(
     failed: &(dyn Fn(&dyn std::fmt::Display) -> Error + Sync),
 ) -> Result<(u64, Placed)> {
     let progress = places.progress;
+    let blobs = places.blobs;
     let staged = StagedFile::create(location, path)?;
     // The recorder sees the encoder's writes before the buffering, at their own addresses.
     let output = Recorder::new(BufWriter::with_capacity(1 << 20, &staged.file), places);
@@ -229,8 +272,27 @@ fn write_local(
     }
     let mut output = encoder.finish().map_err(|error| failed(&error))?;
     output.flush().map_err(|error| failed(&error))?;
-    let found = std::mem::take(&mut output.found);
+    let (mut found, skipped) = (
+        std::mem::take(&mut output.found),
+        std::mem::take(&mut output.skipped),
+    );
     drop(output);
+    let transfers = skipped
+        .iter()
+        .map(|(id, offset)| file_io::Transfer::Write(&staged.file, *offset, &blobs[id][..]))
+        .collect();
+    let paths = vec![path.clone(); skipped.len()];
+    let written = run_files_here(
+        location,
+        "writing",
+        transfers,
+        &paths,
+        progress,
+        std::convert::identity,
+    );
+    for ((id, offset), crc) in skipped.into_iter().zip(written) {
+        found.push((id, offset, crc?));
+    }
     let size = staged
         .file
         .metadata()

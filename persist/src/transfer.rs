@@ -338,6 +338,18 @@ fn run_files<E: Send>(
     progress: &Progress,
     into: fn(Error) -> E,
 ) -> Vec<std::result::Result<u32, E>> {
+    file_io::run_blocking(|| run_files_here(location, action, transfers, paths, progress, into))
+}
+
+/// [`run_files`] on this thread, which may block (it is off the async threads already).
+pub(crate) fn run_files_here<E: Send>(
+    location: &Location,
+    action: &'static str,
+    transfers: Vec<file_io::Transfer<'_>>,
+    paths: &[Path],
+    progress: &Progress,
+    into: fn(Error) -> E,
+) -> Vec<std::result::Result<u32, E>> {
     let failed = |index: usize, error: std::io::Error| {
         into(file_error(action, location, &paths[index], &error))
     };
@@ -348,7 +360,7 @@ fn run_files<E: Send>(
         done: &done,
         failed: &failed,
     };
-    file_io::run_blocking(|| file_io::run(transfers, FILE_THREADS, &hooks))
+    file_io::run(transfers, FILE_THREADS, &hooks)
 }
 
 /// Writes blobs to local files (a [`Location`] with `local` set): each to a staging file

@@ -30,6 +30,9 @@
 //! - `stored`: which objects are tables, and what a table is made of (parts, or batches).
 //! - [`table`]: `StoredTable`, a stored object as a `TableProvider`.
 //! - `scan`: `StoredScan`, the execution plan that reads the parts where they live.
+//! - `order`: `PieceOrder`, which slices a scan reads first when a sort sits above it.
+//! - `prune`: `Pruned`, the slices left once the filters pushed down (a `TopK`'s threshold)
+//!   rule some out.
 //! - [`remote`]: `RemoteReader`, parts held by other instances.
 //! - [`store`]: results stored back as named tables, all or nothing.
 //! - `instance`: the client to the instance, run off the async threads.
@@ -42,7 +45,9 @@ pub mod catalog;
 pub mod engine;
 pub mod error;
 mod instance;
+mod order;
 mod placeholders;
+mod prune;
 pub mod remote;
 mod scan;
 pub mod store;

@@ -19,24 +19,33 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::Statistics;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation,
+};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    SendableRecordBatchStream, StatisticsArgs,
+    SendableRecordBatchStream, SortOrderPushdownResult, StatisticsArgs,
 };
 use futures::stream::{self, BoxStream};
-use futures::{StreamExt, TryStreamExt};
+use futures::{future, FutureExt, StreamExt, TryStreamExt};
 use vineyard_core::InstanceID;
 
 use crate::error::{Error, Result};
 use crate::instance::Instance;
+use crate::order::PieceOrder;
+use crate::prune::Pruned;
 use crate::stored::{read_parts, Contents, Part, StoredObject};
 
 /// Where a piece's rows come from.
@@ -78,6 +87,7 @@ pub(crate) struct ScanRequest<'a> {
 }
 
 /// The scan of one stored table.
+#[derive(Clone)]
 pub(crate) struct StoredScan {
     label: String,
     instance: Instance,
@@ -86,6 +96,13 @@ pub(crate) struct StoredScan {
     projection: Vec<usize>,
     partitions: Vec<Vec<Piece>>,
     batch_size: usize,
+    /// The order a sort above asked for: each partition reads its rows in slices of at most
+    /// `batch_size`, starting with the slice whose rows come first in it.
+    order: Option<PieceOrder>,
+    /// Filters of the plan above (a `TopK`'s threshold), pushed down to skip slices that
+    /// hold no row they keep; they stay applied above.
+    filters: Vec<Arc<dyn PhysicalExpr>>,
+    metrics: ExecutionPlanMetricsSet,
     properties: Arc<PlanProperties>,
 }
 
@@ -112,6 +129,9 @@ impl StoredScan {
             projection: request.projection,
             partitions,
             batch_size: request.batch_size.max(1),
+            order: None,
+            filters: Vec::new(),
+            metrics: ExecutionPlanMetricsSet::new(),
             properties: Arc::new(properties),
         })
     }
@@ -125,31 +145,84 @@ impl StoredScan {
         }
     }
 
-    /// The rows `ranges` of local parts, read with one request for all their blobs (when the
-    /// partition reaches them, on the blocking pool).
-    fn read_local(
+    /// The rows of local pieces, read with one request for all their blobs when the
+    /// partition reaches them, then given to `then`: both on the blocking pool.
+    fn read_local_then<T: Send + 'static>(
         &self,
         pieces: Vec<(Arc<Part>, Range<usize>)>,
-    ) -> BoxStream<'static, Result<RecordBatch>> {
-        let batch_size = self.batch_size;
+        then: impl FnOnce(Vec<RecordBatch>) -> Result<T> + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T>> + Send + 'static {
         let instance = self.instance.clone();
         let label = self.label.clone();
         let schema = Arc::clone(&self.table_schema);
         let projection = self.projection.clone();
         let (parts, ranges): (Vec<_>, Vec<_>) = pieces.into_iter().unzip();
-        stream::once(async move {
-            let batches = instance
-                .run(move |client| read_parts(client, &label, &parts, &schema, &projection))
-                .await?;
-            Ok::<_, Error>(batches.into_iter().zip(ranges))
-        })
-        .map_ok(move |batches| {
-            let sliced = batches
-                .map(move |(batch, rows)| chunks(batch.slice(rows.start, rows.len()), batch_size));
-            stream::iter(sliced).flatten()
-        })
-        .try_flatten()
-        .boxed()
+        async move {
+            instance
+                .run(move |client| {
+                    let batches = read_parts(client, &label, &parts, &schema, &projection)?;
+                    let sliced = batches
+                        .into_iter()
+                        .zip(ranges)
+                        .map(|(batch, rows)| batch.slice(rows.start, rows.len()));
+                    then(sliced.collect())
+                })
+                .await
+        }
+    }
+
+    /// The rows of local pieces, in table order.
+    fn read_local(
+        &self,
+        pieces: Vec<(Arc<Part>, Range<usize>)>,
+    ) -> BoxStream<'static, Result<RecordBatch>> {
+        let batch_size = self.batch_size;
+        stream::once(self.read_local_then(pieces, Ok))
+            .map_ok(move |batches| stream::iter(slices(batches, batch_size).into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
+    }
+
+    /// A partition's rows in slices of at most `batch_size`, in `order`, starting with the
+    /// slice whose rows come first, less the slices the filters pushed down rule out: its
+    /// local pieces read with one request, or its resolved ones. `None` when the partition
+    /// mixes kinds of pieces or reads a remote one (read in table order then).
+    fn read_ordered(
+        &self,
+        pieces: &[Piece],
+        order: PieceOrder,
+        skipped: Count,
+    ) -> Option<BoxStream<'static, Result<RecordBatch>>> {
+        let batch_size = self.batch_size;
+        let arrange = move |batches: Vec<RecordBatch>| order.arrange(slices(batches, batch_size));
+        let local: Option<Vec<_>> = pieces
+            .iter()
+            .map(|piece| match &piece.source {
+                Source::Local(part) => Some((Arc::clone(part), piece.rows.clone())),
+                _ => None,
+            })
+            .collect();
+        let resolved: Option<Vec<_>> = pieces
+            .iter()
+            .map(|piece| match &piece.source {
+                Source::Batch(batch) => Some(batch.slice(piece.rows.start, piece.rows.len())),
+                _ => None,
+            })
+            .collect();
+        let arranged = match (local, resolved) {
+            (Some(local), _) => self.read_local_then(local, arrange).boxed(),
+            (None, Some(resolved)) => future::ready(arrange(resolved)).boxed(),
+            (None, None) => return None,
+        };
+        let filters = self.filters.clone();
+        let schema = self.schema();
+        let pruned = arranged.map(move |slices| {
+            slices.map(|slices| Pruned::new(slices, filters, schema, order, skipped))
+        });
+        let pruned = stream::once(pruned)
+            .map_ok(|pruned| stream::iter(pruned.map(Ok)))
+            .try_flatten();
+        Some(pruned.boxed())
     }
 
     /// The streams of a partition's pieces, in order: each run of local pieces as one read.
@@ -239,9 +312,19 @@ fn reshape(batch: RecordBatch, schema: &SchemaRef, projection: &[usize]) -> Resu
 
 /// `batch` in slices of at most `size` rows (views, no copy).
 fn chunks(batch: RecordBatch, size: usize) -> BoxStream<'static, Result<RecordBatch>> {
-    let rows = batch.num_rows();
-    let starts = (0..rows).step_by(size);
-    stream::iter(starts.map(move |start| Ok(batch.slice(start, size.min(rows - start))))).boxed()
+    stream::iter(slices([batch], size).into_iter().map(Ok)).boxed()
+}
+
+/// `batches` in slices of at most `size` rows each (views, no copy).
+fn slices(batches: impl IntoIterator<Item = RecordBatch>, size: usize) -> Vec<RecordBatch> {
+    let mut slices = Vec::new();
+    for batch in batches {
+        let rows = batch.num_rows();
+        for start in (0..rows).step_by(size) {
+            slices.push(batch.slice(start, size.min(rows - start)));
+        }
+    }
+    slices
 }
 
 /// The rows `range` of a stream of batches, ending the stream once they are through.
@@ -417,7 +500,21 @@ impl DisplayAs for StoredScan {
             self.label,
             self.partitions.len(),
             self.rows(None)
-        )
+        )?;
+        if let Some(order) = &self.order {
+            let schema = self.schema();
+            let direction = if order.options.descending {
+                "DESC"
+            } else {
+                "ASC"
+            };
+            write!(
+                f,
+                ", slices_first_by={} {direction}",
+                schema.field(order.column).name()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -436,9 +533,39 @@ impl ExecutionPlan for StoredScan {
 
     fn apply_expressions(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
     ) -> DfResult<TreeNodeRecursion> {
+        for filter in &self.filters {
+            if f(filter)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
         Ok(TreeNodeRecursion::Continue)
+    }
+
+    /// An ordered scan keeps the filters offered from above (a `TopK`'s threshold) to skip
+    /// slices by their leads; every filter is reported unsupported, so it stays applied
+    /// above.
+    fn handle_child_pushdown_result(
+        &self,
+        _phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> DfResult<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let offered: Vec<_> = child_pushdown_result
+            .parent_filters
+            .iter()
+            .map(|offered| Arc::clone(&offered.filter))
+            .collect();
+        let propagation = FilterPushdownPropagation::all_unsupported(child_pushdown_result);
+        if self.order.is_none() || offered.is_empty() {
+            return Ok(propagation);
+        }
+        let scan = StoredScan {
+            filters: [self.filters.clone(), offered].concat(),
+            ..self.clone()
+        };
+        Ok(propagation.with_updated_node(Arc::new(scan)))
     }
 
     fn with_new_children(
@@ -465,7 +592,18 @@ impl ExecutionPlan for StoredScan {
                 self.partitions.len()
             ))
         })?;
-        let streams = self.read_all(pieces);
+        let ordered = match self.order {
+            Some(order) if pieces.len() > 1 => {
+                let skipped =
+                    MetricBuilder::new(&self.metrics).counter("slices_skipped", partition);
+                self.read_ordered(&pieces, order, skipped)
+            }
+            _ => None,
+        };
+        let streams = match ordered {
+            Some(stream) => vec![stream],
+            None => self.read_all(pieces),
+        };
         let batches = stream::iter(streams)
             .flatten()
             .map_err(DataFusionError::from);
@@ -473,6 +611,28 @@ impl ExecutionPlan for StoredScan {
             self.schema(),
             batches,
         )))
+    }
+
+    /// A sort led by a plain column is taken as a hint (`Inexact`: the sort stays): each
+    /// partition then reads its slices starting with the one whose rows come first.
+    fn try_pushdown_sort(
+        &self,
+        order: &[PhysicalSortExpr],
+    ) -> DfResult<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
+        let several = self.partitions.iter().any(|pieces| pieces.len() > 1);
+        match PieceOrder::of(order) {
+            Some(order) if several => Ok(SortOrderPushdownResult::Inexact {
+                inner: Arc::new(StoredScan {
+                    order: Some(order),
+                    ..self.clone()
+                }),
+            }),
+            _ => Ok(SortOrderPushdownResult::Unsupported),
+        }
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
     }
 
     fn statistics_from_inputs(

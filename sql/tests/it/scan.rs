@@ -3,7 +3,7 @@
 use arrow::array::{Array, Float64Array};
 use vineyard_resolvers::Resolved;
 use vineyard_sql::datafusion::common::stats::Precision;
-use vineyard_sql::datafusion::physical_plan::displayable;
+use vineyard_sql::datafusion::physical_plan::{displayable, ExecutionPlanProperties};
 
 use crate::fixture::*;
 
@@ -97,5 +97,70 @@ fn one_stored_batch_is_spread_over_partitions_and_a_limit_reads_only_its_rows() 
     assert_eq!(
         f64s(&limited, "v"),
         (0..10).map(|i| f64::from(i) / 2.0).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_top_n_reads_the_slices_that_lead_first_and_stays_exact() {
+    let server = instance();
+    // Four batches of 200 rows, `v` rising through the table: the top rows are at its end.
+    put_table(&server.client(), "t", &sample_batches(4, 200));
+    let engine = engine(&server);
+    let query = "SELECT k, v FROM t ORDER BY v DESC LIMIT 3";
+    let top = plan(&engine, query);
+    assert!(top.contains("slices_first_by=v DESC"), "{top}");
+    assert_eq!(
+        f64s(&collect(&engine, query).unwrap(), "v"),
+        [399.5, 399.0, 398.5]
+    );
+    let ascending = plan(&engine, "SELECT v FROM t ORDER BY v LIMIT 3");
+    assert!(ascending.contains("slices_first_by=v ASC"), "{ascending}");
+    let unordered = plan(&engine, "SELECT k, v FROM t");
+    assert!(!unordered.contains("slices_first_by"), "{unordered}");
+
+    // Run whole, the TopK's threshold reaches the scan: after each partition's first slice
+    // (which holds its top rows), its other three slices cannot pass and are skipped.
+    let analyzed = collect(&engine, &format!("EXPLAIN ANALYZE {query}")).unwrap();
+    let text: String = strings(&analyzed, "plan").into_iter().flatten().collect();
+    let skipped: usize = text
+        .split("slices_skipped=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no slices_skipped metric: {text}"));
+    assert!(skipped >= 6, "{text}");
+
+    // The scan itself: partitions hold batches 0 and 2, and 1 and 3, read in slices of 100
+    // rows (the engine's batch size); each starts with its slice of the largest `v`.
+    let firsts = runtime().block_on(async {
+        let frame = engine.sql(query).await.unwrap();
+        let context = std::sync::Arc::new(frame.task_ctx());
+        let mut plan = frame.create_physical_plan().await.unwrap();
+        while plan.name() != "StoredScan" {
+            plan = std::sync::Arc::clone(plan.children()[0]);
+        }
+        let mut firsts = Vec::new();
+        for partition in 0..plan.output_partitioning().partition_count() {
+            let batches = vineyard_sql::datafusion::physical_plan::common::collect(
+                plan.execute(partition, std::sync::Arc::clone(&context))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+            firsts.push(
+                batches
+                    .iter()
+                    .map(|batch| f64s(std::slice::from_ref(batch), "v")[0])
+                    .collect::<Vec<_>>(),
+            );
+        }
+        firsts
+    });
+    assert_eq!(
+        firsts,
+        [
+            vec![250.0, 200.0, 50.0, 0.0],
+            vec![350.0, 300.0, 150.0, 100.0]
+        ]
     );
 }
