@@ -142,7 +142,7 @@ async fn serve_do_get(
     let ticket = TicketRequest::parse(&ticket.ticket)?;
     let data = instance
         .run(move |client| match ticket {
-            TicketRequest::Blob(id) => objects::read_blob(client, id),
+            TicketRequest::Blob { id, chunk } => objects::read_blob(client, id, chunk),
             TicketRequest::Object(target) => objects::read(client, target.resolve_id(client)?),
         })
         .await?;

@@ -179,7 +179,7 @@ impl FlightApi for Handler {
         let data = self
             .instance
             .run(move |client| match ticket {
-                TicketRequest::Blob(id) => objects::read_blob(client, id),
+                TicketRequest::Blob { id, chunk } => objects::read_blob(client, id, chunk),
                 TicketRequest::Object(target) => objects::read(client, target.resolve_id(client)?),
             })
             .await?;

@@ -3,7 +3,7 @@
 //!
 //! A blob reads as one binary column `value` whose rows, in order, are its bytes cut into
 //! chunks of [`BLOB_CHUNK`] (a blob of any size streams in messages gRPC clients accept by
-//! default; an empty blob is one empty row).
+//! default; an empty blob is one empty row), or of the size its ticket asks for.
 
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ impl ObjectData {
 /// Reads object `id` as record batches, without copying its payload.
 pub(crate) fn read(client: &IpcClient, id: ObjectID) -> Result<ObjectData> {
     if id.is_blob() {
-        return read_blob(client, id);
+        return read_blob(client, id, BLOB_CHUNK);
     }
     let meta = client.get_metadata(id)?;
     read_meta(client, meta)
@@ -65,7 +65,7 @@ pub(crate) fn read_meta(client: &IpcClient, meta: ObjectMeta) -> Result<ObjectDa
     };
     let resolved = vineyard_resolvers::resolve(client, &meta).map_err(|e| not_arrow(&meta, e))?;
     let (schema, batches) = match resolved {
-        Resolved::Blob(blob) => blob_batches(blob)?,
+        Resolved::Blob(blob) => blob_batches(blob, BLOB_CHUNK)?,
         other => vineyard_resolvers::to_record_batches(other).map_err(|e| not_arrow(&meta, e))?,
     };
     Ok(ObjectData {
@@ -75,15 +75,15 @@ pub(crate) fn read_meta(client: &IpcClient, meta: ObjectMeta) -> Result<ObjectDa
     })
 }
 
-/// Reads a blob's bytes as chunked binary rows.
-pub(crate) fn read_blob(client: &IpcClient, id: ObjectID) -> Result<ObjectData> {
+/// Reads a blob's bytes as binary rows of `chunk` bytes (the last one shorter).
+pub(crate) fn read_blob(client: &IpcClient, id: ObjectID, chunk: usize) -> Result<ObjectData> {
     let blob = client.get_blob(id)?;
     let mut meta = ObjectMeta::with_typename(vineyard_core::meta::BLOB_TYPENAME);
     meta.set_id(id);
     meta.set_instance_id(client.instance_id());
     meta.set_nbytes(blob.size() as u64);
     meta.insert("length", blob.size() as u64);
-    let (schema, batches) = blob_batches(blob)?;
+    let (schema, batches) = blob_batches(blob, chunk)?;
     Ok(ObjectData {
         meta,
         schema,
@@ -100,14 +100,14 @@ pub(crate) fn blob_schema() -> SchemaRef {
     )]))
 }
 
-fn blob_batches(blob: Blob) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+fn blob_batches(blob: Blob, chunk: usize) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let size = blob.size();
     let schema = blob_schema();
     let bytes = Buffer::from(bytes::Bytes::from_owner(blob));
-    let mut batches = Vec::with_capacity(size.div_ceil(BLOB_CHUNK).max(1));
+    let mut batches = Vec::with_capacity(size.div_ceil(chunk.max(1)).max(1));
     let mut start = 0;
     loop {
-        let length = (size - start).min(BLOB_CHUNK);
+        let length = (size - start).min(chunk.max(1));
         let offsets = OffsetBuffer::new(ScalarBuffer::from(vec![0i32, length as i32]));
         let values = bytes.slice_with_length(start, length);
         let column: ArrayRef = Arc::new(BinaryArray::try_new(offsets, values, None)?);
@@ -230,7 +230,7 @@ fn describe(client: &IpcClient, label: &str, meta: ObjectMeta) -> Option<FlightI
         }
     }
     let data = if meta.is_blob() {
-        read_blob(client, meta.id()?)
+        read_blob(client, meta.id()?, BLOB_CHUNK)
     } else {
         read_meta(client, meta)
     };

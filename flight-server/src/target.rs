@@ -1,7 +1,9 @@
 //! What tickets and flight descriptors name.
 //!
 //! - `o0123456789abcdef` (`o` and 16 hex digits): an object by id;
-//! - `blob:o0123456789abcdef`: a blob's bytes, as rows of one binary column `value`;
+//! - `blob:o0123456789abcdef`: a blob's bytes, as rows of one binary column `value`, of
+//!   [`BLOB_CHUNK`] bytes each or, with `?chunk=N`, of `N` (a client that accepts large
+//!   messages receives a blob of up to `N` bytes whole, in one message);
 //! - anything else: an object by name.
 //!
 //! A descriptor names the same with a one-element path, or with its command bytes.
@@ -13,9 +15,13 @@ use arrow_flight::FlightDescriptor;
 use vineyard_core::{IpcClient, ObjectID};
 
 use crate::error::{Error, Result};
+use crate::objects::BLOB_CHUNK;
 
 /// The ticket prefix that asks for a blob's raw bytes.
 pub const BLOB_PREFIX: &str = "blob:";
+
+/// The bytes per row a blob ticket may ask for (`?chunk=N`), least and most.
+pub const BLOB_CHUNK_RANGE: std::ops::RangeInclusive<usize> = (64 << 10)..=(1 << 30);
 
 /// An object named by id or by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,8 +37,13 @@ pub enum Target {
 pub enum TicketRequest {
     /// An object as Arrow record batches.
     Object(Target),
-    /// A blob's bytes.
-    Blob(ObjectID),
+    /// A blob's bytes, in rows of `chunk` bytes.
+    Blob {
+        /// The blob.
+        id: ObjectID,
+        /// Bytes per row (the last one shorter).
+        chunk: usize,
+    },
 }
 
 /// Parses `o` followed by exactly 16 hex digits, the form object ids are printed in.
@@ -105,17 +116,41 @@ impl TicketRequest {
     pub fn parse(ticket: &[u8]) -> Result<TicketRequest> {
         let text = utf8(ticket, "ticket")?.trim();
         match text.strip_prefix(BLOB_PREFIX) {
-            Some(rest) => parse_object_id(rest.trim())
-                .filter(|id| id.is_blob())
-                .map(TicketRequest::Blob)
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "ticket `{text}` does not name a blob: expected `blob:o8...` with a blob id"
-                    ))
-                }),
+            Some(rest) => parse_blob(text, rest.trim()),
             None => Target::parse(text).map(TicketRequest::Object),
         }
     }
+}
+
+/// `o8...` or `o8...?chunk=N` after `blob:` in the ticket `text`.
+fn parse_blob(text: &str, rest: &str) -> Result<TicketRequest> {
+    let (id, chunk) = match rest.split_once('?') {
+        Some((id, query)) => (id, Some(query)),
+        None => (rest, None),
+    };
+    let id = parse_object_id(id)
+        .filter(|id| id.is_blob())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "ticket `{text}` does not name a blob: expected `blob:o8...` with a blob id"
+            ))
+        })?;
+    let chunk = match chunk {
+        None => BLOB_CHUNK,
+        Some(query) => query
+            .strip_prefix("chunk=")
+            .and_then(|bytes| bytes.parse::<usize>().ok())
+            .filter(|bytes| BLOB_CHUNK_RANGE.contains(bytes))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "ticket `{text}`: after the blob id, `?chunk=N` asks for rows of N bytes, \
+                     N from {} to {}",
+                    BLOB_CHUNK_RANGE.start(),
+                    BLOB_CHUNK_RANGE.end()
+                ))
+            })?,
+    };
+    Ok(TicketRequest::Blob { id, chunk })
 }
 
 fn utf8<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str> {
@@ -146,10 +181,31 @@ mod tests {
             Target::Name("oface".into())
         );
         assert!(Target::parse("  ").is_err());
+        let blob = |chunk| TicketRequest::Blob {
+            id: ObjectID(0x8000000000000001),
+            chunk,
+        };
         assert_eq!(
             TicketRequest::parse(b"blob:o8000000000000001").unwrap(),
-            TicketRequest::Blob(ObjectID(0x8000000000000001))
+            blob(BLOB_CHUNK)
         );
+        assert_eq!(
+            TicketRequest::parse(b"blob:o8000000000000001?chunk=67108864").unwrap(),
+            blob(64 << 20)
+        );
+        for bad in [
+            "?chunk=1",
+            "?chunk=2147483648",
+            "?chunk=",
+            "?size=65536",
+            "?",
+        ] {
+            let ticket = format!("blob:o8000000000000001{bad}");
+            let error = TicketRequest::parse(ticket.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("?chunk=N"), "{ticket}: {error}");
+        }
         assert!(TicketRequest::parse(b"blob:o0000000000000001").is_err());
         assert!(TicketRequest::parse(&[0xff, 0xfe]).is_err());
     }

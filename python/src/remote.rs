@@ -5,7 +5,8 @@
 //! buffer without copying (`RemoteBlobBuilder.wrap(data)`); a remote client's
 //! `create_remote_blob(builder)` sends its bytes. A `RemoteBlob` is a blob's bytes received
 //! from a remote instance, read-only, with the blob surface (`id`, `size`, `typename`, ...).
-//! The remote client fills a builder with the chunks it receives and freezes it into a
+//! The remote client holds a blob received in one message as it is (`RemoteBlob.from_buffer`,
+//! no copy), and fills a builder with the chunks of a larger one and freezes it into a
 //! `RemoteBlob` (`RemoteBlob.from_builder`), so each byte is copied once.
 //!
 //! Like `BlobBuilder`, a builder counts the writable views it exports and refuses to be
@@ -292,12 +293,46 @@ impl PyRemoteBlobBuilder {
     }
 }
 
+/// The memory of a `RemoteBlob`.
+enum Received {
+    /// Bytes it owns (a builder's, taken over).
+    Owned(Vec<u8>),
+    /// A view of another object's buffer (a received message's), held for the blob's life.
+    Viewed(HeldView),
+}
+
+/// A buffer view a `RemoteBlob` holds.
+struct HeldView(ContiguousBuffer);
+
+// SAFETY: the view is only read (its address and length), and the exporter keeps its memory
+// valid and in place until the view is released, which `ContiguousBuffer`'s drop does with
+// the interpreter attached, from whichever thread drops the blob. The exporter must not
+// change the bytes meanwhile (`from_buffer`'s contract, as for `RemoteBlobBuilder.wrap`).
+unsafe impl Send for HeldView {}
+// SAFETY: as above: shared references only read the address and length.
+unsafe impl Sync for HeldView {}
+
+impl Received {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Received::Owned(bytes) => bytes,
+            Received::Viewed(HeldView(view)) => view.bytes(),
+        }
+    }
+}
+
 /// A blob's bytes received from a remote instance: read-only, with the blob surface.
 #[pyclass(name = "RemoteBlob", module = "vineyard._native", frozen)]
 pub struct PyRemoteBlob {
     id: ObjectID,
     instance_id: InstanceID,
-    bytes: Vec<u8>,
+    received: Received,
+}
+
+impl PyRemoteBlob {
+    fn bytes(&self) -> &[u8] {
+        self.received.bytes()
+    }
 }
 
 #[pymethods]
@@ -315,7 +350,23 @@ impl PyRemoteBlob {
         Ok(PyRemoteBlob {
             id: object_id.0,
             instance_id,
-            bytes,
+            received: Received::Owned(bytes),
+        })
+    }
+
+    /// The blob `object_id` of instance `instance_id`, holding the bytes of `data` (any
+    /// C-contiguous buffer, such as a received Arrow buffer) without copying them: `data`
+    /// must not change while the blob lives.
+    #[staticmethod]
+    fn from_buffer(
+        data: &Bound<'_, PyAny>,
+        object_id: PyObjectId,
+        instance_id: InstanceID,
+    ) -> PyResult<PyRemoteBlob> {
+        Ok(PyRemoteBlob {
+            id: object_id.0,
+            instance_id,
+            received: Received::Viewed(HeldView(ContiguousBuffer::new(data)?)),
         })
     }
 
@@ -328,19 +379,19 @@ impl PyRemoteBlob {
     /// Length in bytes.
     #[getter]
     fn size(&self) -> usize {
-        self.bytes.len()
+        self.bytes().len()
     }
 
     /// Length in bytes.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.bytes.len()
+        self.bytes().len()
     }
 
     /// Length in bytes.
     #[getter]
     fn length(&self) -> usize {
-        self.bytes.len()
+        self.bytes().len()
     }
 
     /// The instance the blob lives on.
@@ -364,7 +415,7 @@ impl PyRemoteBlob {
     /// Address of the first byte in this process.
     #[getter]
     fn address(&self) -> usize {
-        self.bytes.as_ptr() as usize
+        self.bytes().as_ptr() as usize
     }
 
     /// A read-only memoryview of the bytes.
@@ -374,11 +425,11 @@ impl PyRemoteBlob {
     }
 
     fn __len__(&self) -> usize {
-        self.bytes.len()
+        self.bytes().len()
     }
 
     fn __repr__(&self) -> String {
-        format!("RemoteBlob <\"{}\": {} bytes>", self.id, self.bytes.len())
+        format!("RemoteBlob <\"{}\": {} bytes>", self.id, self.bytes().len())
     }
 
     /// Exports the bytes read-only.
@@ -391,13 +442,13 @@ impl PyRemoteBlob {
         flags: c_int,
     ) -> PyResult<()> {
         let extent = Extent {
-            address: slf.get().bytes.as_ptr(),
-            length: slf.get().bytes.len(),
+            address: slf.get().bytes().as_ptr(),
+            length: slf.get().bytes().len(),
             readonly: true,
         };
         // SAFETY: `view` comes from CPython (our caller's contract). The bytes are owned by
-        // this frozen object, never change or move, and live as long as the view's reference
-        // to it.
+        // this frozen object (or a view it holds), never change or move, and live as long as
+        // the view's reference to it.
         unsafe { fill_view(view, flags, extent, slf.into_any()) }
     }
 

@@ -230,6 +230,41 @@ def test_vineyards_remote_blob_names(ipc, rpc):
     assert rpc.get(writer.seal()) == b"xyz"
 
 
+def test_a_blob_received_in_one_message_is_held_without_a_copy(ipc, rpc, monkeypatch):
+    from vineyard.core import remote_blobs
+
+    payload = pa.py_buffer(b"received bytes" * 100)
+    blob_id = ipc.create_blob(1).seal()
+    held = vineyard.RemoteBlob.from_buffer(payload, blob_id, 7)
+    assert (held.address, held.size, held.instance_id) == (payload.address, payload.size, 7)
+    expected = payload.to_pybytes()
+    del payload
+    assert bytes(memoryview(held)) == expected and memoryview(held).readonly
+
+    # Through the client: a blob up to WHOLE bytes comes as one row, held as received; a
+    # larger one is copied chunk by chunk into a builder.
+    made = {"from_buffer": 0, "from_builder": 0}
+
+    class Counting:
+        @staticmethod
+        def from_buffer(*args):
+            made["from_buffer"] += 1
+            return vineyard.RemoteBlob.from_buffer(*args)
+
+        @staticmethod
+        def from_builder(*args):
+            made["from_builder"] += 1
+            return vineyard.RemoteBlob.from_builder(*args)
+
+    monkeypatch.setattr(remote_blobs, "RemoteBlob", Counting)
+    small = np.random.default_rng(2).random(remote_blobs.WHOLE // 8)
+    large = np.random.default_rng(3).random(remote_blobs.WHOLE // 8 + 1)
+    for value, kind in [(small, "from_buffer"), (large, "from_builder")]:
+        before = dict(made)
+        np.testing.assert_array_equal(rpc.get(ipc.put(value)), value)
+        assert made[kind] == before[kind] + 1, (kind, made)
+
+
 @pytest.mark.parametrize(
     "argument",
     [{"username": "u"}, {"password": "p"}, {"session": 1}, {"config": "/etc/vineyard.yaml"}],

@@ -109,6 +109,7 @@ async fn malformed_tickets_are_invalid_arguments() {
         (b"   ".to_vec(), "empty object reference"),
         (b"blob:nonsense".to_vec(), "does not name a blob"),
         (b"blob:o0000000000000001".to_vec(), "does not name a blob"),
+        (b"blob:o8000000000000001?chunk=1".to_vec(), "?chunk=N"),
     ] {
         let (code, message) = do_get_error(&instance, ticket.clone()).await;
         assert_eq!(code, Code::InvalidArgument, "{ticket:?}: {message}");

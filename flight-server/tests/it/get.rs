@@ -1,6 +1,6 @@
 //! `do_get` round trips: objects put over IPC, read back over Flight.
 
-use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
+use arrow::array::{Array, ArrayRef, BinaryArray, Float64Array, RecordBatch};
 use arrow::buffer::Buffer;
 use arrow::compute::concat_batches;
 use arrow::datatypes::DataType;
@@ -114,6 +114,44 @@ async fn large_tables_stream_in_several_messages() {
         .expect("do_get blob");
     let chunks: Vec<RecordBatch> = stream.try_collect().await.expect("blob stream");
     assert!(chunks.len() >= 5);
+
+    // A client that accepts large messages may ask for the blob in rows of up to N bytes.
+    let mut large = instance.flight().await;
+    for (chunk, rows) in [
+        (16 << 20, vec![9 << 20]),
+        (4 << 20, vec![4 << 20, 4 << 20, 1 << 20]),
+    ] {
+        let stream = large
+            .do_get(Ticket::new(format!("blob:{blob}?chunk={chunk}")))
+            .await
+            .expect("do_get blob in large chunks");
+        let got: Vec<RecordBatch> = stream.try_collect().await.expect("blob stream");
+        let lengths: Vec<usize> = got
+            .iter()
+            .flat_map(|batch| {
+                let values = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<BinaryArray>()
+                    .unwrap();
+                values
+                    .iter()
+                    .map(|row| row.unwrap().len())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(lengths, rows, "chunk={chunk}");
+        assert!(got.iter().all(|batch| {
+            let values = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<BinaryArray>()
+                .unwrap();
+            values
+                .iter()
+                .all(|row| row.unwrap().iter().all(|&byte| byte == 7))
+        }));
+    }
     instance.stop();
 }
 

@@ -4,14 +4,16 @@
   `{"kind": "objects", ...}` for the descriptor, then the bytes as chunks: rows of
   `blob: uint32, offset: uint64, data: binary`), stored all or nothing by the instance; the
   ids it gave, by provisional id.
-- `fetch_blobs`: blobs' bytes with `do_get` (`blob:<id>` tickets), several blobs at once, each
-  received straight into the `RemoteBlob` that holds it.
+- `fetch_blobs`: blobs' bytes with `do_get` (`blob:<id>?chunk=N` tickets), several blobs at
+  once: a blob that arrives in one message is held as received (`RemoteBlob.from_buffer`), a
+  larger one is copied chunk by chunk into the `RemoteBlob` that holds it.
 
 The instance's side is `put_objects` and `objects::read_blob` of vineyard-flight-server.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 from collections.abc import Callable, Iterator
@@ -21,7 +23,7 @@ from typing import Any
 from vineyard._native import ObjectID, RemoteBlob, RemoteBlobBuilder
 from vineyard.core.progress import Progress
 
-__all__ = ["send_objects", "fetch_blobs", "CHUNK", "PARALLEL"]
+__all__ = ["send_objects", "fetch_blobs", "CHUNK", "PARALLEL", "WHOLE"]
 
 # Bytes of a blob per row sent (well under the instance's --rpc_max_message_size).
 CHUNK = 4 << 20
@@ -29,6 +31,9 @@ CHUNK = 4 << 20
 PACK = 1 << 20
 # Blobs fetched at once.
 PARALLEL = 4
+# A blob up to this size is asked for in one row (`blob:<id>?chunk=N`): it arrives in one
+# message and is held as received, with no copy.
+WHOLE = 16 << 20
 
 
 def _id_text(value: int) -> str:
@@ -123,29 +128,50 @@ def send_objects(
 def _fetch_one(
     flight_client: Any, options: Any, blob_id: ObjectID, size: int, instance_id: int, progress
 ) -> RemoteBlob:
+    """Blob `blob_id` of `size` bytes: held as received when it comes in one row (asked for
+    up to `WHOLE` bytes), else copied chunk by chunk into a builder."""
     import pyarrow.flight as flight
 
+    if not size:
+        return RemoteBlob.from_builder(RemoteBlobBuilder(0), blob_id, instance_id)
+    # Larger blobs stream in the instance's small chunks: they pipeline, one large message
+    # does not.
+    whole = f"?chunk={WHOLE}" if size <= WHOLE else ""
+    ticket = flight.Ticket(f"blob:{blob_id}{whole}".encode())
+    rows = _rows(flight_client.do_get(ticket, options))
+    first = next(rows, None)
+    if first is not None and len(first) == size:
+        progress.add(size)
+        if next(rows, None) is not None:
+            raise _too_long(blob_id, size)
+        return RemoteBlob.from_buffer(first, blob_id, instance_id)
     builder = RemoteBlobBuilder(size)
-    if size:
-        ticket = flight.Ticket(f"blob:{blob_id}".encode())
-        received = 0
-        for chunk in flight_client.do_get(ticket, options):
-            column = chunk.data.column(0)
-            _, offsets, data = column.buffers()
-            rows = len(column)
-            ends = struct.unpack_from(f"<{rows + 1}i", offsets, 4 * column.offset)
-            for row in range(rows):
-                length = ends[row + 1] - ends[row]
-                if received + length > size:
-                    raise ValueError(
-                        f"blob {blob_id} sent more than its {size} bytes: it changed meanwhile?"
-                    )
-                builder.copy(received, data.slice(ends[row], length))
-                received += length
-                progress.add(length)
-        if received != size:
-            raise ValueError(f"blob {blob_id} sent {received} of its {size} bytes")
+    received = 0
+    for piece in itertools.chain([first] if first is not None else [], rows):
+        length = len(piece)
+        if received + length > size:
+            raise _too_long(blob_id, size)
+        builder.copy(received, piece)
+        received += length
+        progress.add(length)
+    if received != size:
+        raise ValueError(f"blob {blob_id} sent {received} of its {size} bytes")
     return RemoteBlob.from_builder(builder, blob_id, instance_id)
+
+
+def _too_long(blob_id: ObjectID, size: int) -> ValueError:
+    return ValueError(f"blob {blob_id} sent more than its {size} bytes: it changed meanwhile?")
+
+
+def _rows(reader: Any) -> Iterator[Any]:
+    """The rows of a blob stream (one binary column), as buffers over the received messages."""
+    for chunk in reader:
+        column = chunk.data.column(0)
+        _, offsets, data = column.buffers()
+        rows = len(column)
+        ends = struct.unpack_from(f"<{rows + 1}i", offsets, 4 * column.offset)
+        for row in range(rows):
+            yield data.slice(ends[row], ends[row + 1] - ends[row])
 
 
 def fetch_blobs(
