@@ -2,8 +2,10 @@
 //! `--spill_upper_rate`, writes sealed blobs nobody holds to DIR (least recently used first)
 //! until use is under `--spill_lower_rate` and the create fits; a request for a spilled blob
 //! reads it back first. The table decides what may move and keeps readers safe (see
-//! `table::spill`); this module does the I/O, through object_store's local file system, never
-//! under the table's lock.
+//! `table::spill`); this module does the I/O, never under the table's lock: blobs are written
+//! from the arena to their files and read back into it by `file_io` (several threads, one
+//! copy, the CRC-32C taken on the way), the files named, opened and removed through
+//! object_store's local file system.
 //!
 //! Each instance spills into a directory of its own inside DIR, removed when it stops, and
 //! holds a lock on the directory's `.owner` file while it runs: an instance that starts removes
@@ -18,11 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use futures::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt};
 use tokio::sync::{mpsc, Mutex, Notify};
 
 use super::Shared;
@@ -32,8 +32,8 @@ use crate::id::{InstanceID, ObjectID};
 use crate::store::Arena;
 use crate::table::{ObjectTable, ReloadStart, SpillCandidate};
 
-/// Spill files written at once.
-const PARALLEL_WRITES: usize = 4;
+/// Spill files open for writing at once (their pieces go on `file_io`'s threads).
+const FILES_AT_ONCE: usize = 64;
 
 /// Rounds one `make_room` runs at most (each spills what the table offers; blobs a reader
 /// took meanwhile stay, so a round can free less than planned).
@@ -63,21 +63,6 @@ pub struct Spiller {
     /// `OWNER_FILE`, locked until this instance's process ends (the kernel lets go of the lock
     /// even if it is killed).
     _owner: File,
-}
-
-/// A sealed blob's bytes in the arena, held by the spiller while they are written out.
-struct ArenaBytes {
-    arena: Arc<Arena>,
-    offset: u64,
-    size: u64,
-}
-
-impl AsRef<[u8]> for ArenaBytes {
-    fn as_ref(&self) -> &[u8] {
-        // SAFETY: the blob is sealed (immutable) and held by the spiller (the table parks its
-        // memory instead of freeing it) until `finish_spill`, after this value is dropped.
-        unsafe { self.arena.bytes(self.offset, self.size) }
-    }
 }
 
 fn file_name(id: ObjectID) -> StorePath {
@@ -250,29 +235,12 @@ impl Spiller {
     async fn spill(&self, shared: &Shared, candidates: Vec<SpillCandidate>) -> Option<String> {
         let started = Instant::now();
         let arena = Arc::clone(shared.table().arena());
-        let results: Vec<(SpillCandidate, object_store::Result<u32>)> =
-            futures::stream::iter(candidates)
-                .map(|candidate| {
-                    let bytes = Bytes::from_owner(ArenaBytes {
-                        arena: Arc::clone(&arena),
-                        offset: candidate.offset,
-                        size: candidate.size,
-                    });
-                    let store = Arc::clone(&self.store);
-                    async move {
-                        let written = match checksum(bytes.clone()).await {
-                            Ok(sum) => store
-                                .put(&file_name(candidate.id), PutPayload::from(bytes))
-                                .await
-                                .map(|_| sum),
-                            Err(error) => Err(error),
-                        };
-                        (candidate, written)
-                    }
-                })
-                .buffer_unordered(PARALLEL_WRITES)
-                .collect()
-                .await;
+        let mut written = Vec::with_capacity(candidates.len());
+        for group in candidates.chunks(FILES_AT_ONCE) {
+            written.extend(file_io::run_blocking(|| self.write_out(&arena, group)));
+        }
+        let results: Vec<(SpillCandidate, std::result::Result<u32, String>)> =
+            candidates.into_iter().zip(written).collect();
         let mut failure = None;
         let (mut count, mut bytes) = (0u64, 0u64);
         let mut unneeded = Vec::new();
@@ -281,7 +249,7 @@ impl Spiller {
             let mut checksums = self.checksums.lock().expect("no panic holds the lock");
             for (candidate, written) in &results {
                 if let Err(error) = written {
-                    failure.get_or_insert_with(|| describe(error));
+                    failure.get_or_insert_with(|| error.clone());
                 }
                 if table.finish_spill(candidate.id, written.is_ok()) {
                     count += 1;
@@ -319,6 +287,57 @@ impl Spiller {
             tracing::warn!(dir = %self.dir.display(), %reason, "spilling failed");
         }
         failure
+    }
+
+    /// Writes each candidate's bytes from the arena into a file of its own in the spill
+    /// directory, pieces of all of them on several threads, each piece's CRC-32C taken as it
+    /// goes; per candidate, the file's CRC-32C or why it could not be written.
+    fn write_out(
+        &self,
+        arena: &Arena,
+        candidates: &[SpillCandidate],
+    ) -> Vec<std::result::Result<u32, String>> {
+        let created: Vec<std::result::Result<(PathBuf, File), String>> = candidates
+            .iter()
+            .map(|candidate| {
+                let path = self
+                    .store
+                    .path_to_filesystem(&file_name(candidate.id))
+                    .map_err(|error| describe(&error))?;
+                match File::create(&path) {
+                    Ok(file) => Ok((path, file)),
+                    Err(error) => Err(format!("cannot create {}: {error}", path.display())),
+                }
+            })
+            .collect();
+        let mut transfers = Vec::new();
+        let mut paths = Vec::new();
+        for (candidate, created) in candidates.iter().zip(&created) {
+            if let Ok((path, file)) = created {
+                // SAFETY: the blob is sealed (immutable) and held by the spiller (the table
+                // parks its memory instead of freeing it) until `finish_spill`, after the
+                // writes end.
+                let bytes = unsafe { arena.bytes(candidate.offset, candidate.size) };
+                transfers.push(Transfer::Write(file, 0, bytes));
+                paths.push(path);
+            }
+        }
+        let failed = |index: usize, error: std::io::Error| {
+            format!("cannot write {}: {error}", paths[index].display())
+        };
+        let hooks = file_io::Hooks {
+            before: &|| Ok(()),
+            done: &|_| {},
+            failed: &failed,
+        };
+        let mut written = file_io::run(transfers, file_io::MAX_THREADS, &hooks).into_iter();
+        created
+            .into_iter()
+            .map(|created| {
+                created?;
+                written.next().expect("one outcome per file created")
+            })
+            .collect()
     }
 
     /// Makes sure the blobs `ids` are in memory, reading spilled ones back (and making room
@@ -449,16 +468,6 @@ impl Spiller {
             .expect("no panic holds the lock")
             .remove(&id);
     }
-}
-
-/// The CRC-32C of `bytes`, computed off the async workers (a spilled blob can be large).
-async fn checksum(bytes: Bytes) -> object_store::Result<u32> {
-    tokio::task::spawn_blocking(move || crc32c::crc32c(&bytes))
-        .await
-        .map_err(|error| object_store::Error::Generic {
-            store: "spill",
-            source: Box::new(error),
-        })
 }
 
 /// `flock(2)` without blocking.
