@@ -170,7 +170,8 @@ pub fn run<E: Send>(
 }
 
 /// Runs blocking work (a [`run`]) from async code: in place on a multi-threaded runtime's
-/// worker (its other tasks move to other workers), as is elsewhere.
+/// worker (its other tasks move to other workers), as is elsewhere, and as is when nested
+/// in another `run_blocking` (tokio's `block_in_place` allows that).
 pub fn run_blocking<T>(work: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {

@@ -104,10 +104,11 @@ fn blob_batches(blob: Blob, chunk: usize) -> Result<(SchemaRef, Vec<RecordBatch>
     let size = blob.size();
     let schema = blob_schema();
     let bytes = Buffer::from(bytes::Bytes::from_owner(blob));
-    let mut batches = Vec::with_capacity(size.div_ceil(chunk.max(1)).max(1));
+    let chunk = chunk.max(1);
+    let mut batches = Vec::with_capacity(size.div_ceil(chunk).max(1));
     let mut start = 0;
     loop {
-        let length = (size - start).min(chunk.max(1));
+        let length = (size - start).min(chunk);
         let offsets = OffsetBuffer::new(ScalarBuffer::from(vec![0i32, length as i32]));
         let values = bytes.slice_with_length(start, length);
         let column: ArrayRef = Arc::new(BinaryArray::try_new(offsets, values, None)?);

@@ -27,7 +27,7 @@ use crate::location::Location;
 use crate::manifest::{SavedBlob, SavedExport};
 use crate::progress::Progress;
 use crate::save::ExportFormat;
-use crate::transfer::{run_files_here, StagedFile, StreamedUpload, PART};
+use crate::transfer::{run_files, StagedFile, StreamedUpload, PART};
 
 /// The folder, file extension and manifest name of a format's files.
 fn naming(format: ExportFormat) -> Option<(&'static str, &'static str)> {
@@ -282,7 +282,7 @@ fn write_local(
         .map(|(id, offset)| file_io::Transfer::Write(&staged.file, *offset, &blobs[id][..]))
         .collect();
     let paths = vec![path.clone(); skipped.len()];
-    let written = run_files_here(
+    let written = run_files(
         location,
         "writing",
         transfers,

@@ -330,19 +330,8 @@ async fn read_group(
 
 /// Runs local file transfers (`paths` names each, for errors) on [`FILE_THREADS`] threads,
 /// telling `progress` and stopping when it is cancelled; errors are made into `E` by `into`.
-fn run_files<E: Send>(
-    location: &Location,
-    action: &'static str,
-    transfers: Vec<file_io::Transfer<'_>>,
-    paths: &[Path],
-    progress: &Progress,
-    into: fn(Error) -> E,
-) -> Vec<std::result::Result<u32, E>> {
-    file_io::run_blocking(|| run_files_here(location, action, transfers, paths, progress, into))
-}
-
-/// [`run_files`] on this thread, which may block (it is off the async threads already).
-pub(crate) fn run_files_here<E: Send>(
+/// Blocks: from async code through `file_io::run_blocking` (which may nest).
+pub(crate) fn run_files<E: Send>(
     location: &Location,
     action: &'static str,
     transfers: Vec<file_io::Transfer<'_>>,
@@ -360,7 +349,7 @@ pub(crate) fn run_files_here<E: Send>(
         done: &done,
         failed: &failed,
     };
-    file_io::run(transfers, FILE_THREADS, &hooks)
+    file_io::run_blocking(|| file_io::run(transfers, FILE_THREADS, &hooks))
 }
 
 /// Writes blobs to local files (a [`Location`] with `local` set): each to a staging file

@@ -39,7 +39,7 @@ use datafusion::physical_plan::{
     SendableRecordBatchStream, SortOrderPushdownResult, StatisticsArgs,
 };
 use futures::stream::{self, BoxStream};
-use futures::{future, FutureExt, StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use vineyard_core::InstanceID;
 
 use crate::error::{Error, Result};
@@ -209,9 +209,13 @@ impl StoredScan {
                 _ => None,
             })
             .collect();
+        // Finding the leads is a pass over the key column: on the blocking pool either way.
         let arranged = match (local, resolved) {
             (Some(local), _) => self.read_local_then(local, arrange).boxed(),
-            (None, Some(resolved)) => future::ready(arrange(resolved)).boxed(),
+            (None, Some(resolved)) => {
+                let instance = self.instance.clone();
+                async move { instance.run(move |_| arrange(resolved)).await }.boxed()
+            }
             (None, None) => return None,
         };
         let filters = self.filters.clone();
