@@ -1,45 +1,36 @@
-//! `DoGet` served straight from the shared memory (and, in front of every call, the refusal
-//! of plain-text clients on a TLS port).
+//! `DoGet` served straight from the shared memory, below tonic (see `direct`).
 //!
 //! tonic encodes each `FlightData` into a fresh buffer, copying the body (and gathering it
-//! into one contiguous field costs a second copy). This route answers `DoGet` below tonic:
-//! it writes the gRPC framing and the protobuf field headers itself and hands HTTP/2 the
-//! arrays' buffers as they are, so the payload goes from the shared memory to the socket
-//! with no copy in this process. Every other call goes to the tonic service it wraps, and
-//! so does a `DoGet` whose ticket is Flight SQL's (its rows are a query's, not stored ones).
+//! into one contiguous field costs a second copy). Here the gRPC framing and the protobuf
+//! field headers are written by hand and HTTP/2 gets the arrays' buffers as they are, so the
+//! payload goes from the shared memory to the socket with no copy in this process. A `DoGet`
+//! whose ticket is Flight SQL's goes on to tonic (its rows are a query's, not stored ones).
 //!
 //! The wire format is plain gRPC: per message a 5-byte prefix (uncompressed flag, length),
 //! then the `FlightData` protobuf: field 2 (`data_header`) and field 1000 (`data_body`).
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use arrow_flight::Ticket;
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::future::BoxFuture;
-use http::header::CONTENT_TYPE;
-use http::HeaderValue;
 use http_body::Frame;
 use prost::Message as _;
 use tonic::body::Body;
-use tonic::codegen::Service;
 use tonic::metadata::MetadataMap;
-use tonic::server::NamedService;
 use tonic::Status;
 
 use crate::auth::TokenCheck;
+use crate::direct::Served;
 use crate::encode::{to_bytes, FlightDataStream, Message, LARGE_MESSAGE_SIZE, TARGET_MESSAGE_SIZE};
 use crate::error::Error;
+use crate::grpc::{grpc_response, trailers};
 use crate::instance::Instance;
 use crate::objects;
 use crate::sql_route::is_sql_command;
 use crate::target::TicketRequest;
-use crate::tls::ConnectionInfo;
-
-const DO_GET_PATH: &str = "/arrow.flight.protocol.FlightService/DoGet";
 
 /// Largest `DoGet` request accepted (a ticket is an id or a name).
 const MAX_REQUEST: usize = 1 << 20;
@@ -48,84 +39,8 @@ const MAX_REQUEST: usize = 1 << 20;
 /// neighbours; larger ones are sent as they are.
 const SMALL_PIECE: usize = 16 << 10;
 
-/// Routes `DoGet` to [`serve_do_get`] and every other call to `inner`.
-#[derive(Clone)]
-pub(crate) struct DoGetRoute<S> {
-    inner: S,
-    instance: Arc<Instance>,
-    token: TokenCheck,
-}
-
-impl<S> DoGetRoute<S> {
-    pub(crate) fn new(inner: S, instance: Arc<Instance>, token: TokenCheck) -> DoGetRoute<S> {
-        DoGetRoute {
-            inner,
-            instance,
-            token,
-        }
-    }
-}
-
-impl<S: NamedService> NamedService for DoGetRoute<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> Service<http::Request<Body>> for DoGetRoute<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError>,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<http::Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let plain_on_tls_port = request
-            .extensions()
-            .get::<ConnectionInfo>()
-            .is_some_and(|info| info.plain_on_tls_port);
-        if plain_on_tls_port {
-            return Box::pin(async { Ok(Status::from(Error::TlsRequired).into_http()) });
-        }
-        if request.uri().path() != DO_GET_PATH {
-            let call = self.inner.call(request);
-            return Box::pin(async move { Ok(call.await?.map(Body::new)) });
-        }
-        let instance = Arc::clone(&self.instance);
-        let token = self.token.clone();
-        let mut inner = self.inner.clone();
-        Box::pin(async move {
-            match serve_do_get(instance, token, request).await {
-                Ok(Served::Here(response)) => Ok(response),
-                Ok(Served::Elsewhere(request)) => {
-                    std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
-                    Ok(inner.call(request).await?.map(Body::new))
-                }
-                Err(status) => Ok(status.into_http()),
-            }
-        })
-    }
-}
-
-/// What became of a `DoGet`.
-enum Served {
-    /// Answered here.
-    Here(http::Response<Body>),
-    /// A Flight SQL ticket: the request, rebuilt, for the tonic service.
-    Elsewhere(http::Request<Body>),
-}
-
 /// Answers one `DoGet`: checks the token, reads the ticket, reads the object, and streams it.
-async fn serve_do_get(
+pub(crate) async fn serve_do_get(
     instance: Arc<Instance>,
     token: TokenCheck,
     request: http::Request<Body>,
@@ -149,15 +64,11 @@ async fn serve_do_get(
     let messages = FlightDataStream::new(&data.schema, data.batches, None)
         .map_err(Error::from)?
         .with_message_size(message_size);
-    let mut response = http::Response::new(Body::new(GrpcFrames {
+    Ok(Served::Here(grpc_response(Body::new(GrpcFrames {
         messages,
         chunks: VecDeque::new(),
         done: false,
-    }));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    Ok(Served::Here(response))
+    }))))
 }
 
 /// How large the messages sent to this client are. gRPC C++ clients (pyarrow, Arrow C++)
@@ -252,13 +163,6 @@ impl http_body::Body for GrpcFrames {
             }
         }
     }
-}
-
-fn trailers(status: &Status) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    // Fails only for metadata that cannot be a header; a status of ours has none.
-    let _ = status.add_header(&mut headers);
-    headers
 }
 
 /// One message as chunks: the gRPC prefix and protobuf field headers, then the body pieces

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use arrow::ipc::writer::IpcWriteOptions;
-use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::flight_service_server::FlightService as FlightApi;
 use arrow_flight::{
     Action as FlightAction, ActionType, Criteria as FlightCriteria, Empty, FlightData,
@@ -17,12 +16,12 @@ use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::actions::{Action, ACTIONS};
+use crate::do_put::is_sql_descriptor;
 use crate::encode::FlightDataStream;
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::limits::Limits;
 use crate::objects::{self, Criteria};
-use crate::put_objects::Plan;
 use crate::sql_route::{is_sql_action, is_sql_command, SqlSetup};
 use crate::target::{Target, TicketRequest};
 
@@ -77,11 +76,6 @@ impl Handler {
             .await?;
         Ok((label, data))
     }
-}
-
-/// Whether a descriptor carries a Flight SQL command.
-fn is_sql_descriptor(descriptor: &FlightDescriptor) -> bool {
-    descriptor.r#type() == DescriptorType::Cmd && is_sql_command(&descriptor.cmd)
 }
 
 fn one<T: Send + 'static>(item: T) -> Stream<T> {
@@ -194,11 +188,10 @@ impl FlightApi for Handler {
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
         let mut messages = request.into_inner();
-        let first = messages.message().await?.ok_or_else(|| {
-            Error::invalid(
-                "the do_put stream is empty: send the schema message (with a descriptor) first",
-            )
-        })?;
+        let first = messages
+            .message()
+            .await?
+            .ok_or_else(crate::put::empty_stream)?;
         // A Flight SQL command in the first message's descriptor makes it Flight SQL's.
         let sql_command = first
             .flight_descriptor
@@ -209,18 +202,8 @@ impl FlightApi for Handler {
             let messages = stream::iter([Ok(first)]).chain(messages);
             return to_sql!(self, do_put(&command, messages));
         }
-        if let Some(plan) = Plan::from_descriptor(first.flight_descriptor.as_ref())? {
-            let result =
-                crate::put_objects::put(&self.instance, self.limits, plan, first, messages).await?;
-            return Ok(Response::new(one(PutResult {
-                app_metadata: result.to_string().into(),
-            })));
-        }
-        let messages = stream::iter([Ok(first)]).chain(messages);
-        let id = crate::put::put(&self.instance, self.limits, messages).await?;
-        Ok(Response::new(one(PutResult {
-            app_metadata: id.to_string().into(),
-        })))
+        let result = crate::do_put::store(&self.instance, self.limits, first, messages).await?;
+        Ok(Response::new(one(result)))
     }
 
     async fn do_exchange(

@@ -51,13 +51,17 @@ impl Limits {
         if !too_large {
             return Error::from(status);
         }
+        self.message_too_large(&format!("tonic said: {}", status.message()))
+    }
+
+    /// The refusal of a message over `max_message_size`; `detail` says what was seen.
+    pub(crate) fn message_too_large(&self, detail: &str) -> Error {
         Error::invalid(format!(
             "a message of the call is larger than the {} bytes this vineyard instance accepts \
-             (--rpc_max_message_size; tonic said: {}): send smaller record batches (e.g. \
-             slice the table into batches of fewer rows), or start vineyardd with a larger \
+             (--rpc_max_message_size; {detail}): send smaller record batches (e.g. slice the \
+             table into batches of fewer rows), or start vineyardd with a larger \
              --rpc_max_message_size",
             self.max_message_size,
-            status.message()
         ))
     }
 }

@@ -132,11 +132,7 @@ where
         .try_next()
         .await
         .map_err(|status| limits.incoming_error(status))?
-        .ok_or_else(|| {
-            Error::invalid(
-                "the do_put stream is empty: send the schema message (with a descriptor) first",
-            )
-        })?;
+        .ok_or_else(empty_stream)?;
     let request = PutRequest::from_descriptor(first.flight_descriptor.as_ref())?;
     let messages = stream::once(async { Ok(first) })
         .chain(messages.map_err(move |status| {
@@ -175,6 +171,11 @@ where
     call.handed_over();
     decoded?;
     stored
+}
+
+/// The refusal of a `do_put` stream without a single message.
+pub(crate) fn empty_stream() -> Error {
+    Error::invalid("the do_put stream is empty: send the schema message (with a descriptor) first")
 }
 
 /// Decodes the stream into pieces for the writer. Stops early, without error, when the

@@ -31,7 +31,7 @@ use vineyard_core::server::{RpcOptions, RpcService};
 
 use crate::auth::TokenCheck;
 use crate::counted::CountedStream;
-use crate::do_get::DoGetRoute;
+use crate::direct::DirectRoute;
 use crate::error::{Error, Result};
 use crate::handler::Handler;
 use crate::instance::Instance;
@@ -192,7 +192,7 @@ impl FlightService {
                 .max_encoding_message_size(usize::MAX),
             token.clone(),
         );
-        let server = DoGetRoute::new(flight, instance, token);
+        let server = DirectRoute::new(flight, instance, token, self.limits);
         tracing::info!(
             endpoint = self.endpoint.as_deref().unwrap_or(""),
             "serving Arrow Flight"
