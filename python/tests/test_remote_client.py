@@ -265,6 +265,24 @@ def test_a_blob_received_in_one_message_is_held_without_a_copy(ipc, rpc, monkeyp
         assert made[kind] == before[kind] + 1, (kind, made)
 
 
+def test_a_remote_put_sends_large_buffers_without_copying_them(ipc, rpc, monkeypatch):
+    from vineyard.core.remote_put import RemoteBlobWriter
+
+    def no_copy(*_args, **_kwargs):
+        raise AssertionError("a put copied a large buffer into a RemoteBlobWriter")
+
+    monkeypatch.setattr(RemoteBlobWriter, "copy", no_copy)
+    values = [
+        np.random.default_rng(4).random(1 << 18),
+        b"large bytes " * 100_000,
+        pa.table({"x": np.arange(1 << 16), "y": np.random.default_rng(5).random(1 << 16)}),
+    ]
+    for value in values:
+        object_id = rpc.put(value)
+        for client in (ipc, rpc):
+            assert same(value, client.get(object_id))
+
+
 @pytest.mark.parametrize(
     "argument",
     [{"username": "u"}, {"password": "p"}, {"session": 1}, {"config": "/etc/vineyard.yaml"}],

@@ -171,6 +171,9 @@ def test_bad_queries_raise_what_was_wrong_and_the_instance_serves_on(ipc):
     for query, exception, words in cases:
         with pytest.raises(exception, match=words):
             sql(ipc, query)
+        # A reader is only handed out once the query was planned: the error comes here too.
+        with pytest.raises(exception, match=words):
+            sql(ipc, query, reader=True)
     assert sql(ipc, "SELECT count(*) AS n FROM sales")["n"].to_pylist() == [100]
 
 

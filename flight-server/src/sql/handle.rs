@@ -7,7 +7,9 @@
 //! the query in it is checked again like any other.
 //!
 //! Layout: a kind byte; for a query, the query's length (u32, little-endian), its UTF-8
-//! bytes, then the parameters as an Arrow IPC stream of one batch (absent without any).
+//! bytes, then the parameters as an Arrow IPC stream of one batch (absent without any). The
+//! layout of a query without parameters is public (PROTOCOL.md §9): clients make its ticket
+//! themselves (Python's `client.sql`) to plan and run a query in one `DoGet`.
 
 use std::io::Cursor;
 

@@ -7,6 +7,8 @@ the builders run, `finish_put()` after them, `end_write(failed)` at the end (and
 
 - while the builders run, `create_blob`, `create_remote_blob` and `create_metadata` record
   what they make under provisional ids (`PutSession`), members before the objects using them;
+  the buffers of `build_buffer`/`build_numpy_buffer` are recorded as views of the value put
+  (`put_blob_shared`), not copied;
 - `finish_put()` sends it all (`remote_blobs.send_objects`) and writes the ids the instance
   gave into the recorded trees, so `persist` and `put_name` that follow see real ids;
 - `end_write(failed=True)` after a failed persist or name deletes what was stored; a put that
@@ -187,6 +189,15 @@ class RemoteWrites:
         if session is None:
             return self._client.create_remote_blob(RemoteBlobBuilder.wrap(bytes(data))).id
         return session.add_blob(bytes(memoryview(data))).id
+
+    def put_blob_shared(self, data: Any) -> ObjectID:
+        """A blob of `data`'s bytes in the put running on this thread, recorded as they are
+        (not copied) and sent when the put ends, before it returns: `data` must not change
+        meanwhile."""
+        session = self.session()
+        if session is None:
+            raise RuntimeError("put_blob_shared is only called while a put runs")
+        return session.add_blob(data).id
 
     def find_blob(self, address: int, size: int | None = None) -> None:
         """Blobs mapped here are an IPC client's: a remote client has none."""

@@ -120,6 +120,13 @@ def _prepared(client, options, query: str, parameters: Sequence[Any]) -> bytes:
     return handle
 
 
+def _query_handle(query: str) -> bytes:
+    """The statement handle of a query without parameters, as the instance makes it (PROTOCOL.md
+    §9): kind byte 1, the UTF-8 length (u32, little-endian), the UTF-8 query."""
+    text = query.encode()
+    return b"\x01" + len(text).to_bytes(4, "little") + text
+
+
 def run_sql(
     client,
     options,
@@ -133,14 +140,18 @@ def run_sql(
     flight = _flight()
     with _translated():
         if parameters is None:
-            command = _any("CommandStatementQuery", _field(1, query.encode()))
+            # The ticket is made here: the query is planned and run in one call.
+            ticket = flight.Ticket(_any("TicketStatementQuery", _field(1, _query_handle(query))))
         else:
             handle = _prepared(client, options, query, parameters)
             command = _any("CommandPreparedStatementQuery", _field(1, handle))
-        info = client.get_flight_info(flight.FlightDescriptor.for_command(command), options)
-        (endpoint,) = info.endpoints
-        stream = client.do_get(endpoint.ticket, options)
+            info = client.get_flight_info(flight.FlightDescriptor.for_command(command), options)
+            (endpoint,) = info.endpoints
+            ticket = endpoint.ticket
+        stream = client.do_get(ticket, options)
         if reader:
+            # The schema arrives first, or the query's error (raised here, translated).
+            stream.schema  # noqa: B018
             return stream.to_reader()
         return stream.read_all()
 

@@ -142,7 +142,8 @@ def build_buffer(
     """A blob holding the bytes of `data` (any buffer; None or empty: the empty blob).
 
     If the bytes are exactly a blob this process got from vineyard (a value from `get`), that
-    blob is reused instead of copied.
+    blob is reused instead of copied. Inside a remote client's `put`, large buffers are sent
+    as they are when the put ends (before it returns): do not change them meanwhile.
     """
     if data is None:
         return empty_blob_meta(client)
@@ -162,7 +163,8 @@ def build_buffer(
 
 
 def build_numpy_buffer(client: Any, array: np.ndarray) -> ObjectMeta:
-    """A blob holding the elements of `array` in C order (reused if already in vineyard)."""
+    """A blob holding the elements of `array` in C order (reused if already in vineyard; inside
+    a remote client's `put`, sent as it is when the put ends: do not change it meanwhile)."""
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
     if array.nbytes == 0:
@@ -182,8 +184,13 @@ _SMALL_BLOB_BYTES = 16 << 10
 
 def _new_blob(client: Any, data: Any, nbytes: int) -> Any:
     """A new sealed blob holding the `nbytes` bytes of `data` (a flat byte buffer)."""
-    if nbytes <= _SMALL_BLOB_BYTES and inside_put():
-        return client._native.put_blob_unawaited(data)
+    if inside_put():
+        if nbytes <= _SMALL_BLOB_BYTES:
+            return client._native.put_blob_unawaited(data)
+        # A remote client sends large buffers as they are when the put ends: no copy.
+        shared = getattr(client._native, "put_blob_shared", None)
+        if shared is not None:
+            return shared(data)
     writer = client.create_blob(nbytes)
     try:
         writer.copy(0, data)
