@@ -27,7 +27,7 @@ use crate::location::Location;
 use crate::manifest::{SavedBlob, SavedExport};
 use crate::progress::Progress;
 use crate::save::ExportFormat;
-use crate::transfer::{run_files, StagedFile, StreamedUpload, PART};
+use crate::transfer::{run_files, StagedFile, StreamedUpload, UPLOAD_PART};
 
 /// The folder, file extension and manifest name of a format's files.
 fn naming(format: ExportFormat) -> Option<(&'static str, &'static str)> {
@@ -353,7 +353,7 @@ impl<W: Write + Send> Encoder<W> {
     }
 }
 
-/// Encodes `batches` in `format`, sending every [`PART`] bytes to `upload` as they come;
+/// Encodes `batches` in `format`, sending every [`UPLOAD_PART`] bytes to `upload` as they come;
 /// returns the bytes left for the upload's last part.
 async fn encode(
     schema: SchemaRef,
@@ -371,7 +371,7 @@ async fn encode(
         progress.check()?;
         encoder.write(batch).map_err(|error| failed(&error))?;
         let buffer = &mut encoder.output().inner;
-        if buffer.len() >= PART {
+        if buffer.len() >= UPLOAD_PART {
             let piece = std::mem::replace(buffer, pool.take());
             upload.send(pool.recycling(piece)).await?;
         }
@@ -387,11 +387,11 @@ async fn encode(
 struct Pool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 
 impl Pool {
-    /// An empty buffer: a returned one, or a new one of twice [`PART`] (room for a part and
-    /// the batch that takes it past [`PART`]).
+    /// An empty buffer: a returned one, or a new one of twice [`UPLOAD_PART`] (room for a part and
+    /// the batch that takes it past [`UPLOAD_PART`]).
     fn take(&self) -> Vec<u8> {
         let returned = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        returned.unwrap_or_else(|| Vec::with_capacity(2 * PART))
+        returned.unwrap_or_else(|| Vec::with_capacity(2 * UPLOAD_PART))
     }
 
     /// `piece` as bytes that go back to the pool when the upload drops them.

@@ -55,4 +55,4 @@ pub use manifest::Manifest;
 pub use progress::{Progress, ProgressCallback};
 pub use restore::SnapshotRestorer;
 pub use save::{save, save_all, save_all_async, save_async, ExportFormat, SaveOptions, Saved};
-pub use transfer::{FILES_AT_ONCE, PART};
+pub use transfer::{FILES_AT_ONCE, PART, UPLOAD_PART};

@@ -1,6 +1,6 @@
-//! Blobs to and from a store. A large blob is written as a multipart upload of [`PART`]-byte
-//! parts, [`PARALLEL`] at a time, and read back as as many ranges at a time, straight into
-//! the blob's shared memory; its CRC-32C is computed part by part as they go and combined.
+//! Blobs to and from a store. A large blob is written as a multipart upload of
+//! [`UPLOAD_PART`]-byte parts, [`PARALLEL`] at a time, and read back in [`PART`]-byte ranges,
+//! as many at a time, straight into the blob's shared memory; its CRC-32C is computed part by part as they go and combined.
 //! Local directories skip the store's upload and download: their files are written from and
 //! read into the blobs' memory directly, several pieces at a time (`vineyard_core::file_io`),
 //! each written file staged beside its path and renamed into place when whole.
@@ -20,8 +20,12 @@ use crate::error::{describe, Error, Result};
 use crate::location::Location;
 use crate::progress::Progress;
 
-/// Bytes of one part (and of one ranged read). S3 wants at least 5 MiB per part.
+/// Bytes of one ranged read.
 pub const PART: usize = 16 << 20;
+
+/// Bytes of one part of a multipart upload (and the size from which uploads are multipart):
+/// 8 MiB, as AWS's own tools send. S3 wants at least 5 MiB per part but the last.
+pub const UPLOAD_PART: usize = 8 << 20;
 
 /// Parts in flight at once for one blob.
 pub const PARALLEL: usize = 8;
@@ -62,7 +66,7 @@ pub async fn upload(
 ) -> Result<u32> {
     let store = &location.store;
     progress.check()?;
-    if data.len() <= PART {
+    if data.len() <= UPLOAD_PART {
         let crc = checksum(location, path, data.clone()).await?;
         let length = data.len() as u64;
         store
@@ -77,8 +81,8 @@ pub async fn upload(
         .await
         .map_err(|error| storage("writing", location, path, &error))?;
     let parts: Vec<Bytes> = (0..data.len())
-        .step_by(PART)
-        .map(|start| data.slice(start..(start + PART).min(data.len())))
+        .step_by(UPLOAD_PART)
+        .map(|start| data.slice(start..(start + UPLOAD_PART).min(data.len())))
         .collect();
     // Each part's CRC is taken on a blocking thread just before the part goes out, so that
     // checksums (and the first touch of the source pages) run beside the writes.
@@ -114,9 +118,9 @@ pub async fn upload(
 }
 
 /// An object written piece by piece as its bytes are produced (an Arrow or Parquet file
-/// being encoded): pieces of at least [`PART`] bytes go out as parts of a multipart upload,
-/// [`PARALLEL`] at a time, so the whole file is never held in memory; an object that stays
-/// under [`PART`] in all is written with one plain put.
+/// being encoded): pieces of at least [`UPLOAD_PART`] bytes go out as parts of a multipart
+/// upload, [`PARALLEL`] at a time, so the whole file is never held in memory; an object that
+/// stays under [`UPLOAD_PART`] in all is written with one plain put.
 pub struct StreamedUpload<'a> {
     location: &'a Location,
     path: Path,
@@ -142,7 +146,8 @@ impl<'a> StreamedUpload<'a> {
     }
 
     /// Sends `piece` as the next part (a part other than the last must hold at least 5 MiB
-    /// for S3: give pieces of [`PART`] bytes or more); waits while [`PARALLEL`] are in flight.
+    /// for S3: give pieces of [`UPLOAD_PART`] bytes or more); waits while [`PARALLEL`] are in
+    /// flight.
     pub async fn send(&mut self, piece: Bytes) -> Result<()> {
         if self.upload.is_none() {
             let upload = self

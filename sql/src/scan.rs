@@ -407,6 +407,12 @@ fn pieces(
     Ok(pieces)
 }
 
+/// Whether `pieces` are read in more than one slice of `batch_size` rows (their order can
+/// then start with the slice that leads).
+fn several_slices(pieces: &[Piece], batch_size: usize) -> bool {
+    pieces.len() > 1 || pieces.iter().any(|piece| piece.len() > batch_size)
+}
+
 /// Pieces into partitions: local rows spread over at most `target_partitions` partitions
 /// (at least `batch_size` rows each), remote pieces one partition each; at least one
 /// partition.
@@ -597,7 +603,7 @@ impl ExecutionPlan for StoredScan {
             ))
         })?;
         let ordered = match self.order {
-            Some(order) if pieces.len() > 1 => {
+            Some(order) if several_slices(&pieces, self.batch_size) => {
                 let skipped =
                     MetricBuilder::new(&self.metrics).counter("slices_skipped", partition);
                 self.read_ordered(&pieces, order, skipped)
@@ -623,7 +629,10 @@ impl ExecutionPlan for StoredScan {
         &self,
         order: &[PhysicalSortExpr],
     ) -> DfResult<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
-        let several = self.partitions.iter().any(|pieces| pieces.len() > 1);
+        let several = self
+            .partitions
+            .iter()
+            .any(|pieces| several_slices(pieces, self.batch_size));
         match PieceOrder::of(order) {
             Some(order) if several => Ok(SortOrderPushdownResult::Inexact {
                 inner: Arc::new(StoredScan {

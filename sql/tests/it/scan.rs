@@ -100,6 +100,41 @@ fn one_stored_batch_is_spread_over_partitions_and_a_limit_reads_only_its_rows() 
     );
 }
 
+/// The `slices_skipped` metric of an `EXPLAIN ANALYZE`.
+fn slices_skipped(engine: &vineyard_sql::SqlEngine, query: &str) -> usize {
+    let analyzed = collect(engine, &format!("EXPLAIN ANALYZE {query}")).unwrap();
+    let text: String = strings(&analyzed, "plan").into_iter().flatten().collect();
+    text.split("slices_skipped=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no slices_skipped metric: {text}"))
+}
+
+#[test]
+fn a_top_n_over_one_large_resolved_array_reads_its_leading_slices_first() {
+    let server = instance();
+    let client = server.client();
+    // One array of 800 rising values (resolved, not a table of parts): each of the two
+    // partitions holds one piece of 400 rows, read in 4 slices of 100.
+    let values = Float64Array::from_iter_values((0..800).map(f64::from));
+    let rising = vineyard_builders::put_array(&client, &values).unwrap();
+    let rising = rising.id().unwrap();
+    client.persist(rising).unwrap();
+    client.put_name(rising, "rising").unwrap();
+    let engine = engine(&server);
+    let query = "SELECT value FROM rising ORDER BY value DESC LIMIT 3";
+    let top = plan(&engine, query);
+    assert!(top.contains("slices_first_by=value DESC"), "{top}");
+    assert_eq!(
+        f64s(&collect(&engine, query).unwrap(), "value"),
+        [799.0, 798.0, 797.0]
+    );
+    // Each partition's first slice holds its top rows; its three others cannot pass.
+    let skipped = slices_skipped(&engine, query);
+    assert!(skipped >= 6, "{skipped} slices skipped");
+}
+
 #[test]
 fn a_top_n_reads_the_slices_that_lead_first_and_stays_exact() {
     let server = instance();
@@ -120,15 +155,8 @@ fn a_top_n_reads_the_slices_that_lead_first_and_stays_exact() {
 
     // Run whole, the TopK's threshold reaches the scan: after each partition's first slice
     // (which holds its top rows), its other three slices cannot pass and are skipped.
-    let analyzed = collect(&engine, &format!("EXPLAIN ANALYZE {query}")).unwrap();
-    let text: String = strings(&analyzed, "plan").into_iter().flatten().collect();
-    let skipped: usize = text
-        .split("slices_skipped=")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|count| count.parse().ok())
-        .unwrap_or_else(|| panic!("no slices_skipped metric: {text}"));
-    assert!(skipped >= 6, "{text}");
+    let skipped = slices_skipped(&engine, query);
+    assert!(skipped >= 6, "{skipped} slices skipped");
 
     // The scan itself: partitions hold batches 0 and 2, and 1 and 3, read in slices of 100
     // rows (the engine's batch size); each starts with its slice of the largest `v`.
