@@ -116,10 +116,14 @@ SMALL_TABLE = 64 << 20
 SMALL_REPEAT = 4
 
 
+def repeat_for(size: int, repeat: int) -> int:
+    """Transfers to time for a value of `size` bytes when `repeat` are asked for."""
+    return repeat * SMALL_REPEAT if size <= SMALL_TABLE else repeat
+
+
 def measure_size(client, ours, theirs, size: int, repeat: int) -> dict:
     """do_get and do_put times of a table of `size` bytes, ours and pyarrow's."""
-    if size <= SMALL_TABLE:
-        repeat *= SMALL_REPEAT
+    repeat = repeat_for(size, repeat)
     table = make_table(size)
     object_id = client.put(table)
 

@@ -297,3 +297,60 @@ def test_memory_trim_gives_free_memory_back(ipc):
     ipc.delete(ids, memory_trim=True)
     assert ipc.memory_trim() in (True, False)
     assert not any(ipc.exists(object_id) for object_id in ids)
+
+
+def _fetch_threads() -> set:
+    import threading
+
+    return {t for t in threading.enumerate() if t.name.startswith("vineyard-fetch")}
+
+
+def test_blobs_are_fetched_by_threads_started_once(ipc, rpc):
+    from vineyard.core import remote_blobs
+
+    table = pa.table({f"c{i}": np.arange(1 << 12) * i for i in range(4)})
+    object_id = ipc.put(table)
+    assert rpc.get(object_id).equals(table)
+    first = _fetch_threads()
+    assert 1 <= len(first) <= remote_blobs.PARALLEL
+    for _ in range(3):
+        assert rpc.get(object_id).equals(table)
+    assert _fetch_threads() == first
+
+
+def test_a_failed_fetch_leaves_the_fetch_threads_serving(ipc, rpc, monkeypatch):
+    from vineyard.core import remote_blobs
+
+    table = pa.table({f"c{i}": np.arange(1 << 12) * i for i in range(4)})
+    object_id = ipc.put(table)
+    fetch_one = remote_blobs._fetch_one
+    calls = []
+
+    def failing(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise ConnectionError("the second blob's stream was cut")
+        return fetch_one(*args)
+
+    monkeypatch.setattr(remote_blobs, "_fetch_one", failing)
+    with pytest.raises(ConnectionError, match="second blob"):
+        rpc.get(object_id)
+    monkeypatch.setattr(remote_blobs, "_fetch_one", fetch_one)
+    assert rpc.get(object_id).equals(table)
+
+
+def test_a_forked_child_starts_fetch_threads_of_its_own(ipc, rpc):
+    import os
+
+    from vineyard.core import remote_blobs
+
+    table = pa.table({f"c{i}": np.arange(1 << 12) * i for i in range(4)})
+    assert rpc.get(ipc.put(table)).equals(table)
+    assert remote_blobs._pool is not None
+    child = os.fork()
+    if child == 0:
+        # The parent's threads do not exist here: a pool that still counted them would
+        # never run what is submitted to it.
+        os._exit(0 if remote_blobs._pool is None else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -5,8 +5,9 @@
   `blob: uint32, offset: uint64, data: binary`), stored all or nothing by the instance; the
   ids it gave, by provisional id.
 - `fetch_blobs`: blobs' bytes with `do_get` (`blob:<id>?chunk=N` tickets), several blobs at
-  once: a blob that arrives in one message is held as received (`RemoteBlob.from_buffer`), a
-  larger one is copied chunk by chunk into the `RemoteBlob` that holds it.
+  once (by `PARALLEL` threads started once per process, anew in a forked child): a blob that
+  arrives in one message is held as received (`RemoteBlob.from_buffer`), a larger one is
+  copied chunk by chunk into the `RemoteBlob` that holds it.
 
 The instance's side is `put_objects` and `objects::read_blob` of vineyard-flight-server.
 """
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import struct
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -34,6 +37,30 @@ PARALLEL = 4
 # A blob up to this size is asked for in one row (`blob:<id>?chunk=N`): it arrives in one
 # message and is held as received, with no copy.
 WHOLE = 16 << 20
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _fetch_pool() -> ThreadPoolExecutor:
+    """The threads that fetch blobs side by side, started once per process (starting
+    `PARALLEL` threads for every get cost more than a small table's transfer)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="vineyard-fetch")
+        return _pool
+
+
+def _forget_pool() -> None:
+    """A forked child has none of its parent's threads: it starts a pool of its own."""
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _id_text(value: int) -> str:
@@ -190,13 +217,20 @@ def fetch_blobs(
                 _fetch_one(flight_client, options, blob_id, size, instance_id, progress)
                 for blob_id, size in wanted
             ]
-        with ThreadPoolExecutor(min(PARALLEL, len(wanted))) as pool:
-            futures = [
-                pool.submit(
-                    _fetch_one, flight_client, options, blob_id, size, instance_id, progress
-                )
-                for blob_id, size in wanted
-            ]
+        pool = _fetch_pool()
+        futures = [
+            pool.submit(_fetch_one, flight_client, options, blob_id, size, instance_id, progress)
+            for blob_id, size in wanted
+        ]
+        try:
             return [future.result() for future in futures]
+        finally:
+            # On an error, the fetches not yet started are dropped and the running ones end
+            # before the call returns, as when each call had a pool of its own.
+            for future in futures:
+                future.cancel()
+            for future in futures:
+                if not future.cancelled():
+                    future.exception()
     finally:
         progress.finish()
