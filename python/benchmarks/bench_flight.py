@@ -10,7 +10,7 @@ no nulls) in batches of at most 16 MiB, the same batches for both servers.
 - do_get: `do_get(ticket).read_all()` of the stored table (ours: the object id as the ticket);
 - do_put: writing the table and closing the stream, until the server has it (ours: a new
   `vineyard::Table` in shared memory, deleted again; pyarrow's: `read_all()` in its memory).
-Prints the best of `--repeat` transfers (after one warm-up; 4 times as many up to 64 MiB)
+Prints the best of `--repeat` transfers (after one warm-up; more for small tables: `repeat_for`)
 per size and server, in GB/s (10^9 bytes per second), and the ratio. Our do_put's reply
 names the new table, which is deleted after the timed transfer.
 """
@@ -27,7 +27,15 @@ from collections.abc import Iterator
 
 import pyarrow.flight as flight
 import vineyard
-from common import TABLE_BATCH_BYTES, TABLE_COLUMNS, make_table, parser, server_command, write_json
+from common import (
+    TABLE_BATCH_BYTES,
+    TABLE_COLUMNS,
+    make_table,
+    parser,
+    repeat_for,
+    server_command,
+    write_json,
+)
 from servers import instance, stop, stop_on_sigterm
 
 UNITS = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
@@ -108,17 +116,6 @@ def write(client: flight.FlightClient, table, reply: bool = False):
     answer = reader.read() if reply else None
     writer.close()
     return answer
-
-
-# Tables up to this size are transferred `SMALL_REPEAT` times as often: a transfer of a few
-# milliseconds varies with scheduling on a small machine more than a long one does.
-SMALL_TABLE = 64 << 20
-SMALL_REPEAT = 4
-
-
-def repeat_for(size: int, repeat: int) -> int:
-    """Transfers to time for a value of `size` bytes when `repeat` are asked for."""
-    return repeat * SMALL_REPEAT if size <= SMALL_TABLE else repeat
 
 
 def measure_size(client, ours, theirs, size: int, repeat: int) -> dict:

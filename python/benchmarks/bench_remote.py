@@ -12,7 +12,7 @@ on); with Vineyard's interpreter and our vineyardd, Vineyard's RPC client agains
 - put: `client.put(value)` until it returns (the value stored in the instance's memory);
 - get: `client.get(id)` until the value is here (a numpy array, a pyarrow Table);
 - small: puts and gets of a small value (an int) per second, one at a time.
-Prints the best of `--repeat` (after a warm-up; 4 times as many up to 64 MiB) in GB/s
+Prints the best of `--repeat` (after a warm-up; more for small values: `repeat_for`) in GB/s
 (10^9 bytes per second).
 """
 
@@ -25,8 +25,8 @@ import time
 import numpy as np
 import pyarrow.flight as flight
 import vineyard
-from bench_flight import parse_size, pyarrow_server, repeat_for
-from common import make_table, parser, server_command, write_json
+from bench_flight import parse_size, pyarrow_server
+from common import make_table, parser, repeat_for, server_command, write_json
 from servers import stop_on_sigterm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))

@@ -26,6 +26,18 @@ V6D_VERSION = "0.24.2"
 V6D_LABEL = f"Vineyard {V6D_VERSION}"
 TABLE_COLUMNS = 4
 TABLE_BATCH_BYTES = 16 * MIB
+# Values up to this size are transferred `SMALL_REPEAT` times as often (Flight and remote
+# benchmarks): a transfer of a few milliseconds varies with scheduling on a small machine more
+# than a long one does.
+SMALL_TRANSFER = 64 * MIB
+SMALL_REPEAT = 4
+# How the report says so.
+SMALL_REPEAT_NOTE = f"{SMALL_REPEAT} times as many up to {SMALL_TRANSFER // MIB} MiB"
+
+
+def repeat_for(size: int, repeat: int) -> int:
+    """Transfers to time for a value of `size` bytes when `repeat` are asked for."""
+    return repeat * SMALL_REPEAT if size <= SMALL_TRANSFER else repeat
 
 
 def human(size: float) -> str:

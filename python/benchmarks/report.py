@@ -15,7 +15,7 @@ import os
 import statistics
 from collections.abc import Callable, Iterable
 
-from common import GIB, KINDS, V6D_LABEL, duration, human
+from common import GIB, KINDS, SMALL_REPEAT_NOTE, V6D_LABEL, duration, human
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -608,7 +608,7 @@ def flight_section(results: Results) -> list[str]:
         "`bench_flight.py`: a `pyarrow.flight.FlightClient` reads (`do_get(...).read_all()`) "
         "and writes (`do_put` of the whole table) a table of 4 columns, from and to our "
         "instance's Flight service and pyarrow's own `FlightServerBase` holding the table in "
-        f"its memory. Best of {flight['repeat']} transfers (4 times as many up to 64 MiB); "
+        f"its memory. Best of {flight['repeat']} transfers ({SMALL_REPEAT_NOTE}); "
         "GB/s = 10^9 bytes per second. The table our do_put made is deleted after the timing.",
         "",
     ]
@@ -704,8 +704,8 @@ def remote_section(results: Results) -> list[str]:
         "`client.get(id)` of a float64 numpy array and a 4-column pyarrow table: ours (Arrow "
         "Flight) against our vineyardd; Vineyard 0.24.2's RPC client against its own "
         "vineyardd (zstd on, its default) and against ours; pyarrow Flight's `do_get` of the "
-        f"same table from pyarrow's own server. Best of {ours['repeat']} (4 times as many up "
-        "to 64 MiB); GB/s = 10^9 bytes/s.",
+        f"same table from pyarrow's own server. Best of {ours['repeat']} ({SMALL_REPEAT_NOTE}); "
+        "GB/s = 10^9 bytes/s.",
         "",
     ]
     others = {label: run for label, run in runs.items() if label != "ours"}

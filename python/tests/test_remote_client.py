@@ -6,6 +6,8 @@ clear errors for what it does not support."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -300,15 +302,18 @@ def test_memory_trim_gives_free_memory_back(ipc):
 
 
 def _fetch_threads() -> set:
-    import threading
-
     return {t for t in threading.enumerate() if t.name.startswith("vineyard-fetch")}
+
+
+def _four_blob_table():
+    """A table whose remote get fetches several blobs (one per column)."""
+    return pa.table({f"c{i}": np.arange(1 << 12) * i for i in range(4)})
 
 
 def test_blobs_are_fetched_by_threads_started_once(ipc, rpc):
     from vineyard.core import remote_blobs
 
-    table = pa.table({f"c{i}": np.arange(1 << 12) * i for i in range(4)})
+    table = _four_blob_table()
     object_id = ipc.put(table)
     assert rpc.get(object_id).equals(table)
     first = _fetch_threads()
@@ -321,7 +326,7 @@ def test_blobs_are_fetched_by_threads_started_once(ipc, rpc):
 def test_a_failed_fetch_leaves_the_fetch_threads_serving(ipc, rpc, monkeypatch):
     from vineyard.core import remote_blobs
 
-    table = pa.table({f"c{i}": np.arange(1 << 12) * i for i in range(4)})
+    table = _four_blob_table()
     object_id = ipc.put(table)
     fetch_one = remote_blobs._fetch_one
     calls = []
@@ -340,11 +345,9 @@ def test_a_failed_fetch_leaves_the_fetch_threads_serving(ipc, rpc, monkeypatch):
 
 
 def test_a_forked_child_starts_fetch_threads_of_its_own(ipc, rpc):
-    import os
-
     from vineyard.core import remote_blobs
 
-    table = pa.table({f"c{i}": np.arange(1 << 12) * i for i in range(4)})
+    table = _four_blob_table()
     assert rpc.get(ipc.put(table)).equals(table)
     assert remote_blobs._pool is not None
     child = os.fork()

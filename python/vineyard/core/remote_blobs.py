@@ -20,7 +20,7 @@ import os
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from vineyard._native import ObjectID, RemoteBlob, RemoteBlobBuilder
@@ -229,8 +229,6 @@ def fetch_blobs(
             # before the call returns, as when each call had a pool of its own.
             for future in futures:
                 future.cancel()
-            for future in futures:
-                if not future.cancelled():
-                    future.exception()
+            wait(futures)
     finally:
         progress.finish()
