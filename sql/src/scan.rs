@@ -72,6 +72,16 @@ impl Piece {
     }
 }
 
+/// Slices of rows read in table order hold at most this many times `batch_size` rows. A
+/// slice is a view and costs nothing to make, but every batch costs each operator above a
+/// fixed setup (a filter's kernels, a coalescer's bookkeeping): in 8,192-row slices of
+/// stored 1,000,000-row batches, a selective filter over 10^7 rows took ~15% longer than
+/// DataFusion's own in-memory table, which hands its batches on as they are. The cap
+/// keeps one huge stored batch (an array of 10^8 values) from reaching a hash table or a
+/// sort as a single input. Ordered reads keep `batch_size` slices: they are what a pushed
+/// down threshold skips.
+const UNORDERED_SLICE_BATCHES: usize = 64;
+
 /// How the rows of a table are to be read.
 pub(crate) struct ScanRequest<'a> {
     /// Column indices into the table's schema.
@@ -171,12 +181,17 @@ impl StoredScan {
         }
     }
 
+    /// Rows per slice of a read in table order.
+    fn unordered_slice(&self) -> usize {
+        self.batch_size.saturating_mul(UNORDERED_SLICE_BATCHES)
+    }
+
     /// The rows of local pieces, in table order.
     fn read_local(
         &self,
         pieces: Vec<(Arc<Part>, Range<usize>)>,
     ) -> BoxStream<'static, Result<RecordBatch>> {
-        let batch_size = self.batch_size;
+        let batch_size = self.unordered_slice();
         stream::once(self.read_local_then(pieces, Ok))
             .map_ok(move |batches| stream::iter(slices(batches, batch_size).into_iter().map(Ok)))
             .try_flatten()
@@ -254,7 +269,7 @@ impl StoredScan {
     }
 
     fn read(&self, piece: Piece) -> BoxStream<'static, Result<RecordBatch>> {
-        let batch_size = self.batch_size;
+        let batch_size = self.unordered_slice();
         match piece.source {
             Source::Batch(batch) => {
                 chunks(batch.slice(piece.rows.start, piece.rows.len()), batch_size)

@@ -192,3 +192,24 @@ fn a_top_n_reads_the_slices_that_lead_first_and_stays_exact() {
         ]
     );
 }
+
+#[test]
+fn scans_in_table_order_hand_on_stored_batches_whole_up_to_a_cap() {
+    let server = instance();
+    let client = server.client();
+    put_table(&client, "t", &sample_batches(3, 1_000));
+    put_table(&client, "big", &[sample(0, 20_000)]);
+    let engine = engine(&server); // 100-row batches: the cap is 6,400 rows
+    let sizes = |query: &str| -> Vec<usize> {
+        let mut sizes: Vec<usize> = collect(&engine, query)
+            .unwrap()
+            .iter()
+            .map(|batch| batch.num_rows())
+            .collect();
+        sizes.sort_unstable();
+        sizes
+    };
+    assert_eq!(sizes("SELECT k, v FROM t"), [1_000, 1_000, 1_000]);
+    // One batch of 20,000 rows: two partitions of 10,000, each in slices of at most 6,400.
+    assert_eq!(sizes("SELECT k, v FROM big"), [3_600, 3_600, 6_400, 6_400]);
+}
