@@ -5,14 +5,16 @@
 //!   environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
 //!   `AWS_ENDPOINT_URL`, ...) and then from the options (`endpoint`, `region`,
 //!   `access_key_id`, ..., with or without the `aws_` prefix); an `http://` endpoint is
-//!   allowed as such;
+//!   allowed as such. Every part and object sent carries its SHA-256 checksum
+//!   (`x-amz-checksum-sha256`), which S3 checks on receipt and keeps; the option
+//!   `checksum_algorithm` set to `none` sends none (for a server that refuses them);
 //! - `memory://name`: a store in this process's memory, shared by every use of the same name
 //!   (for tests).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, Checksum};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -73,13 +75,29 @@ impl Location {
                     ));
                 }
                 let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                let mut checksums = true;
                 for (key, value) in options {
                     let key = key.to_ascii_lowercase();
                     let parsed: AmazonS3ConfigKey = key
                         .parse()
                         .or_else(|_| format!("aws_{key}").parse())
                         .map_err(|_| invalid(format!("unknown S3 option `{key}`")))?;
+                    if parsed == AmazonS3ConfigKey::Checksum && value.eq_ignore_ascii_case("none") {
+                        checksums = false;
+                        continue;
+                    }
                     builder = builder.with_config(parsed, value);
+                }
+                if checksums
+                    && builder
+                        .get_config_value(&AmazonS3ConfigKey::Checksum)
+                        .is_none()
+                {
+                    // The SHA-256 of each request body is taken anyway to sign it. Sent as a
+                    // checksum, S3 checks the bytes it received against it, and composes a
+                    // multipart object's from its parts' instead of computing its default
+                    // (CRC64NVME) over the whole object once it is complete.
+                    builder = builder.with_checksum_algorithm(Checksum::SHA256);
                 }
                 let endpoint = builder.get_config_value(&AmazonS3ConfigKey::Endpoint);
                 if endpoint.is_some_and(|endpoint| endpoint.starts_with("http://")) {

@@ -210,6 +210,34 @@ def test_s3_round_trip_through_a_real_endpoint(client, moto):
     assert client.get(loaded).equals(table)
 
 
+def _checksums(s3: Moto, prefix: str) -> dict[str, dict]:
+    """What the endpoint keeps of each saved blob's checksums, by key."""
+    listed = s3.s3.list_objects_v2(Bucket="vineyard", Prefix=f"{prefix}/blobs/")["Contents"]
+    heads = {}
+    for entry in listed:
+        head = s3.s3.head_object(Bucket="vineyard", Key=entry["Key"], ChecksumMode="ENABLED")
+        heads[entry["Key"]] = {key: value for key, value in head.items() if "Checksum" in key}
+    return heads
+
+
+def test_s3_saves_send_sha256_checksums_the_endpoint_keeps(client, moto):
+    s3 = moto()
+    array = np.random.default_rng(4).integers(0, 255, 20 * MIB, dtype=np.uint8)
+    array_id = client.put(array)
+    client.save(array_id, "s3://vineyard/summed", storage_options=s3.options)
+    ((_, summed),) = _checksums(s3, "summed").items()
+    assert "ChecksumSHA256" in summed, f"the parts' SHA-256s make the object's: {summed}"
+    loaded = client.load("s3://vineyard/summed", storage_options=s3.options)
+    np.testing.assert_array_equal(client.get(loaded), array)
+
+    # For a server that refuses checksums, `none` sends none.
+    plain = {**s3.options, "checksum_algorithm": "none"}
+    client.save(array_id, "s3://vineyard/plain", storage_options=plain)
+    ((_, unchecked),) = _checksums(s3, "plain").items()
+    assert "ChecksumSHA256" not in unchecked, unchecked
+    client.delete([loaded, array_id])
+
+
 def _kill_on_first_progress(server: Moto):
     """Kills the endpoint at the first report after the start (a tick, 200 ms in), or once
     some bytes are through: parts in flight may all finish together, so `done` can stay at 0
