@@ -90,7 +90,8 @@ pub(crate) struct ScanRequest<'a> {
     pub(crate) limit: Option<usize>,
     /// Partitions for local rows at most.
     pub(crate) target_partitions: usize,
-    /// Rows per batch the scan emits at most (and per local partition at least).
+    /// Rows per slice of an ordered read (reads in table order hand on up to
+    /// [`UNORDERED_SLICE_BATCHES`] times as many), and per local partition at least.
     pub(crate) batch_size: usize,
     /// Flight endpoints by instance, for parts held elsewhere.
     pub(crate) endpoints: &'a dyn Fn(InstanceID) -> Option<String>,
@@ -191,9 +192,9 @@ impl StoredScan {
         &self,
         pieces: Vec<(Arc<Part>, Range<usize>)>,
     ) -> BoxStream<'static, Result<RecordBatch>> {
-        let batch_size = self.unordered_slice();
+        let slice_rows = self.unordered_slice();
         stream::once(self.read_local_then(pieces, Ok))
-            .map_ok(move |batches| stream::iter(slices(batches, batch_size).into_iter().map(Ok)))
+            .map_ok(move |batches| stream::iter(slices(batches, slice_rows).into_iter().map(Ok)))
             .try_flatten()
             .boxed()
     }
@@ -269,11 +270,11 @@ impl StoredScan {
     }
 
     fn read(&self, piece: Piece) -> BoxStream<'static, Result<RecordBatch>> {
-        let batch_size = self.unordered_slice();
         match piece.source {
-            Source::Batch(batch) => {
-                chunks(batch.slice(piece.rows.start, piece.rows.len()), batch_size)
-            }
+            Source::Batch(batch) => chunks(
+                batch.slice(piece.rows.start, piece.rows.len()),
+                self.unordered_slice(),
+            ),
             Source::Local(part) => self.read_local(vec![(part, piece.rows)]),
             Source::Remote { part, endpoint } => {
                 let Some(reader) = self.instance.remote().cloned() else {
