@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::id::ObjectID;
-use crate::meta_index::HoldRing;
-use crate::protocol::reply::{self, ErrorReply, Reply, ReserveIdsReply};
+use crate::id::{ObjectID, EMPTY_BLOB_ID};
+use crate::meta_index::{HoldRing, RING_LEN};
+use crate::protocol::reply::{self, ErrorReply, ExistsReply, Reply, ReserveIdsReply};
 use crate::protocol::{frame, Request};
 use crate::sys;
 
@@ -43,6 +43,9 @@ pub struct Connection {
     reserved: Range<u64>,
     /// Where `get` from the metadata index writes its holds (see [`crate::meta_index`]).
     pub ring: Option<HoldRing>,
+    /// The ring's `written` count when this client last asked the server to take it without
+    /// waiting ([`Connection::nudge_ring`]); no new nudge until the server took that far.
+    ring_nudged_at: Option<u64>,
     inbox: Inbox,
 }
 
@@ -79,6 +82,7 @@ impl Connection {
             broken: None,
             reserved: 0..0,
             ring: None,
+            ring_nudged_at: None,
             inbox: Inbox::default(),
         }
     }
@@ -95,6 +99,30 @@ impl Connection {
         let id = self.reserved.start;
         self.reserved.start += 1;
         Ok(ObjectID(id))
+    }
+
+    /// Once the hold ring is half full, asks the server to take it, without waiting: gets
+    /// from the index then keep finding room instead of falling back to a round trip with the
+    /// whole tree in it. The server takes a connection's ring before any of its requests;
+    /// `exists` of the empty blob is the cheapest. At most one such request is on its way.
+    pub fn nudge_ring(&mut self) -> Result<()> {
+        let Some(ring) = &self.ring else {
+            return Ok(());
+        };
+        if ring.waiting() < RING_LEN / 2
+            || self.ring_nudged_at.is_some_and(|mark| ring.taken() < mark)
+        {
+            return Ok(());
+        }
+        self.ring_nudged_at = Some(ring.written());
+        self.send_unawaited(&Request::Exists { id: EMPTY_BLOB_ID }, Unread::Ignore)
+    }
+
+    /// Has the server take the hold ring, and waits for it (one round trip): for a client
+    /// whose ring is full.
+    pub fn empty_ring(&mut self) -> Result<()> {
+        let _: ExistsReply = self.call(&Request::Exists { id: EMPTY_BLOB_ID })?;
+        Ok(())
     }
 
     /// Sends a request and reads its typed reply (and the fds it announces); error replies

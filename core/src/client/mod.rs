@@ -101,12 +101,16 @@ impl ClientInner {
                 released.push(id);
             }
         }
-        if released.is_empty()
-            || connection
-                .ring
-                .as_ref()
-                .is_some_and(|ring| ring.push_releases(&released))
+        if released.is_empty() {
+            return;
+        }
+        if connection
+            .ring
+            .as_ref()
+            .is_some_and(|ring| ring.push_releases(&released))
         {
+            // Best effort: a broken connection has released everything server-side already.
+            let _ = connection.nudge_ring();
             return;
         }
         let requests: Vec<Request> = released

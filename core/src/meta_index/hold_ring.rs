@@ -22,7 +22,8 @@ use crate::id::{ObjectID, BLOB_BIT};
 
 /// Ids a ring holds before its client must wait for the server to take them: 64 KiB per
 /// connection, room for a table of 64 batches of 4 columns (256 blobs) to be got and dropped
-/// 16 times between two requests of its client.
+/// 16 times between two requests of its client. A client asks the server to take its ring,
+/// without waiting, once it is half full.
 pub const RING_LEN: usize = 8192;
 
 /// The bit every blob id has, cleared in an entry that releases the blob.
@@ -88,6 +89,21 @@ impl HoldRing {
 
     fn entry(&self, position: u64) -> &AtomicU64 {
         self.word(ENTRIES + (position as usize % RING_LEN) * 8)
+    }
+
+    /// Client: entries written so far (the ring's `tail`).
+    pub fn written(&self) -> u64 {
+        self.tail().load(Ordering::Relaxed)
+    }
+
+    /// Client: entries the server has taken so far (the ring's `head`).
+    pub fn taken(&self) -> u64 {
+        self.head().load(Ordering::Acquire)
+    }
+
+    /// Client: entries written that the server has not taken yet.
+    pub fn waiting(&self) -> usize {
+        self.written().wrapping_sub(self.taken()) as usize
     }
 
     /// Client: appends holds of the blobs `ids` if there is room for all of them; false (and

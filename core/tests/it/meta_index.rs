@@ -258,6 +258,28 @@ fn a_table_of_many_batches_is_got_and_dropped_again_and_again_without_the_server
     assert_eq!(done, Some(cycles), "a get or drop waited for the server");
 }
 
+/// A reader that gets and drops a table of 256 blobs over and over, with no other request,
+/// writes 512 entries to its hold ring per cycle: it asks the server to take the ring as it
+/// fills, so its gets keep coming from the index (the same parsed tree each time) instead of
+/// falling back to a round trip that sends and parses the whole tree again.
+#[test]
+fn gets_from_the_index_go_on_past_a_hold_ring_of_entries() {
+    let server = TestServer::start();
+    let writer = server.client();
+    let reader = mapped_reader(&server);
+    let id = put_wide_table(&writer);
+    let (first, _) = reader.get_objects_shared(&[id]).unwrap();
+    // 40 cycles: 20,480 entries, two and a half rings' worth.
+    for cycle in 0..40 {
+        let (trees, blobs) = reader.get_objects_shared(&[id]).unwrap();
+        assert_eq!(blobs.len(), 64 * 4);
+        assert!(
+            Arc::ptr_eq(&trees[0], &first[0]),
+            "get {cycle} asked the server (its tree was sent and parsed again)"
+        );
+    }
+}
+
 #[test]
 fn a_get_from_the_index_of_a_dead_server_fails() {
     let server = TestServer::start();
