@@ -205,18 +205,29 @@ pub fn resolve_fetched(
     if !resolved_natively(typename, python_prefixes) {
         return Ok(Fetched::Python(blobs));
     }
-    let fetched = FetchedBlobs::new(blobs.iter().cloned());
-    if !all_blobs_here(root, &fetched) {
-        return Ok(Fetched::Python(blobs)); // members elsewhere: Python's path gives None
+    let custom = registry_for(python_prefixes, callback, mapped, instance);
+    // Members elsewhere (blobs not fetched): Python's path gives None for them. With Python
+    // resolvers in the registry, look before resolving (they must not run twice); the
+    // built-in ones just stop at the first blob missing.
+    if custom.is_some() && !all_blobs_here(root, &FetchedBlobs::new(blobs.iter().cloned())) {
+        return Ok(Fetched::Python(blobs));
     }
-    drop(fetched);
+    let blobs = hold_together(blobs);
     let source = ListedBlobs {
-        fetched: FetchedBlobs::new(hold_together(blobs)),
+        fetched: FetchedBlobs::new(blobs.iter().cloned()),
         mapped: Arc::clone(mapped),
     };
-    let custom = registry_for(python_prefixes, callback, mapped, instance);
     let registry = custom.as_ref().unwrap_or_else(|| default_registry());
-    let resolved = registry.resolve(&source, root).map_err(resolve_error)?;
+    let resolved = match registry.resolve(&source, root) {
+        Ok(resolved) => resolved,
+        Err(Error::Core(vineyard_core::Error::ObjectNotExists { id }))
+            if source.fetched.get(id).is_none() =>
+        {
+            drop(source);
+            return Ok(Fetched::Python(blobs));
+        }
+        Err(error) => return Err(resolve_error(error)),
+    };
     let (kind, value) = to_value(py, typename, resolved)?;
     Ok(Fetched::Resolved(kind, value))
 }
