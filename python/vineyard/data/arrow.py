@@ -95,14 +95,16 @@ def to_pyarrow(kind: str, value: Any) -> Any:
     except ImportError:  # pragma: no cover - pyarrow is not installed
         return value
 
+    # Streams are imported as streams: `pa.table(value)` would first ask whether the value
+    # is a pandas DataFrame, importing pandas (hundreds of ms) in a process that only reads.
     if kind == "array":
         return pa.array(value)
     if kind == "table":
-        return pa.table(value)
+        return pa.RecordBatchReader.from_stream(value).read_all()
     if kind == "record_batch":
         return pa.record_batch(value)
     if kind == "chunked_array":
-        return pa.table(value).column(0)
+        return pa.RecordBatchReader.from_stream(value).read_all().column(0)
     if kind == "schema":
         return pa.schema(value)
     raise ValueError(f"no pyarrow value for a native {kind!r}")
