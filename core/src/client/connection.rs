@@ -27,6 +27,10 @@ use crate::sys;
 
 use super::inbox::Inbox;
 
+/// The request that has the server take a connection's hold ring: the server takes it before
+/// any request of that connection, and `exists` of the empty blob is the cheapest one.
+const TAKE_RING: Request = Request::Exists { id: EMPTY_BLOB_ID };
+
 /// A registered connection. Not thread-safe by itself: the client wraps it in a mutex.
 pub struct Connection {
     stream: UnixStream,
@@ -101,11 +105,43 @@ impl Connection {
         Ok(ObjectID(id))
     }
 
+    /// Writes holds of `ids` into the hold ring (no system call). With the ring full, the
+    /// server is asked to take it (one round trip) and the write is tried once more; then
+    /// [`Connection::nudge_ring`]. `false`: no ring, or no room even then (the caller asks
+    /// the server instead).
+    pub fn push_holds(&mut self, ids: &[ObjectID]) -> Result<bool> {
+        let Some(ring) = &self.ring else {
+            return Ok(false);
+        };
+        if !ring.push(ids) {
+            self.empty_ring()?;
+            if !self.ring.as_ref().is_some_and(|ring| ring.push(ids)) {
+                return Ok(false);
+            }
+        }
+        self.nudge_ring()?;
+        Ok(true)
+    }
+
+    /// Writes releases of `ids` into the hold ring if there is room, then
+    /// [`Connection::nudge_ring`]; `false`: no ring or no room (the caller sends them).
+    pub fn push_releases(&mut self, ids: &[ObjectID]) -> bool {
+        if !self
+            .ring
+            .as_ref()
+            .is_some_and(|ring| ring.push_releases(ids))
+        {
+            return false;
+        }
+        // Best effort: a broken connection has released everything server-side already.
+        let _ = self.nudge_ring();
+        true
+    }
+
     /// Once the hold ring is half full, asks the server to take it, without waiting: gets
     /// from the index then keep finding room instead of falling back to a round trip with the
-    /// whole tree in it. The server takes a connection's ring before any of its requests;
-    /// `exists` of the empty blob is the cheapest. At most one such request is on its way.
-    pub fn nudge_ring(&mut self) -> Result<()> {
+    /// whole tree in it. At most one such request is on its way.
+    fn nudge_ring(&mut self) -> Result<()> {
         let Some(ring) = &self.ring else {
             return Ok(());
         };
@@ -115,13 +151,13 @@ impl Connection {
             return Ok(());
         }
         self.ring_nudged_at = Some(ring.written());
-        self.send_unawaited(&Request::Exists { id: EMPTY_BLOB_ID }, Unread::Ignore)
+        self.send_unawaited(&TAKE_RING, Unread::Ignore)
     }
 
     /// Has the server take the hold ring, and waits for it (one round trip): for a client
     /// whose ring is full.
-    pub fn empty_ring(&mut self) -> Result<()> {
-        let _: ExistsReply = self.call(&Request::Exists { id: EMPTY_BLOB_ID })?;
+    fn empty_ring(&mut self) -> Result<()> {
+        let _: ExistsReply = self.call(&TAKE_RING)?;
         Ok(())
     }
 

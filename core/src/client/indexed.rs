@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::connection::{Connection, Unread};
+use super::connection::Unread;
 use super::tree_cache::{IndexedObject, TreeCache};
 use super::{count_handles, IpcClient, MappedBlob, SharedObjects};
 use crate::error::Result;
@@ -49,23 +49,10 @@ impl IpcClient {
             .map(|blob| ObjectID(blob.id))
             .collect();
         // Only a hold in the ring counts in time (the server takes rings, not sockets, before
-        // it frees): with the ring full, have the server take it and try once more.
-        let push = |connection: &Connection| {
-            connection
-                .ring
-                .as_ref()
-                .is_some_and(|ring| ring.push(&fresh))
-        };
-        if !push(&connection) {
-            if connection.ring.is_none() {
-                return Ok(None);
-            }
-            connection.empty_ring()?;
-            if !push(&connection) {
-                return Ok(None);
-            }
+        // it frees).
+        if !connection.push_holds(&fresh)? {
+            return Ok(None);
         }
-        connection.nudge_ring()?;
         // Nothing was sent, which would fail if the server were gone: look for a hang-up.
         connection.check_alive()?;
         if !entries.iter().all(|entry| index.unchanged(entry.version)) {

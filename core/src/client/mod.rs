@@ -104,13 +104,7 @@ impl ClientInner {
         if released.is_empty() {
             return;
         }
-        if connection
-            .ring
-            .as_ref()
-            .is_some_and(|ring| ring.push_releases(&released))
-        {
-            // Best effort: a broken connection has released everything server-side already.
-            let _ = connection.nudge_ring();
+        if connection.push_releases(&released) {
             return;
         }
         let requests: Vec<Request> = released

@@ -223,7 +223,6 @@ pub fn resolve_fetched(
         Err(Error::Core(vineyard_core::Error::ObjectNotExists { id }))
             if source.fetched.get(id).is_none() =>
         {
-            drop(source);
             return Ok(Fetched::Python(blobs));
         }
         Err(error) => return Err(resolve_error(error)),
