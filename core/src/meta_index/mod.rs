@@ -6,6 +6,7 @@
 //! ([`IndexView`]) maps it read-only. It is a cache, not a table: each id has one slot (picked
 //! by a hash), a new object takes the slot from whatever was there, and entries over
 //! [`MAX_ENTRY_LEN`] (or that find the heap full) are not indexed. A miss costs nothing but the usual round trip.
+//! Larger stores get more slots and a larger heap ([`index_shape`]).
 //!
 //! Each slot is a seqlock: its sequence number is odd while the server writes it, so a reader
 //! that sees the same even number before and after copying the slot has a consistent tree.
@@ -49,11 +50,38 @@ pub const HEADER_LEN: usize = 64;
 /// Bytes of one slot.
 pub const SLOT_LEN: usize = 32;
 
-/// Slots in an index (a power of two).
-pub const SLOT_COUNT: usize = 1 << 16;
+/// Slots in the index of a small store (a power of two); see [`index_shape`].
+pub const MIN_SLOT_COUNT: usize = 1 << 16;
 
-/// Bytes of the heap that holds the entries (pages are used as entries first touch them).
-pub const HEAP_LEN: usize = 64 << 20;
+/// Bytes of the heap that holds the entries in the index of a small store (pages are used as
+/// entries first touch them); see [`index_shape`].
+pub const MIN_HEAP_LEN: usize = 64 << 20;
+
+/// The largest heap (entry offsets are 32-bit).
+pub const MAX_HEAP_LEN: usize = 2 << 30;
+
+/// The heap is this many times smaller than the bulk store, within [`MIN_HEAP_LEN`] and
+/// [`MAX_HEAP_LEN`]. A table of 1 GiB in 64 batches of 4 columns takes about 0.6 MB of entries
+/// (its tree, its batches', its arrays' and its blobs'), small objects far more per byte: with
+/// a fixed 64 MiB heap, a store of a hundred such tables filled the index, and every `get`
+/// past that asked the server (42 ms instead of 3 ms for such a table, measured).
+const STORE_BYTES_PER_HEAP_BYTE: u64 = 16;
+
+/// Heap bytes per slot (slots are 32 bytes: 3% of the heap).
+const HEAP_BYTES_PER_SLOT: usize = MIN_HEAP_LEN / MIN_SLOT_COUNT;
+
+/// The slot count and heap length of the index of a bulk store of `map_size` bytes: the heap a
+/// sixteenth of the store (64 MiB to 2 GiB), a slot per KiB of heap (rounded up to a power of
+/// two). Only the pages entries touch take memory.
+pub fn index_shape(map_size: u64) -> (usize, usize) {
+    let heap = usize::try_from(map_size / STORE_BYTES_PER_HEAP_BYTE)
+        .unwrap_or(MAX_HEAP_LEN)
+        .clamp(MIN_HEAP_LEN, MAX_HEAP_LEN)
+        / 64
+        * 64;
+    let slots = (heap / HEAP_BYTES_PER_SLOT).next_power_of_two();
+    (slots, heap)
+}
 
 /// Largest entry indexed: room for the tree of a table of a few hundred batches, or a dataframe
 /// of a few thousand columns (a 1 GiB table in 64 batches of 4 columns is about 210 KB). A tree
@@ -113,13 +141,13 @@ mod tests {
     #[test]
     fn slots_spread_consecutive_ids() {
         let mut used = std::collections::HashSet::new();
-        for id in 0..SLOT_COUNT as u64 {
-            let slot = slot_of(0x0001_0000_0000_0000 + id, SLOT_COUNT);
-            assert!(slot < SLOT_COUNT);
+        for id in 0..MIN_SLOT_COUNT as u64 {
+            let slot = slot_of(0x0001_0000_0000_0000 + id, MIN_SLOT_COUNT);
+            assert!(slot < MIN_SLOT_COUNT);
             used.insert(slot);
         }
         // A multiplicative hash spreads a run of ids over most slots.
-        assert!(used.len() > SLOT_COUNT / 2, "{} slots used", used.len());
+        assert!(used.len() > MIN_SLOT_COUNT / 2, "{} slots used", used.len());
     }
 
     #[test]
@@ -201,7 +229,7 @@ mod tests {
         let mut index = MetaIndex::create(3, 4096).unwrap();
         let view = IndexView::open(index.file()).unwrap();
         let tree = vec![b'x'; MAX_ENTRY_LEN - ENTRY_HEADER_LEN];
-        let ids: Vec<u64> = (1..).take(2 * HEAP_LEN / MAX_ENTRY_LEN).collect();
+        let ids: Vec<u64> = (1..).take(2 * MIN_HEAP_LEN / MAX_ENTRY_LEN).collect();
         let published: Vec<u64> = ids
             .iter()
             .copied()
@@ -222,13 +250,37 @@ mod tests {
     }
 
     #[test]
+    fn larger_stores_get_larger_indexes() {
+        assert_eq!(index_shape(4096), (MIN_SLOT_COUNT, MIN_HEAP_LEN));
+        assert_eq!(index_shape(1 << 30), (MIN_SLOT_COUNT, MIN_HEAP_LEN));
+        assert_eq!(index_shape(4 << 30), (1 << 18, 256 << 20));
+        assert_eq!(index_shape(3 << 30), (1 << 18, 192 << 20));
+        assert_eq!(index_shape(u64::MAX), (MAX_HEAP_LEN / 1024, MAX_HEAP_LEN));
+    }
+
+    #[test]
+    fn the_index_of_a_large_store_holds_more_than_a_small_ones_heap() {
+        let mut index = MetaIndex::create(3, 4 << 30).unwrap();
+        let view = IndexView::open(index.file()).unwrap();
+        let tree = vec![b'x'; MAX_ENTRY_LEN - ENTRY_HEADER_LEN];
+        let ids = 1..=(2 * MIN_HEAP_LEN / MAX_ENTRY_LEN) as u64;
+        for id in ids.clone() {
+            assert!(index.publish(id, &tree, &[]), "entry {id} did not fit");
+        }
+        for id in ids {
+            let read = view.read(id).map(|entry| entry.tree.len());
+            assert_eq!(read, Some(tree.len()), "entry {id}");
+        }
+    }
+
+    #[test]
     fn a_colliding_id_takes_the_slot() {
         let mut index = MetaIndex::create(3, 4096).unwrap();
         let view = IndexView::open(index.file()).unwrap();
         let first = 1u64;
-        let slot = slot_of(first, SLOT_COUNT);
+        let slot = slot_of(first, MIN_SLOT_COUNT);
         let second = (2..u64::MAX)
-            .find(|&id| slot_of(id, SLOT_COUNT) == slot)
+            .find(|&id| slot_of(id, MIN_SLOT_COUNT) == slot)
             .unwrap();
         assert!(index.publish(first, b"1", &[]));
         let snapshot = view.read(first).unwrap();

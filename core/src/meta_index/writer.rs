@@ -7,8 +7,8 @@ use std::sync::atomic::{fence, Ordering};
 use memmap2::MmapRaw;
 
 use super::{
-    sequence, slot_entry, slot_id, slot_of, IndexedBlob, BLOB_ENTRY_LEN, ENTRY_HEADER_LEN,
-    HEADER_LEN, HEAP_LEN, MAGIC, MAX_ENTRY_LEN, SLOT_COUNT, SLOT_LEN,
+    index_shape, sequence, slot_entry, slot_id, slot_of, IndexedBlob, BLOB_ENTRY_LEN,
+    ENTRY_HEADER_LEN, HEADER_LEN, MAGIC, MAX_ENTRY_LEN, SLOT_LEN,
 };
 use crate::error::Result;
 use crate::store::OffsetAllocator;
@@ -20,20 +20,24 @@ pub struct MetaIndex {
     /// A read-only fd of the index file: what clients receive.
     read_only: File,
     mapping: MmapRaw,
+    /// Slots in the index (a power of two).
+    slot_count: usize,
     /// Free ranges of the heap.
     heap: OffsetAllocator,
 }
 
 impl MetaIndex {
-    /// A new, empty index describing the bulk store passed as `store_fd` of `map_size` bytes.
+    /// A new, empty index describing the bulk store passed as `store_fd` of `map_size` bytes,
+    /// shaped for that size ([`index_shape`]).
     pub fn create(store_fd: RawFd, map_size: u64) -> Result<MetaIndex> {
-        let length = HEADER_LEN + SLOT_COUNT * SLOT_LEN + HEAP_LEN;
+        let (slot_count, heap_len) = index_shape(map_size);
+        let length = HEADER_LEN + slot_count * SLOT_LEN + heap_len;
         let file = sys::create_memfd("vineyard-meta-index", length as u64)?;
         let mapping = MmapRaw::map_raw(&file)?;
         let mut header = [0u8; HEADER_LEN];
         header[0..8].copy_from_slice(&MAGIC.to_le_bytes());
-        header[8..12].copy_from_slice(&(SLOT_COUNT as u32).to_le_bytes());
-        header[12..16].copy_from_slice(&(HEAP_LEN as u32).to_le_bytes());
+        header[8..12].copy_from_slice(&(slot_count as u32).to_le_bytes());
+        header[12..16].copy_from_slice(&(heap_len as u32).to_le_bytes());
         header[16..20].copy_from_slice(&store_fd.to_le_bytes());
         header[24..32].copy_from_slice(&map_size.to_le_bytes());
         // SAFETY: the mapping is at least HEADER_LEN bytes long and nobody reads it yet.
@@ -43,7 +47,8 @@ impl MetaIndex {
         Ok(MetaIndex {
             read_only: sys::reopen_read_only(&file)?,
             mapping,
-            heap: OffsetAllocator::new(HEAP_LEN as u64),
+            slot_count,
+            heap: OffsetAllocator::new(heap_len as u64),
         })
     }
 
@@ -53,8 +58,8 @@ impl MetaIndex {
     }
 
     fn slot(&self, id: u64) -> *mut u8 {
-        let offset = HEADER_LEN + slot_of(id, SLOT_COUNT) * SLOT_LEN;
-        // SAFETY: slot_of is below SLOT_COUNT, so the slot lies inside the mapping.
+        let offset = HEADER_LEN + slot_of(id, self.slot_count) * SLOT_LEN;
+        // SAFETY: slot_of is below slot_count, so the slot lies inside the mapping.
         unsafe { self.mapping.as_mut_ptr().add(offset) }
     }
 
@@ -86,7 +91,7 @@ impl MetaIndex {
                 let heap = index
                     .mapping
                     .as_mut_ptr()
-                    .add(HEADER_LEN + SLOT_COUNT * SLOT_LEN);
+                    .add(HEADER_LEN + index.slot_count * SLOT_LEN);
                 // The allocator keeps the entry inside the heap.
                 std::ptr::copy_nonoverlapping(entry.as_ptr(), heap.add(offset as usize), length);
                 slot_id(slot).store(id, Ordering::Relaxed);
