@@ -101,10 +101,7 @@ impl ClientInner {
                 released.push(id);
             }
         }
-        if released.is_empty() {
-            return;
-        }
-        if connection.push_releases(&released) {
+        if released.is_empty() || connection.push_releases(&released) {
             return;
         }
         let requests: Vec<Request> = released

@@ -206,17 +206,17 @@ pub fn resolve_fetched(
         return Ok(Fetched::Python(blobs));
     }
     let custom = registry_for(python_prefixes, callback, mapped, instance);
-    // Members elsewhere (blobs not fetched): Python's path gives None for them. With Python
-    // resolvers in the registry, look before resolving (they must not run twice); the
-    // built-in ones just stop at the first blob missing.
-    if custom.is_some() && !all_blobs_here(root, &FetchedBlobs::new(blobs.iter().cloned())) {
-        return Ok(Fetched::Python(blobs));
-    }
     let blobs = hold_together(blobs);
     let source = ListedBlobs {
         fetched: FetchedBlobs::new(blobs.iter().cloned()),
         mapped: Arc::clone(mapped),
     };
+    // Members elsewhere (blobs not fetched): Python's path gives None for them. With Python
+    // resolvers in the registry, look before resolving (they must not run twice); the
+    // built-in ones just stop at the first blob missing.
+    if custom.is_some() && !all_blobs_here(root, &source.fetched) {
+        return Ok(Fetched::Python(blobs));
+    }
     let registry = custom.as_ref().unwrap_or_else(|| default_registry());
     let resolved = match registry.resolve(&source, root) {
         Ok(resolved) => resolved,
